@@ -1,0 +1,200 @@
+"""The LLM port over any OpenAI-compatible chat-completions endpoint, with the ``openai`` SDK.
+
+Works with OpenAI, vLLM, Ollama, llama.cpp's server, LM Studio and others that speak
+``/v1/chat/completions`` with ``tools``. Retries with backoff on 408/409/429/5xx and
+connection errors are the SDK's own (it honours ``Retry-After``); what is left after the
+retries is mapped onto the core's ``LLMError`` tree here, at the edge.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import openai
+
+from core.errors import (
+    ContextWindowExceededError,
+    LLMRateLimitedError,
+    LLMResponseError,
+    LLMUnavailableError,
+)
+from core.llm import ChatRequest, ChatResponse, PromptMessage, Usage
+from core.messages import ToolCall
+
+log = logging.getLogger(__name__)
+
+_CONTEXT_ERROR = re.compile(
+    r"context[_ ]length|context size|context window|maximum context|too many tokens|"
+    r"exceeds? the (available )?context|prompt is too long|reduce the length",
+    re.I,
+)
+
+
+class OpenAICompatibleChatModel:
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        temperature: float | None = None,
+        client: openai.AsyncOpenAI | None = None,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.temperature = temperature
+        self._client = client or openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        )
+        # OpenAI's own API wants max_completion_tokens (required by its reasoning models);
+        # most other servers only know max_tokens.
+        self._max_tokens_param = (
+            "max_completion_tokens"
+            if base_url is None or "api.openai.com" in base_url
+            else "max_tokens"
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": [_wire_message(m) for m in request.messages],
+            self._max_tokens_param: request.max_reply_tokens,
+        }
+        if request.tools:
+            kwargs["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": dict(t.parameters),
+                    },
+                }
+                for t in request.tools
+            ]
+        if self.temperature is not None:
+            kwargs["temperature"] = self.temperature
+        started = time.perf_counter()
+        try:
+            completion = await self._client.chat.completions.create(**kwargs)
+        except openai.BadRequestError as exc:
+            if _is_context_error(exc):
+                raise ContextWindowExceededError(_describe(exc)) from exc
+            raise LLMResponseError(f"the endpoint refused the request: {_describe(exc)}") from exc
+        except openai.RateLimitError as exc:
+            raise LLMRateLimitedError(f"rate limited after retries: {_describe(exc)}") from exc
+        except openai.AuthenticationError as exc:
+            raise LLMUnavailableError(
+                f"the endpoint rejected the API key (401): {_describe(exc)}"
+            ) from exc
+        except openai.NotFoundError as exc:
+            raise LLMUnavailableError(
+                f"model {self.model!r} or the endpoint path was not found (404) at "
+                f"{self.base_url or 'api.openai.com'}: {_describe(exc)}"
+            ) from exc
+        except openai.APIStatusError as exc:
+            if _is_context_error(exc):
+                raise ContextWindowExceededError(_describe(exc)) from exc
+            raise LLMUnavailableError(
+                f"the endpoint answered {exc.status_code}: {_describe(exc)}"
+            ) from exc
+        except openai.APITimeoutError as exc:
+            raise LLMUnavailableError("the endpoint did not answer in time") from exc
+        except openai.APIConnectionError as exc:
+            raise LLMUnavailableError(
+                f"cannot connect to {self.base_url or 'api.openai.com'}: {exc}"
+            ) from exc
+        except openai.APIError as exc:
+            raise LLMResponseError(f"unusable answer from the endpoint: {exc}") from exc
+        response = _from_completion(completion)
+        log.debug(
+            "LLM call: %.0f ms, usage %s",
+            (time.perf_counter() - started) * 1000,
+            response.usage,
+            extra={"agent_key": request.agent_key},
+        )
+        return response
+
+
+def _wire_message(message: PromptMessage) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
+
+
+def _from_completion(completion: Any) -> ChatResponse:
+    choices = getattr(completion, "choices", None)
+    if not choices:
+        raise LLMResponseError("the endpoint returned no choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise LLMResponseError("the endpoint returned a choice without a message")
+    calls = []
+    for i, call in enumerate(message.tool_calls or ()):
+        function = getattr(call, "function", None)
+        if function is None or not getattr(function, "name", None):
+            continue
+        calls.append(
+            ToolCall(
+                id=getattr(call, "id", None) or f"call_{i}",
+                name=function.name,
+                arguments=function.arguments or "{}",
+            )
+        )
+    usage = None
+    if completion.usage is not None:
+        details = getattr(completion.usage, "prompt_tokens_details", None)
+        usage = Usage(
+            prompt_tokens=completion.usage.prompt_tokens or 0,
+            completion_tokens=completion.usage.completion_tokens or 0,
+            cached_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0,
+        )
+    return ChatResponse(
+        content=message.content,
+        tool_calls=tuple(calls),
+        usage=usage,
+        finish_reason=choice.finish_reason,
+    )
+
+
+def _describe(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    return exc.message
+
+
+def _is_context_error(exc: openai.APIStatusError) -> bool:
+    body = exc.body
+    code = body.get("code") if isinstance(body, dict) else None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        code = body["error"].get("code") or body["error"].get("type")
+    return code in ("context_length_exceeded", "exceed_context_size_error") or bool(
+        _CONTEXT_ERROR.search(_describe(exc))
+    )

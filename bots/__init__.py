@@ -1,0 +1,1 @@
+"""The composition root and entry points: the only place that names concrete adapters."""

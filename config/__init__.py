@@ -1,0 +1,1 @@
+"""Settings, default prompts and logging setup. Imports nothing else of Pagemind's."""

@@ -1,0 +1,114 @@
+"""Pagemind's settings: environment variables ``PAGEMIND_*``, a ``.env`` file, defaults.
+
+Every field's environment variable is its name upper-cased with the ``PAGEMIND_`` prefix
+(``context_window`` -> ``PAGEMIND_CONTEXT_WINDOW``). The LLM also accepts the standard
+``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "PAGEMIND_"
+
+_LARGE_CONTEXT_MODELS = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "gpt-4-turbo")
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the variable to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- the language model ------------------------------------------------------------
+    llm_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("PAGEMIND_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("PAGEMIND_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str | None = None
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(3, ge=0, le=10)
+    llm_temperature: float | None = Field(None, ge=0, le=2)
+
+    # --- main context and memory -------------------------------------------------------
+    context_window: int | None = Field(None, ge=2048)
+    reply_tokens: int = Field(1024, ge=64)
+    warning_threshold: float = Field(0.70, gt=0, lt=1)
+    flush_target: float = Field(0.50, gt=0, lt=1)
+    max_chain_steps: int = Field(10, ge=1, le=100)
+    block_limit: int = Field(2000, ge=100)
+    summary_tokens: int = Field(1024, ge=64)
+    timezone: str = "UTC"
+    persona: str | None = None
+    persona_file: Path | None = None
+    human: str | None = None
+    tools: list[str] = Field(default_factory=list)
+
+    # --- running ---------------------------------------------------------------------------
+    storage: Literal["memory"] = "memory"
+    max_concurrent_turns: int = Field(8, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("llm_base_url", "llm_model", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.llm_api_key is not None or self.llm_base_url is not None
+
+    @property
+    def model_name(self) -> str:
+        if self.llm_model:
+            return self.llm_model
+        if self.llm_base_url is None:
+            return "gpt-4o-mini"
+        raise SettingsError(
+            f"{ENV_PREFIX}LLM_MODEL is not set: name the model your server at "
+            f"{self.llm_base_url} serves, e.g. {ENV_PREFIX}LLM_MODEL=llama3.1:8b"
+        )
+
+    @property
+    def window(self) -> int:
+        """The context window to manage: as set, or a safe default for the model."""
+        if self.context_window:
+            return self.context_window
+        name = self.model_name.rsplit("/", 1)[-1].lower()
+        return 32_768 if name.startswith(_LARGE_CONTEXT_MODELS) else 8_192
+
+
+NO_LLM_MESSAGE = f"""\
+No language model is configured. Pagemind talks to any OpenAI-compatible endpoint.
+
+  OpenAI:
+    export OPENAI_API_KEY=sk-...              (or {ENV_PREFIX}LLM_API_KEY)
+    export {ENV_PREFIX}LLM_MODEL=gpt-4o-mini         (optional; this is the default)
+
+  A local server (Ollama, vLLM, llama.cpp, LM Studio):
+    export {ENV_PREFIX}LLM_BASE_URL=http://localhost:11434/v1   (Ollama; vLLM: http://localhost:8000/v1)
+    export {ENV_PREFIX}LLM_MODEL=llama3.1:8b
+    export {ENV_PREFIX}CONTEXT_WINDOW=8192           (the context size your server runs with)
+
+The same variables can go in a .env file in the current directory."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one readable ``SettingsError``."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            name = ENV_PREFIX + "_".join(str(p) for p in error["loc"]).upper()
+            lines.append(f"  {name}={error.get('input')!r}: {error['msg']}")
+        raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None

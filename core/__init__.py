@@ -1,0 +1,1 @@
+"""Pagemind's MemGPT runtime: pure Python, talks to the world only through `core.ports`."""

@@ -1,0 +1,670 @@
+"""The agent turn: one event in, a chain of LLM steps out, each step stored before it is acted on.
+
+A step is: make room in the context (warn, or evict into the recursive summary), call the
+model, run the functions it called, store the step (new messages in recall, the agent state
+with its version bumped), then deliver what it said. The chain goes on while a function asked
+for a heartbeat (or failed), up to ``max_steps`` per event.
+
+Crash safety: messages of a step are written with their sequence numbers before the state
+that makes them part of the log, so a crash between the two leaves only unreferenced
+messages, discarded when the agent is next loaded. The state records the last event and
+whether its chain was still open, so replaying an event resumes instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core.chunking import chunk_text
+from core.context import PromptLayout, PromptTexts
+from core.errors import (
+    ConcurrentUpdateError,
+    ConfigurationError,
+    ContextWindowExceededError,
+    LLMError,
+)
+from core.events import (
+    Event,
+    HeartbeatRequested,
+    SendReply,
+    SystemAlertRaised,
+    TimerFired,
+    UploadCompleted,
+    UserMessageReceived,
+)
+from core.llm import ChatModel, ChatRequest, ChatResponse, Usage
+from core.memory import MemoryBlock, WorkingContext
+from core.messages import SEND_MESSAGE, Message, MessageKind, ToolCall
+from core.ports import (
+    AgentStore,
+    ArchivalStore,
+    Clock,
+    Embedder,
+    RecallStore,
+    ReplySink,
+    TurnObserver,
+)
+from core.records import AgentState, Passage, TokenUsage
+from core.session import AgentSession
+from core.summary import Summarizer, fallback_summary
+from core.tokens import TokenCounter
+from core.tools.registry import ToolContext, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+MEMORY_PRESSURE_ALERT = (
+    "Memory pressure: your context is {percent}% full. Older messages will soon move out of "
+    "view into a summary. Save anything important to working context or archival memory now."
+)
+CHAIN_STOPPED_ALERT = (
+    "Your chain of function calls was stopped after {steps} steps without ending. "
+    "Finish with send_message, or set request_heartbeat to false when you are done."
+)
+LLM_FAILED_NOTICE = (
+    "Sorry, I couldn't answer just now: {reason}. Your message is saved, so nothing is lost; "
+    "please try again in a moment."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    context_window: int = 128_000
+    reply_tokens: int = 1024
+    warning_fraction: float = 0.70
+    keep_fraction: float = 0.50
+    max_steps: int = 10
+    block_limit: int = 2000
+    page_size: int = 5
+    summary_tokens: int = 1024
+    max_message_fraction: float = 0.25
+    context_retries: int = 2
+    timezone: str = "UTC"
+    session_cache: int = 1000
+    cache_idle_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    event_id: str
+    steps: int
+    replies: tuple[SendReply, ...] = ()
+    error: str | None = None
+    replayed: bool = False
+
+
+@dataclass
+class _Turn:
+    """What one event's processing has gathered that is not stored yet."""
+
+    event: Event
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    warned: bool = False
+    replies: list[SendReply] = field(default_factory=list)
+
+
+class AgentRuntime:
+    def __init__(
+        self,
+        *,
+        model: ChatModel,
+        agents: AgentStore,
+        recall: RecallStore,
+        archival: ArchivalStore,
+        tools: ToolRegistry,
+        prompts: PromptTexts,
+        counter: TokenCounter,
+        clock: Clock,
+        replies: ReplySink,
+        settings: AgentSettings = AgentSettings(),
+        embedder: Embedder | None = None,
+        observer: TurnObserver | None = None,
+    ) -> None:
+        self.model = model
+        self.observer = observer
+        self.agents = agents
+        self.recall = recall
+        self.archival = archival
+        self.tools = tools
+        self.prompts = prompts
+        self.counter = counter
+        self.clock = clock
+        self.replies = replies
+        self.settings = settings
+        self.embedder = embedder
+        self.layout = PromptLayout(
+            prompts.system,
+            tools.schemas(),
+            counter,
+            max_message_tokens=int(settings.context_window * settings.max_message_fraction),
+        )
+        self._check_budget()
+        self.summarizer = Summarizer(
+            model,
+            counter,
+            prompts.summarize,
+            input_budget=settings.context_window - settings.summary_tokens,
+            summary_tokens=settings.summary_tokens,
+        )
+        self._sessions: OrderedDict[str, AgentSession] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # ------------------------------------------------------------------ public API
+
+    async def handle(self, event: Event) -> TurnOutcome:
+        """Process one event for its agent. Events for one agent are serialised here too."""
+        lock = self._locks.setdefault(event.agent_key, asyncio.Lock())
+        async with lock:
+            session = await self.session(event.agent_key)
+            try:
+                return await self._run(session, _Turn(event))
+            except BaseException:
+                session.rollback()
+                self.forget(event.agent_key)
+                raise
+
+    async def session(self, agent_key: str) -> AgentSession:
+        """The agent's main context, loaded (or created) on first use and cached."""
+        session = self._sessions.get(agent_key)
+        if session is not None:
+            self._sessions.move_to_end(agent_key)
+            return session
+        state = await self.agents.load(agent_key)
+        if state is None:
+            state = await self._create(agent_key)
+        await self.recall.discard_after(agent_key, state.last_seq)
+        fifo = await self.recall.range(agent_key, state.summary_upto_seq, state.last_seq)
+        session = AgentSession(state, fifo, self.layout)
+        self._sessions[agent_key] = session
+        while len(self._sessions) > self.settings.session_cache:
+            oldest = next(iter(self._sessions))
+            if self._locks.get(oldest, asyncio.Lock()).locked():
+                break
+            self.forget(oldest)
+        return session
+
+    def forget(self, agent_key: str) -> None:
+        """Drop the cached context (after an error, or when another worker took the agent)."""
+        self._sessions.pop(agent_key, None)
+
+    async def erase(self, agent_key: str) -> None:
+        """Delete everything the agent has: state, recall and archival memory."""
+        lock = self._locks.setdefault(agent_key, asyncio.Lock())
+        async with lock:
+            self.forget(agent_key)
+            await self.recall.erase(agent_key)
+            await self.archival.erase(agent_key)
+            await self.agents.erase(agent_key)
+
+    # ------------------------------------------------------------------ the chain
+
+    async def _run(self, session: AgentSession, turn: _Turn) -> TurnOutcome:
+        event = turn.event
+        state = session.state
+        if state.last_event_id == event.event_id:
+            # A replay of an event whose last step is stored: finish what is left.
+            await self._deliver(state.outbox)
+            if not state.chain_open:
+                return TurnOutcome(event.event_id, 0, state.outbox, replayed=True)
+        else:
+            await self._admit(session, event)
+        steps = 0
+        try:
+            while True:
+                steps += 1
+                turn.warned = await self._make_room(session, turn) or turn.warned
+                response = await self._complete(session, turn)
+                heartbeat = await self._act(
+                    session, turn, response, last=steps >= self.settings.max_steps
+                )
+                if not heartbeat:
+                    break
+        except LLMError as exc:
+            log.warning(
+                "turn failed: %s",
+                exc,
+                extra={"agent_key": event.agent_key, "event_id": event.event_id},
+            )
+            await self._commit(session, turn, session.state.memory, chain_open=False, outbox=())
+            notice = await self._notify_failure(session, event, exc)
+            return TurnOutcome(event.event_id, steps, tuple(turn.replies), error=str(notice))
+        return TurnOutcome(event.event_id, steps, tuple(turn.replies))
+
+    async def _admit(self, session: AgentSession, event: Event) -> None:
+        state = session.state
+        idle = (self.clock.now() - state.updated_at).total_seconds()
+        if state.shown_memory is not None and idle >= self.settings.cache_idle_seconds:
+            # The provider's prompt cache has expired by now: showing the current working
+            # context costs nothing extra.
+            refreshed = state.model_copy(update={"shown_memory": None})
+            session.set_state(await self.agents.save(refreshed, state.version))
+        seq = session.next_seq
+        message = event_message(event, seq)
+        if message.kind != "assistant" and len(message.content) > self.layout.max_message_tokens:
+            if self.counter.count(message.content) > self.layout.max_message_tokens:
+                await self._archive_long_message(event, message)
+        session.add([message])
+
+    async def _archive_long_message(self, event: Event, message: Message) -> None:
+        chunks = chunk_text(message.content, self.counter, 300, 40)
+        vectors = await self.embedder.embed(chunks) if self.embedder else None
+        await self.archival.insert(
+            event.agent_key,
+            [
+                Passage(
+                    id=f"{event.event_id}:message:{i}",
+                    text=chunk,
+                    source=f"message #{message.seq}",
+                    created_at=message.created_at,
+                    chunk_index=i,
+                    document_id=f"message-{message.seq}",
+                    embedding=vectors[i] if vectors else None,
+                )
+                for i, chunk in enumerate(chunks)
+            ],
+        )
+
+    async def _make_room(self, session: AgentSession, turn: _Turn) -> bool:
+        """Flush when the prompt would not fit; warn once when it passes the warning line.
+        Returns True if a memory-pressure alert was added."""
+        s = self.settings
+        limit = s.context_window - s.reply_tokens
+        if self.counter.scaled(session.prompt_tokens()) > limit:
+            await self._flush(session, turn, int(s.context_window * s.keep_fraction))
+            return False
+        size = self.counter.scaled(session.prompt_tokens())
+        if size > s.warning_fraction * s.context_window and not session.state.memory_warning_sent:
+            if turn.warned:
+                return False
+            percent = round(100 * size / s.context_window)
+            alert = Message(
+                seq=session.next_seq,
+                role="user",
+                kind="system_alert",
+                content=MEMORY_PRESSURE_ALERT.format(percent=percent),
+                created_at=self.clock.now(),
+                event_id=turn.event.event_id,
+            )
+            session.add([alert])
+            return True
+        return False
+
+    async def _flush(self, session: AgentSession, turn: _Turn, target: int) -> bool:
+        """Evict the oldest stored messages until the prompt is about ``target`` tokens, and
+        fold them into the recursive summary. The summary and the new FIFO start are stored
+        together in one state update."""
+        count = self._eviction_count(session, target)
+        if count == 0:
+            return False
+        evicted = session.fifo[:count]
+        state = session.state
+        key = state.agent_key
+        try:
+            summary = await self.summarizer.summarize(state.summary, evicted, session.tz, key)
+        except LLMError as exc:
+            log.warning(
+                "summary failed, keeping the old one with a pointer to recall: %s",
+                exc,
+                extra={"agent_key": key, "event_id": turn.event.event_id},
+            )
+            summary = fallback_summary(
+                state.summary, evicted, session.tz, self.counter, self.settings.summary_tokens
+            )
+        for usage in self.summarizer.usage:
+            turn.usage = turn.usage.plus(_usage(usage))
+        self.summarizer.usage.clear()
+        updated = self._stamp_usage(
+            state.model_copy(
+                update={
+                    "summary": summary,
+                    "summary_upto_seq": evicted[-1].seq,
+                    "shown_memory": None,
+                    "memory_warning_sent": False,
+                    "updated_at": self.clock.now(),
+                }
+            ),
+            turn,
+        )
+        saved = await self.agents.save(updated, state.version)
+        session.drop_oldest(count)
+        session.set_state(saved)
+        turn.warned = False
+        log.info(
+            "evicted %d messages (up to #%d) into the summary",
+            count,
+            evicted[-1].seq,
+            extra={"agent_key": key, "event_id": turn.event.event_id},
+        )
+        return True
+
+    def _eviction_count(self, session: AgentSession, target: int) -> int:
+        total = session.prompt_tokens()
+        freed = 0
+        count = 0
+        while count < session.committed and (
+            self.counter.scaled(total - freed) > target or session.fifo[count].kind == "tool_result"
+        ):
+            freed += session.tokens[count]
+            count += 1
+        return count
+
+    async def _complete(self, session: AgentSession, turn: _Turn) -> ChatResponse:
+        s = self.settings
+        for attempt in range(s.context_retries + 1):
+            estimate = session.prompt_tokens()
+            request = ChatRequest(
+                messages=session.messages(),
+                tools=self.layout.tools,
+                max_reply_tokens=s.reply_tokens,
+                agent_key=turn.event.agent_key,
+                estimated_prompt_tokens=self.counter.scaled(estimate),
+            )
+            try:
+                response = await self.model.complete(request)
+            except ContextWindowExceededError:
+                if attempt == s.context_retries:
+                    raise
+                log.warning(
+                    "provider says the prompt is too long (we counted %d); flushing",
+                    estimate,
+                    extra={"agent_key": turn.event.agent_key, "event_id": turn.event.event_id},
+                )
+                self.counter.raise_correction(1.25)
+                # The provider's window (or tokenizer) disagrees with ours: shrink from what
+                # we actually sent, halving on each retry.
+                target = int(min(s.context_window * s.keep_fraction, estimate) / 2 ** (attempt + 1))
+                if not await self._flush(session, turn, target):
+                    raise
+                continue
+            if response.usage:
+                self.counter.observe(estimate, response.usage.prompt_tokens)
+                turn.usage = turn.usage.plus(_usage(response.usage))
+            return response
+        raise AssertionError("unreachable")
+
+    async def _act(
+        self, session: AgentSession, turn: _Turn, response: ChatResponse, *, last: bool
+    ) -> bool:
+        """Record the model's answer, run its calls, store the step, deliver its messages.
+        Returns whether the chain goes on."""
+        event = turn.event
+        calls = _unique_ids(response.tool_calls)
+        thoughts = (response.content or "").strip()
+        if not calls:
+            if not thoughts:
+                log.info(
+                    "model answered with nothing; yielding",
+                    extra={"agent_key": event.agent_key, "event_id": event.event_id},
+                )
+                await self._commit(session, turn, session.state.memory, chain_open=False, outbox=())
+                return False
+            # Plain text instead of a function call (common with small local models): the
+            # words are meant for the user, so they are sent as if by send_message.
+            seq = session.next_seq
+            calls = (
+                ToolCall(id=f"plain_{seq}", name=SEND_MESSAGE, arguments=_json_message(thoughts)),
+            )
+            thoughts = ""
+        now = self.clock.now()
+        seq = session.next_seq
+        session.add(
+            [
+                Message(
+                    seq=seq,
+                    role="assistant",
+                    kind="assistant",
+                    content=thoughts,
+                    tool_calls=calls,
+                    created_at=now,
+                    event_id=event.event_id,
+                )
+            ]
+        )
+        ctx = ToolContext(
+            agent_key=event.agent_key,
+            event=event,
+            call_key="",
+            now=now,
+            timezone=session.tz,
+            memory=session.state.memory,
+            recall=self.recall,
+            archival=self.archival,
+            counter=self.counter,
+            visible_upto_seq=session.state.last_seq,
+            embedder=self.embedder,
+            home=session.state.home,
+            page_size=self.settings.page_size,
+        )
+        heartbeat = False
+        results = []
+        for i, call in enumerate(calls):
+            ctx.call_key = f"{event.event_id}:{seq}:{i}"
+            result = await self.tools.execute(call, ctx)
+            heartbeat = heartbeat or result.heartbeat
+            results.append(
+                Message(
+                    seq=seq + 1 + i,
+                    role="tool",
+                    kind="tool_result",
+                    content=result.text,
+                    created_at=now,
+                    event_id=event.event_id,
+                    tool_call_id=call.id,
+                    tool_name=call.name,
+                )
+            )
+        session.add(results)
+        if heartbeat and last:
+            heartbeat = False
+            session.add(
+                [
+                    self._system_alert(
+                        session, turn, CHAIN_STOPPED_ALERT.format(steps=self.settings.max_steps)
+                    )
+                ]
+            )
+            log.warning(
+                "chain stopped at the step cap (%d)",
+                self.settings.max_steps,
+                extra={"agent_key": event.agent_key, "event_id": event.event_id},
+            )
+        await self._commit(
+            session, turn, ctx.memory, chain_open=heartbeat, outbox=tuple(ctx.replies)
+        )
+        turn.replies.extend(ctx.replies)
+        await self._deliver(ctx.replies)
+        return heartbeat
+
+    def _system_alert(self, session: AgentSession, turn: _Turn, text: str) -> Message:
+        return Message(
+            seq=session.next_seq,
+            role="user",
+            kind="system_alert",
+            content=text,
+            created_at=self.clock.now(),
+            event_id=turn.event.event_id,
+        )
+
+    async def _commit(
+        self,
+        session: AgentSession,
+        turn: _Turn,
+        memory: WorkingContext,
+        *,
+        chain_open: bool,
+        outbox: tuple[SendReply, ...],
+    ) -> None:
+        """Store the step: its messages first, then the state that points past them."""
+        state = session.state
+        pending = session.uncommitted
+        event = turn.event
+        home = (
+            event.reply_to
+            if isinstance(event, UserMessageReceived) and event.reply_to
+            else state.home
+        )
+        shown = state.prompt_memory
+        updated = self._stamp_usage(
+            state.model_copy(
+                update={
+                    "memory": memory,
+                    "shown_memory": None if memory == shown else shown,
+                    "last_seq": pending[-1].seq if pending else state.last_seq,
+                    "last_event_id": event.event_id,
+                    "chain_open": chain_open,
+                    "outbox": outbox,
+                    "home": home,
+                    "memory_warning_sent": state.memory_warning_sent or turn.warned,
+                    "updated_at": self.clock.now(),
+                }
+            ),
+            turn,
+        )
+        if pending:
+            await self.recall.append(state.agent_key, pending)
+        saved = await self.agents.save(updated, state.version)
+        session.commit(saved)
+        if self.observer is not None and pending:
+            self.observer.step_stored(state.agent_key, pending)
+
+    def _stamp_usage(self, state: AgentState, turn: _Turn) -> AgentState:
+        if not turn.usage.calls:
+            return state
+        usage, turn.usage = turn.usage, TokenUsage()
+        return state.with_usage(usage, self.clock.now().date().isoformat())
+
+    async def _deliver(self, replies: Sequence[SendReply]) -> None:
+        for reply in replies:
+            try:
+                await self.replies.send(reply)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "could not deliver a reply",
+                    extra={"agent_key": reply.agent_key, "event_id": reply.event_id},
+                )
+
+    async def _notify_failure(self, session: AgentSession, event: Event, exc: LLMError) -> str:
+        reason = {
+            "LLMRateLimitedError": "the language model is rate-limiting me",
+            "ContextWindowExceededError": "the conversation no longer fits the model's context",
+        }.get(type(exc).__name__, "the language model is unavailable")
+        if isinstance(event, UserMessageReceived):
+            await self._deliver(
+                [
+                    SendReply(
+                        agent_key=event.agent_key,
+                        event_id=event.event_id,
+                        idempotency_key=f"{event.event_id}:failed",
+                        text=LLM_FAILED_NOTICE.format(reason=reason),
+                        address=event.reply_to or session.state.home,
+                    )
+                ]
+            )
+        return f"{type(exc).__name__}: {exc}"
+
+    # ------------------------------------------------------------------ set-up
+
+    async def _create(self, agent_key: str) -> AgentState:
+        now = self.clock.now()
+        limit = self.settings.block_limit
+        state = AgentState(
+            agent_key=agent_key,
+            memory=WorkingContext(
+                blocks=(
+                    MemoryBlock(label="persona", value=self.prompts.persona, limit=limit),
+                    MemoryBlock(label="human", value=self.prompts.human, limit=limit),
+                )
+            ),
+            timezone=self.settings.timezone,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            return await self.agents.save(state, None)
+        except ConcurrentUpdateError:
+            existing = await self.agents.load(agent_key)
+            if existing is None:
+                raise
+            return existing
+
+    def _check_budget(self) -> None:
+        s = self.settings
+        needed = self.layout.fixed_tokens + 2 * s.block_limit // 3 + s.summary_tokens + 512
+        if s.context_window - s.reply_tokens < needed:
+            raise ConfigurationError(
+                f"the context window ({s.context_window:,} tokens) is too small: instructions, "
+                f"functions, working context and summary need about {needed:,} tokens plus "
+                f"{s.reply_tokens:,} for the reply. Set PAGEMIND_CONTEXT_WINDOW to the model's "
+                "real window."
+            )
+
+
+def event_message(event: Event, seq: int) -> Message:
+    """The message an event adds to the FIFO queue and recall."""
+    content: str
+    kind: MessageKind
+    match event:
+        case UserMessageReceived():
+            return Message(
+                seq=seq,
+                role="user",
+                kind="user_message",
+                content=event.text,
+                created_at=event.occurred_at,
+                event_id=event.event_id,
+                author_id=event.author_id,
+                author_name=event.author_name,
+            )
+        case SystemAlertRaised():
+            kind, content = "system_alert", event.text
+        case HeartbeatRequested():
+            kind, content = "heartbeat", event.reason or "no new input"
+        case TimerFired():
+            kind, content = "timer", event.note
+        case UploadCompleted():
+            kind = "upload"
+            content = (
+                f"Archive Storage Upload Complete: {event.passages} passages from {event.filename}."
+            )
+            if event.detail:
+                content += f" {event.detail}"
+    return Message(
+        seq=seq,
+        role="user",
+        kind=kind,
+        content=content,
+        created_at=event.occurred_at,
+        event_id=event.event_id,
+    )
+
+
+def _usage(usage: Usage) -> TokenUsage:
+    return TokenUsage(
+        calls=1,
+        prompt_tokens=usage.prompt_tokens,
+        cached_tokens=usage.cached_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
+
+
+def _json_message(text: str) -> str:
+    return json.dumps({"message": text}, ensure_ascii=False)
+
+
+def _unique_ids(calls: Sequence[ToolCall]) -> tuple[ToolCall, ...]:
+    """Some servers repeat or omit tool-call ids; the protocol needs them unique."""
+    seen: set[str] = set()
+    out = []
+    for i, call in enumerate(calls):
+        call_id = call.id or f"call_{i}"
+        while call_id in seen:
+            call_id = f"{call_id}_{i}"
+        seen.add(call_id)
+        out.append(call if call_id == call.id else call.model_copy(update={"id": call_id}))
+    return tuple(out)

@@ -1,0 +1,68 @@
+"""The project's error tree, documented in one place.
+
+Adapters map third-party exceptions onto these classes at the edge (``raise ... from exc``),
+so the core and the entry points never see an SDK's exception type.
+
+    PagemindError
+    ├── ConfigurationError          a setting is missing or wrong; the message says what to set
+    ├── LLMError                    the language model could not give an answer
+    │   ├── LLMUnavailableError     connection refused, timeout, 5xx after retries
+    │   ├── LLMRateLimitedError     429 after the retries allowed
+    │   ├── LLMResponseError        the endpoint answered with something unusable
+    │   └── ContextWindowExceededError  the provider said the prompt is too long
+    ├── StorageError                a store failed
+    │   ├── StorageUnavailableError the database cannot be reached
+    │   └── ConcurrentUpdateError   someone else changed the agent since we read it
+    └── ToolError                   a tool refused its input; shown to the model as a failed call
+        └── MemoryLimitError        a working-context block would pass its character limit
+"""
+
+from __future__ import annotations
+
+
+class PagemindError(Exception):
+    """Root of every error Pagemind raises on purpose."""
+
+
+class ConfigurationError(PagemindError):
+    """A setting is missing or invalid. The message tells the operator what to set."""
+
+
+class LLMError(PagemindError):
+    """The language model could not produce an answer."""
+
+
+class LLMUnavailableError(LLMError):
+    """The endpoint could not be reached or kept failing (timeouts, 5xx) after retries."""
+
+
+class LLMRateLimitedError(LLMError):
+    """The endpoint kept answering 429 after the retries allowed."""
+
+
+class LLMResponseError(LLMError):
+    """The endpoint answered, but not with a usable chat completion."""
+
+
+class ContextWindowExceededError(LLMError):
+    """The provider rejected the prompt as longer than the model's context window."""
+
+
+class StorageError(PagemindError):
+    """A store operation failed."""
+
+
+class StorageUnavailableError(StorageError):
+    """The database cannot be reached."""
+
+
+class ConcurrentUpdateError(StorageError):
+    """The agent's state changed since it was read (another worker owns it now)."""
+
+
+class ToolError(PagemindError):
+    """A tool refused its input. The text goes back to the model as a failed function result."""
+
+
+class MemoryLimitError(ToolError):
+    """A write would take a working-context block past its character limit."""

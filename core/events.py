@@ -1,0 +1,94 @@
+"""Events: past-tense facts that wake an agent, and the commands the agent sends back.
+
+Adapters (chat platforms, the upload pipeline, the scheduler, the console) translate what
+happens outside into one of these events. Events for one agent are processed one at a time,
+in arrival order. Every event carries a unique ``event_id`` (derived from the platform's own
+id where there is one, so a redelivery is recognised) and the ``agent_key`` it is for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Address(BaseModel):
+    """Where a reply goes: a platform conversation, optionally a thread and a message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    channel_id: str
+    thread_id: str | None = None
+    reply_to_message_id: str | None = None
+    is_direct: bool = False
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    agent_key: str
+    occurred_at: datetime
+    reply_to: Address | None = None
+
+
+class UserMessageReceived(_Event):
+    kind: Literal["user_message"] = "user_message"
+    text: str
+    author_id: str | None = None
+    author_name: str | None = None
+
+
+class SystemAlertRaised(_Event):
+    kind: Literal["system_alert"] = "system_alert"
+    text: str
+
+
+class HeartbeatRequested(_Event):
+    """Wake the agent with nothing new to read, so it can continue on its own."""
+
+    kind: Literal["heartbeat"] = "heartbeat"
+    reason: str = ""
+
+
+class TimerFired(_Event):
+    """A scheduled check-in came due; ``note`` says what it was for."""
+
+    kind: Literal["timer"] = "timer"
+    checkin_id: str
+    note: str
+
+
+class UploadCompleted(_Event):
+    """A file finished loading into the agent's archival memory."""
+
+    kind: Literal["upload"] = "upload"
+    filename: str
+    passages: int
+    detail: str = ""
+
+
+Event = Annotated[
+    UserMessageReceived | SystemAlertRaised | HeartbeatRequested | TimerFired | UploadCompleted,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class SendReply(BaseModel):
+    """A command: deliver ``text`` from the agent to ``address``.
+
+    ``idempotency_key`` is stable across a replay of the same step, so a sender that can
+    deduplicate (or a store that records deliveries) never sends it twice.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_key: str
+    event_id: str
+    idempotency_key: str
+    text: str
+    address: Address | None = None

@@ -1,0 +1,93 @@
+"""Messages: every entry of an agent's recall log, as the core sees it.
+
+A message is immutable once created. Its ``seq`` is its position in the agent's log
+(1, 2, 3, ...); the FIFO queue of the prompt is the tail of that log after the last eviction.
+Messages round-trip to JSON so stores can keep them as documents.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Role = Literal["user", "assistant", "tool"]
+
+MessageKind = Literal[
+    "user_message",  # a person wrote to the agent
+    "system_alert",  # Pagemind told the agent something (memory pressure, a stopped chain)
+    "heartbeat",  # the agent was woken up with nothing new to read
+    "timer",  # a scheduled check-in came due
+    "upload",  # a file finished loading into archival memory
+    "assistant",  # the model's answer: inner thoughts and/or function calls
+    "tool_result",  # what a function call returned
+]
+
+SEND_MESSAGE = "send_message"
+
+
+class ToolCall(BaseModel):
+    """One function call as the model produced it. ``arguments`` is the raw JSON text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    arguments: str
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    role: Role
+    kind: MessageKind
+    content: str
+    created_at: datetime
+    event_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    author_id: str | None = None
+    author_name: str | None = None
+
+    def spoken_text(self) -> str:
+        """What was said in the conversation: the text recall search looks at.
+
+        For the agent's own turns this is what it sent with ``send_message`` (inner thoughts
+        and other calls are left out); function results have none.
+        """
+        if self.kind == "assistant":
+            parts = []
+            for call in self.tool_calls:
+                if call.name == SEND_MESSAGE:
+                    text = _message_argument(call.arguments)
+                    if text:
+                        parts.append(text)
+            return "\n".join(parts)
+        if self.kind == "tool_result":
+            return ""
+        return self.content
+
+    @property
+    def search_role(self) -> Literal["user", "assistant", "system"]:
+        """The role a recall search filters on: who said it, as the model is told."""
+        if self.kind == "user_message":
+            return "user"
+        if self.kind in ("assistant", "tool_result"):
+            return "assistant"
+        return "system"
+
+
+def _message_argument(arguments: str) -> str:
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return ""
+    if isinstance(parsed, dict):
+        value = parsed.get("message")
+        if isinstance(value, str):
+            return value
+    return ""

@@ -1,0 +1,131 @@
+"""A crash between steps, a replayed event, and per-agent ordering."""
+
+from __future__ import annotations
+
+import asyncio
+
+from adapters.inmemory import InMemoryInbox
+from core.dispatch import AgentDispatcher
+from core.errors import StorageUnavailableError
+from tests.support.agents import Harness
+from tests.support.scripted import ScriptedModel, call, say
+
+
+class FlakyRecall:
+    """Wraps a recall store; fails the n-th append, as a database would on a dropped link."""
+
+    def __init__(self, inner, fail_on: int) -> None:
+        self.inner, self.fail_on, self.calls = inner, fail_on, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    async def append(self, agent_key, messages) -> None:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            await self.inner.append(agent_key, messages)  # written, but the state never is
+            raise StorageUnavailableError("connection dropped")
+        await self.inner.append(agent_key, messages)
+
+
+async def test_replaying_an_event_resumes_an_open_chain_instead_of_repeating_it() -> None:
+    model = ScriptedModel(
+        [
+            call("archival_memory_insert", content="fact", request_heartbeat=True),
+            RuntimeError("process died here"),
+        ]
+    )
+    h = Harness(model)
+    event = h.message("save a fact and tell me")
+    try:
+        await h.runtime.handle(event)
+    except RuntimeError:
+        pass
+    # a fresh runtime on the same stores, as after a restart
+    model2 = ScriptedModel([say("Saved your fact.")])
+    h2 = Harness(model2, agents=h.agents, recall=h.recall, archival=h.archival, clock=h.clock)
+    outcome = await h2.runtime.handle(event)
+    assert h2.sink.texts == ["Saved your fact."]
+    assert len(model2.requests) == 1
+    # the resumed call saw the stored first step, and the user message only once
+    contents = [m.content for m in model2.requests[0].messages]
+    assert sum("save a fact" in c for c in contents) == 1
+    assert contents[-1] == "Saved."
+    assert outcome.steps == 1
+    assert len(await h.archival.all("agent-1")) == 1
+
+
+async def test_replaying_a_finished_event_does_not_call_the_model_again() -> None:
+    model = ScriptedModel([say("Hello!")])
+    h = Harness(model)
+    event = h.message("hi")
+    await h.runtime.handle(event)
+    outcome = await h.runtime.handle(event)
+    assert outcome.replayed and len(model.requests) == 1
+
+
+async def test_a_half_written_step_is_invisible_and_redone() -> None:
+    model = ScriptedModel([say("first try"), say("second try")])
+    h = Harness(model)
+    h.runtime.recall = FlakyRecall(h.recall, fail_on=1)
+    event = h.message("hello")
+    try:
+        await h.runtime.handle(event)
+    except StorageUnavailableError:
+        pass
+    assert h.sink.texts == [], "nothing is delivered before its step is stored"
+    assert await h.recall.count("agent-1") == 3  # written but not committed
+    h.runtime.recall = h.recall
+    await h.runtime.handle(event)
+    assert h.sink.texts == ["second try"]
+    session = await h.runtime.session("agent-1")
+    assert [m.seq for m in session.fifo] == [1, 2, 3]
+    assert await h.recall.count("agent-1") == 3
+
+
+async def test_events_for_one_agent_run_in_order_and_agents_run_in_parallel() -> None:
+    running: dict[str, int] = {}
+    order: list[str] = []
+    overlap = {"max": 0}
+
+    async def handle(event) -> None:
+        running[event.agent_key] = running.get(event.agent_key, 0) + 1
+        assert running[event.agent_key] == 1, "two events of one agent ran at once"
+        overlap["max"] = max(overlap["max"], sum(running.values()))
+        await asyncio.sleep(0.01)
+        order.append(event.event_id)
+        running[event.agent_key] -= 1
+
+    h = Harness(ScriptedModel())
+    inbox = InMemoryInbox()
+    dispatcher = AgentDispatcher(handle, inbox=inbox, max_concurrent_turns=4)
+    events = [h.message(f"m{i}", agent=f"a{i % 3}") for i in range(12)]
+    for event in events:
+        assert await dispatcher.submit(event)
+    assert not await dispatcher.submit(events[0]), "a redelivered event is dropped"
+    await dispatcher.join()
+    for agent in ("a0", "a1", "a2"):
+        expected = [e.event_id for e in events if e.agent_key == agent]
+        assert [eid for eid in order if eid in expected] == expected
+    assert overlap["max"] > 1
+    assert await inbox.pending() == []
+    await dispatcher.aclose()
+
+
+async def test_unfinished_events_are_recovered_from_the_inbox() -> None:
+    h = Harness(ScriptedModel())
+    inbox = InMemoryInbox()
+    events = [h.message(f"m{i}") for i in range(3)]
+    for event in events:
+        await inbox.put(event)
+    await inbox.mark_done(events[0].event_id)
+    seen: list[str] = []
+
+    async def handle(event) -> None:
+        seen.append(event.event_id)
+
+    dispatcher = AgentDispatcher(handle, inbox=inbox)
+    assert await dispatcher.recover() == 2
+    await dispatcher.join()
+    assert seen == [events[1].event_id, events[2].event_id]
+    await dispatcher.aclose()
