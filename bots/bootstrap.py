@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
-from adapters.inmemory import (
-    InMemoryAgentStore,
-    InMemoryArchivalStore,
-    InMemoryInbox,
-    InMemoryRecallStore,
-)
-from adapters.llm.openai_compatible import OpenAICompatibleChatModel
+from adapters.openai_compatible.chat import OpenAICompatibleChatModel
+from adapters.openai_compatible.embeddings import OpenAICompatibleEmbedder
+from bots.storage import Storage, open_storage
 from config.prompts import read
 from config.settings import Settings
 from core.agent import AgentRuntime, AgentSettings
 from core.clock import SystemClock, zone
 from core.context import PromptTexts
 from core.dispatch import AgentDispatcher
-from core.errors import ConfigurationError
+from core.errors import ConfigurationError, LeaseLostError
 from core.llm import ChatModel
-from core.ports import ReplySink, TurnObserver
+from core.ports import Embedder, ReplySink, TurnObserver
 from core.tokens import TokenCounter
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
@@ -33,7 +30,10 @@ class Service:
     settings: Settings
     runtime: AgentRuntime
     dispatcher: AgentDispatcher
+    storage: Storage
     clock: SystemClock
+    counter: TokenCounter
+    embedder: Embedder | None
 
 
 def agent_settings(settings: Settings) -> AgentSettings:
@@ -47,6 +47,7 @@ def agent_settings(settings: Settings) -> AgentSettings:
         block_limit=settings.block_limit,
         summary_tokens=settings.summary_tokens,
         timezone=settings.timezone,
+        daily_token_budget=settings.daily_token_budget,
     )
 
 
@@ -81,6 +82,32 @@ def tool_registry(settings: Settings) -> ToolRegistry:
     return registry
 
 
+async def embedder(settings: Settings, stack: AsyncExitStack) -> Embedder | None:
+    """The configured embedder: none (word search only), "local" (all-MiniLM-L6-v2 on this
+    machine, needs the ``local-embeddings`` extra), or a model behind an OpenAI-compatible
+    ``/v1/embeddings`` (by default the LLM's endpoint and key)."""
+    model = settings.embedding_model
+    if model is None:
+        return None
+    if model == "local":
+        from adapters.local_embeddings.minilm import LocalMiniLMEmbedder
+
+        local = LocalMiniLMEmbedder()
+        stack.push_async_callback(local.aclose)
+        return local
+    key = settings.embedding_api_key or settings.llm_api_key
+    remote = OpenAICompatibleEmbedder(
+        model=model,
+        api_key=key.get_secret_value() if key else "not-needed",
+        base_url=settings.embedding_base_url or settings.llm_base_url,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        dimensions=settings.embedding_dimensions,
+    )
+    stack.push_async_callback(remote.aclose)
+    return remote
+
+
 def chat_model(settings: Settings) -> OpenAICompatibleChatModel:
     if not settings.llm_configured:
         raise ConfigurationError("no LLM configured")
@@ -109,24 +136,46 @@ async def build_service(
             stack.push_async_callback(llm.aclose)
             model = llm
         clock = SystemClock()
+        storage = await open_storage(settings, clock, stack)
+        await storage.archival.recover_documents(
+            clock.now() - timedelta(seconds=settings.upload_stale_seconds)
+        )
+        counter = TokenCounter(settings.model_name)
+        vectors = await embedder(settings, stack)
         runtime = AgentRuntime(
             model=model,
-            agents=InMemoryAgentStore(),
-            recall=InMemoryRecallStore(),
-            archival=InMemoryArchivalStore(),
+            agents=storage.agents,
+            recall=storage.recall,
+            archival=storage.archival,
             tools=tool_registry(settings),
             prompts=prompt_texts(settings),
-            counter=TokenCounter(settings.model_name),
+            counter=counter,
             clock=clock,
             replies=replies,
             settings=agent_settings(settings),
             observer=observer,
+            fence=_fence(storage),
+            embedder=vectors,
         )
         dispatcher = AgentDispatcher(
             runtime.handle,
-            inbox=InMemoryInbox(),
+            inbox=storage.inbox,
+            leases=storage.leases,
+            forget=runtime.forget,
             max_concurrent_turns=settings.max_concurrent_turns,
+            poll_interval=settings.inbox_poll_seconds,
+            inbox_retention=timedelta(days=settings.inbox_retention_days),
         )
         stack.push_async_callback(dispatcher.drain)
-        await dispatcher.recover()
-        yield Service(settings, runtime, dispatcher, clock)
+        await dispatcher.start()
+        yield Service(settings, runtime, dispatcher, storage, clock, counter, vectors)
+
+
+def _fence(storage: Storage) -> Callable[[str], None]:
+    """Refuse to write for an agent whose lease this worker no longer safely holds."""
+
+    def check(agent_key: str) -> None:
+        if not storage.leases.holds(agent_key):
+            raise LeaseLostError(f"this worker no longer holds the lease of {agent_key!r}")
+
+    return check

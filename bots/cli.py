@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from config.logging import setup_logging
-from config.settings import NO_LLM_MESSAGE, SettingsError, load_settings
+from config.settings import NO_LLM_MESSAGE, Settings, SettingsError, load_settings
 from core.errors import ConfigurationError, PagemindError
+
+T = TypeVar("T")
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -30,35 +35,48 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-@app.command()
-def chat(
-    agent: str = typer.Option(None, help="Agent key to talk to (default: console:<your user>)."),
-    show_calls: bool = typer.Option(
-        False, "--show-calls", help="Show the agent's inner thoughts and function calls."
-    ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO instead of WARNING."),
-) -> None:
-    """Chat with an agent in the terminal."""
-    from adapters.console.chat import default_agent_key
-
+def settings_or_exit(*, needs_llm: bool = False) -> Settings:
     try:
         settings = load_settings()
     except SettingsError as exc:
         raise fail(str(exc)) from None
-    if not settings.llm_configured:
+    if needs_llm and not settings.llm_configured:
         raise fail(NO_LLM_MESSAGE)
-    setup_logging("INFO" if verbose else "WARNING")
+    return settings
+
+
+def run_reporting_errors(work: Coroutine[Any, Any, T]) -> T | None:
+    """Run ``work``; configuration and runtime errors become a plain message and an exit
+    code (2 for configuration, 1 otherwise), Ctrl-C a quiet exit."""
     try:
-        asyncio.run(_chat(settings, agent or default_agent_key(), show_calls))
+        return asyncio.run(work)
     except KeyboardInterrupt:
-        pass
+        return None
     except (ConfigurationError, SettingsError) as exc:
         raise fail(f"Configuration error: {exc}") from None
     except PagemindError as exc:
         raise fail(f"Error: {exc}", code=1) from None
 
 
-async def _chat(settings, agent_key: str, show_calls: bool) -> None:
+@app.command()
+def chat(
+    agent: Annotated[
+        str | None, typer.Option(help="Agent key to talk to (default: console:<your user>).")
+    ] = None,
+    show_calls: Annotated[
+        bool, typer.Option("--show-calls", help="Show the agent's inner thoughts and calls.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO.")] = False,
+) -> None:
+    """Chat with an agent in the terminal."""
+    from adapters.console.chat import default_agent_key
+
+    settings = settings_or_exit(needs_llm=True)
+    setup_logging("INFO" if verbose else "WARNING")
+    run_reporting_errors(_chat(settings, agent or default_agent_key(), show_calls))
+
+
+async def _chat(settings: Settings, agent_key: str, show_calls: bool) -> None:
     from adapters.console.chat import ConsoleObserver, ConsoleReplySink, run_console
     from bots.bootstrap import build_service
 
@@ -87,6 +105,49 @@ async def _chat(settings, agent_key: str, show_calls: bool) -> None:
             memory=memory,
             usage=usage,
         )
+
+
+@app.command()
+def run(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG.")] = False,
+) -> None:
+    """Run the bots of every configured platform until SIGTERM or Ctrl-C."""
+    from bots.run import run as run_service
+
+    settings = settings_or_exit(needs_llm=True)
+    setup_logging("DEBUG" if verbose else settings.log_level)
+    run_reporting_errors(run_service(settings))
+
+
+@app.command()
+def usage() -> None:
+    """Tokens used per agent: on its last active day, and in total."""
+    from bots.usage import report
+
+    settings = settings_or_exit()
+    setup_logging("WARNING")
+    run_reporting_errors(report(settings, Console()))
+
+
+@app.command(name="ingest")
+def ingest_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to load.")],
+    agent: Annotated[str, typer.Option("--agent", help="Agent key, e.g. telegram:user:12345.")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO.")] = False,
+) -> None:
+    """Load files or folders into an agent's archival memory."""
+    from bots.ingest import ingest
+
+    settings = settings_or_exit()
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise fail(f"No such file or folder: {', '.join(missing)}")
+    setup_logging("INFO" if verbose else "WARNING")
+    refused = run_reporting_errors(ingest(settings, agent, paths, Console()))
+    if refused is None:
+        raise typer.Exit(130)
+    if refused:
+        raise typer.Exit(1)
 
 
 def main() -> None:

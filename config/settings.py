@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from platformdirs import user_data_path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,12 +40,19 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(3, ge=0, le=10)
     llm_temperature: float | None = Field(None, ge=0, le=2)
 
+    # --- embeddings (semantic archival search; word search works without) --------------
+    embedding_model: str | None = None
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_dimensions: int | None = Field(None, ge=1)
+
     # --- main context and memory -------------------------------------------------------
     context_window: int | None = Field(None, ge=2048)
     reply_tokens: int = Field(1024, ge=64)
     warning_threshold: float = Field(0.70, gt=0, lt=1)
     flush_target: float = Field(0.50, gt=0, lt=1)
     max_chain_steps: int = Field(10, ge=1, le=100)
+    daily_token_budget: int | None = Field(None, ge=1)  # per agent, UTC day
     block_limit: int = Field(2000, ge=100)
     summary_tokens: int = Field(1024, ge=64)
     timezone: str = "UTC"
@@ -53,12 +61,27 @@ class Settings(BaseSettings):
     human: str | None = None
     tools: list[str] = Field(default_factory=list)
 
+    # --- storage ---------------------------------------------------------------------------
+    storage: Literal["mongodb", "memory"] = "mongodb"
+    mongodb_uri: SecretStr | None = None
+    mongodb_database: str = "pagemind"
+    data_dir: Path = Field(default_factory=lambda: user_data_path("pagemind"))
+    lease_ttl: float = Field(15.0, ge=1)
+    inbox_poll_seconds: float = Field(1.0, gt=0)
+    inbox_retention_days: float = Field(7.0, gt=0)
+
+    # --- uploads -------------------------------------------------------------------------
+    max_upload_mb: float = Field(20.0, gt=0)
+    upload_stale_seconds: float = Field(180.0, gt=0)  # a load silent this long is dead
+
     # --- running ---------------------------------------------------------------------------
-    storage: Literal["memory"] = "memory"
     max_concurrent_turns: int = Field(8, ge=1)
+    shutdown_grace_seconds: float = Field(60.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("llm_base_url", "llm_model", mode="before")
+    @field_validator(
+        "llm_base_url", "llm_model", "embedding_model", "embedding_base_url", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -17,9 +17,10 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from core.agent_data import erase_agent
 from core.chunking import chunk_text
 from core.context import PromptLayout, PromptTexts
 from core.errors import (
@@ -37,6 +38,7 @@ from core.events import (
     UploadCompleted,
     UserMessageReceived,
 )
+from core.inbound import is_group_agent
 from core.llm import ChatModel, ChatRequest, ChatResponse, Usage
 from core.memory import MemoryBlock, WorkingContext
 from core.messages import SEND_MESSAGE, Message, MessageKind, ToolCall
@@ -45,6 +47,7 @@ from core.ports import (
     ArchivalStore,
     Clock,
     Embedder,
+    Inbox,
     RecallStore,
     ReplySink,
     TurnObserver,
@@ -64,6 +67,15 @@ MEMORY_PRESSURE_ALERT = (
 CHAIN_STOPPED_ALERT = (
     "Your chain of function calls was stopped after {steps} steps without ending. "
     "Finish with send_message, or set request_heartbeat to false when you are done."
+)
+GROUP_NOTE = (
+    "This is a group conversation. Each person has their own block, human:<their id>, "
+    'made when you first note something about them; "human" means whoever wrote the message '
+    "you are answering."
+)
+BUDGET_NOTICE = (
+    "I've reached my conversation limit for today, so I can't answer right now. "
+    "Your message is saved; I'll be back tomorrow."
 )
 LLM_FAILED_NOTICE = (
     "Sorry, I couldn't answer just now: {reason}. Your message is saved, so nothing is lost; "
@@ -86,6 +98,7 @@ class AgentSettings:
     timezone: str = "UTC"
     session_cache: int = 1000
     cache_idle_seconds: float = 600.0
+    daily_token_budget: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +136,11 @@ class AgentRuntime:
         settings: AgentSettings = AgentSettings(),
         embedder: Embedder | None = None,
         observer: TurnObserver | None = None,
+        fence: Callable[[str], None] | None = None,
     ) -> None:
         self.model = model
         self.observer = observer
+        self.fence = fence or (lambda agent_key: None)
         self.agents = agents
         self.recall = recall
         self.archival = archival
@@ -191,14 +206,18 @@ class AgentRuntime:
         """Drop the cached context (after an error, or when another worker took the agent)."""
         self._sessions.pop(agent_key, None)
 
-    async def erase(self, agent_key: str) -> None:
-        """Delete everything the agent has: state, recall and archival memory."""
+    async def erase(self, agent_key: str, inbox: Inbox) -> None:
+        """Delete everything the agent has, in every tier, and forget it."""
         lock = self._locks.setdefault(agent_key, asyncio.Lock())
         async with lock:
             self.forget(agent_key)
-            await self.recall.erase(agent_key)
-            await self.archival.erase(agent_key)
-            await self.agents.erase(agent_key)
+            await erase_agent(
+                agent_key,
+                agents=self.agents,
+                recall=self.recall,
+                archival=self.archival,
+                inbox=inbox,
+            )
 
     # ------------------------------------------------------------------ the chain
 
@@ -212,6 +231,8 @@ class AgentRuntime:
                 return TurnOutcome(event.event_id, 0, state.outbox, replayed=True)
         else:
             await self._admit(session, event)
+            if self._over_budget(session.state):
+                return await self._decline_over_budget(session, turn)
         steps = 0
         try:
             while True:
@@ -233,6 +254,37 @@ class AgentRuntime:
             notice = await self._notify_failure(session, event, exc)
             return TurnOutcome(event.event_id, steps, tuple(turn.replies), error=str(notice))
         return TurnOutcome(event.event_id, steps, tuple(turn.replies))
+
+    def _over_budget(self, state: AgentState) -> bool:
+        budget = self.settings.daily_token_budget
+        today = self.clock.now().date().isoformat()
+        return (
+            budget is not None
+            and state.usage_day == today
+            and state.usage_today.total_tokens >= budget
+        )
+
+    async def _decline_over_budget(self, session: AgentSession, turn: _Turn) -> TurnOutcome:
+        """Keep the message, call no model, and say why (to a person; a timer just passes)."""
+        event = turn.event
+        log.info(
+            "daily token budget spent; not calling the model",
+            extra={"agent_key": event.agent_key, "event_id": event.event_id},
+        )
+        notice: tuple[SendReply, ...] = ()
+        if isinstance(event, UserMessageReceived):
+            notice = (
+                SendReply(
+                    agent_key=event.agent_key,
+                    event_id=event.event_id,
+                    idempotency_key=f"{event.event_id}:budget",
+                    text=BUDGET_NOTICE,
+                    address=event.reply_to or session.state.home,
+                ),
+            )
+        await self._commit(session, turn, session.state.memory, chain_open=False, outbox=notice)
+        await self._deliver(notice)
+        return TurnOutcome(event.event_id, 0, notice, error="daily token budget spent")
 
     async def _admit(self, session: AgentSession, event: Event) -> None:
         state = session.state
@@ -329,6 +381,7 @@ class AgentRuntime:
             ),
             turn,
         )
+        self.fence(key)
         saved = await self.agents.save(updated, state.version)
         session.drop_oldest(count)
         session.set_state(saved)
@@ -438,6 +491,7 @@ class AgentRuntime:
             embedder=self.embedder,
             home=session.state.home,
             page_size=self.settings.page_size,
+            block_limit=self.settings.block_limit,
         )
         heartbeat = False
         results = []
@@ -524,6 +578,7 @@ class AgentRuntime:
             ),
             turn,
         )
+        self.fence(state.agent_key)
         if pending:
             await self.recall.append(state.agent_key, pending)
         saved = await self.agents.save(updated, state.version)
@@ -573,14 +628,15 @@ class AgentRuntime:
     async def _create(self, agent_key: str) -> AgentState:
         now = self.clock.now()
         limit = self.settings.block_limit
+        persona = MemoryBlock(label="persona", value=self.prompts.persona, limit=limit)
+        if is_group_agent(agent_key):
+            memory = WorkingContext(blocks=(persona,), note=GROUP_NOTE)
+        else:
+            human = MemoryBlock(label="human", value=self.prompts.human, limit=limit)
+            memory = WorkingContext(blocks=(persona, human))
         state = AgentState(
             agent_key=agent_key,
-            memory=WorkingContext(
-                blocks=(
-                    MemoryBlock(label="persona", value=self.prompts.persona, limit=limit),
-                    MemoryBlock(label="human", value=self.prompts.human, limit=limit),
-                )
-            ),
+            memory=memory,
             timezone=self.settings.timezone,
             created_at=now,
             updated_at=now,

@@ -1,24 +1,34 @@
 """Per-agent ordering: events for one agent run one at a time, in arrival order.
 
-Each agent with work has a queue and a worker task; a semaphore bounds how many turns run at
-once across agents. With an inbox, an event is recorded before it is queued (a duplicate id
-is dropped there) and marked done only after its turn is stored, so a restart can pick up
-whatever was left unfinished.
+Every event is recorded in the inbox before it is queued (a duplicate id is dropped there)
+and marked done only after its turn is stored. Each agent with work gets a worker task; a
+semaphore bounds how many turns run at once. A worker runs an agent only while it holds the
+agent's lease, so two processes sharing a database never run the same agent at once.
+
+Where events come from: ``submit`` (this process received them) and a poller that reads the
+inbox every ``poll_interval`` (events other processes recorded, and anything left unfinished
+by a crash). While other live workers share the database, a worker takes each next event
+from the inbox itself, oldest first, so order holds across processes; alone, it trusts its
+own queue and saves that read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from core.errors import ConcurrentUpdateError, StorageError
 from core.events import Event
-from core.ports import Inbox
+from core.leases import SoleWorkerLeases
+from core.ports import Inbox, Leases
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], Awaitable[object]]
+PURGE_SECONDS = 3600.0  # how often finished events past their retention are deleted
 
 
 class AgentDispatcher:
@@ -26,40 +36,96 @@ class AgentDispatcher:
         self,
         handle: Handler,
         *,
-        inbox: Inbox | None = None,
+        inbox: Inbox,
+        leases: Leases | None = None,
+        forget: Callable[[str], None] | None = None,
         max_concurrent_turns: int = 8,
-        idle_seconds: float = 30.0,
+        idle_seconds: float = 300.0,
+        poll_interval: float = 1.0,
         attempts: int = 3,
         retry_delay: float = 1.0,
+        inbox_retention: timedelta = timedelta(days=7),
     ) -> None:
         self._handle = handle
         self._inbox = inbox
+        self._leases: Leases = leases or SoleWorkerLeases()
+        self._forget = forget or (lambda agent_key: None)
         self._slots = asyncio.Semaphore(max_concurrent_turns)
         self._idle = idle_seconds
+        self._poll_interval = poll_interval
         self._attempts = attempts
         self._retry_delay = retry_delay
-        self._queues: dict[str, asyncio.Queue[Event]] = {}
-        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self._retention = inbox_retention
+        self._queues: dict[str, deque[Event]] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._known: set[str] = set()
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._settled = asyncio.Condition()
+        self._elsewhere: dict[str, float] = {}  # agent -> loop time to try its lease again
         self._accepting = True
+        self._closing = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> int:
+        """Queue what the inbox holds unfinished, then poll it and keep leases renewed."""
+        recovered = await self.poll_once()
+        self._spawn(self._poll_forever(), "inbox-poller")
+        self._spawn(self._leases.maintain(self._lost), "lease-renewal")
+        return recovered
+
+    async def drain(self) -> None:
+        """Stop taking events, finish those queued, release leases and stop."""
+        self.pause()
+        await self.join()
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._accepting = False
+        self._closing = True
+        for wakeup in self._wakeups.values():
+            wakeup.set()
+        pending = {*self._workers.values(), *self._background}
+        for task in pending:
+            task.cancel()
+        # A cancellation can be lost inside a driver call (seen with PyMongo 4.20's async
+        # cursors): ask again until every task has really ended.
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=0.5)
+            for task in pending:
+                task.cancel()
+        self._workers.clear()
+        self._background.clear()
+
+    async def join(self) -> None:
+        """Wait until every event this process queued has been processed (or handed over)."""
+        async with self._settled:
+            await self._settled.wait_for(lambda: not self._known)
+
+    # ------------------------------------------------------------------ intake
 
     async def submit(self, event: Event) -> bool:
-        """Queue ``event`` for its agent. False if it was a duplicate or we are shutting down."""
-        if not self._accepting:
-            return False
-        if self._inbox is not None and not await self._inbox.put(event):
+        """Record and queue ``event``; False if it was a duplicate. While draining, events
+        are still recorded (nothing is lost) but left for another worker or the next start."""
+        if not await self._inbox.put(event):
             log.info(
                 "duplicate event dropped",
                 extra={"agent_key": event.agent_key, "event_id": event.event_id},
             )
             return False
-        self._enqueue(event)
+        if self._accepting:
+            self._enqueue(event)
         return True
 
+    def pause(self) -> None:
+        """Start draining: process only what is already queued here."""
+        self._accepting = False
+
     async def submit_and_wait(self, event: Event) -> bool:
-        """Queue ``event`` and wait until its turn has been processed."""
-        done = asyncio.get_running_loop().create_future()
-        self._waiters[event.event_id] = done
+        """Queue ``event`` and wait until its turn has been processed (the console uses it)."""
+        done = self.watch(event.event_id)
         try:
             if not await self.submit(event):
                 return False
@@ -68,66 +134,97 @@ class AgentDispatcher:
         finally:
             self._waiters.pop(event.event_id, None)
 
-    async def recover(self) -> int:
-        """Queue every unfinished event found in the inbox (after a restart)."""
-        if self._inbox is None:
+    def watch(self, event_id: str) -> asyncio.Future[None]:
+        """A future that resolves once this process is done with ``event_id`` (processed, or
+        left to the worker that owns its agent). Adapters show "typing" until then."""
+        future = self._waiters.get(event_id)
+        if future is None or future.done():
+            future = asyncio.get_running_loop().create_future()
+            self._waiters[event_id] = future
+        return future
+
+    async def poll_once(self) -> int:
+        """Queue unfinished events from the inbox that this process does not know yet."""
+        if not self._accepting:
             return 0
-        pending = await self._inbox.pending()
-        for event in pending:
+        found = 0
+        now = asyncio.get_running_loop().time()
+        for event in await self._inbox.pending():
+            if event.event_id in self._known or self._elsewhere.get(event.agent_key, 0) > now:
+                continue
             self._enqueue(event)
-        return len(pending)
+            found += 1
+        return found
 
-    async def join(self) -> None:
-        """Wait until every queued event has been processed."""
-        for queue in list(self._queues.values()):
-            await queue.join()
-
-    async def drain(self) -> None:
-        """Stop taking events, finish the ones queued, and stop the workers."""
-        self._accepting = False
-        await self.join()
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        self._accepting = False
-        workers = list(self._workers.values())
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        self._workers.clear()
-        self._queues.clear()
+    # ------------------------------------------------------------------ workers
 
     def _enqueue(self, event: Event) -> None:
         key = event.agent_key
-        queue = self._queues.get(key)
-        if queue is None:
-            queue = self._queues[key] = asyncio.Queue()
-        queue.put_nowait(event)
-        if key not in self._workers:
-            self._workers[key] = asyncio.create_task(self._work(key, queue), name=f"agent:{key}")
+        self._known.add(event.event_id)
+        self._queues.setdefault(key, deque()).append(event)
+        self._wakeups.setdefault(key, asyncio.Event()).set()
+        if key not in self._workers and self._accepting:
+            task = asyncio.create_task(self._work(key), name=f"agent:{key}")
+            self._workers[key] = task
 
-    async def _work(self, key: str, queue: asyncio.Queue[Event]) -> None:
+    async def _work(self, key: str) -> None:
+        queue = self._queues[key]
+        wakeup = self._wakeups[key]
         try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), self._idle)
-                except TimeoutError:
-                    if queue.empty():
-                        return
+            if not await self._leases.acquire(key):
+                # Another worker runs this agent; it will find these events in the inbox.
+                retry_in = self._poll_interval * 5
+                self._elsewhere[key] = asyncio.get_running_loop().time() + retry_in
+                await self._drop_queue(key)
+                return
+            self._elsewhere.pop(key, None)
+            self._forget(key)  # anything cached may be stale: reload on first use
+            refill = True
+            while not self._closing:
+                if refill and self._leases.has_peers:
+                    await self._refill_from_inbox(key)
+                refill = False
+                if not queue:
+                    wakeup.clear()
+                    try:
+                        async with asyncio.timeout(self._idle):
+                            await wakeup.wait()
+                    except TimeoutError:
+                        if not queue:
+                            return
+                    refill = True
                     continue
+                if not self._leases.holds(key):
+                    log.warning(
+                        "lease lost; leaving the agent to its new owner", extra={"agent_key": key}
+                    )
+                    await self._drop_queue(key)
+                    return
+                event = queue.popleft()
                 try:
                     async with self._slots:
                         await self._process(event)
                 finally:
-                    queue.task_done()
-                    waiter = self._waiters.get(event.event_id)
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(None)
+                    await self._finish(event)
         finally:
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
-                if queue.empty():
-                    self._queues.pop(key, None)
+                self._forget(key)
+                await self._drop_queue(key)
+                await self._release(key)
+
+    async def _refill_from_inbox(self, key: str) -> None:
+        """With peers, the inbox decides the order: this agent's unfinished events, oldest
+        first, replace what the local queue holds."""
+        queue = self._queues[key]
+        pending = await self._inbox.pending(key)
+        wanted = {e.event_id for e in pending}
+        for event in queue:
+            if event.event_id not in wanted:  # finished meanwhile by someone else
+                await self._finish(event)
+        queue.clear()
+        queue.extend(pending)
+        self._known.update(wanted)
 
     async def _process(self, event: Event) -> None:
         extra = {"agent_key": event.agent_key, "event_id": event.event_id}
@@ -139,10 +236,9 @@ class AgentDispatcher:
                 break
             except asyncio.CancelledError:
                 raise
-            except ConcurrentUpdateError:
-                log.warning(
-                    "another worker changed this agent; leaving the event to it", extra=extra
-                )
+            except ConcurrentUpdateError as exc:
+                log.warning("another worker took the agent (%s); leaving it", exc, extra=extra)
+                self._forget(event.agent_key)
                 return
             except StorageError as exc:
                 error = f"{type(exc).__name__}: {exc}"
@@ -152,8 +248,55 @@ class AgentDispatcher:
                 log.exception("event failed (attempt %d)", attempt, extra=extra)
             if attempt < self._attempts:
                 await asyncio.sleep(self._retry_delay * attempt)
-        if self._inbox is not None:
+        try:
+            await self._inbox.mark_done(event.event_id, error=error)
+        except StorageError:
+            log.exception("could not mark the event done; it will be replayed", extra=extra)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _finish(self, event: Event) -> None:
+        """This process is done with ``event`` (processed, or left to another worker)."""
+        waiter = self._waiters.pop(event.event_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        async with self._settled:
+            self._known.discard(event.event_id)
+            self._settled.notify_all()
+
+    async def _drop_queue(self, key: str) -> None:
+        queue = self._queues.get(key)
+        while queue:
+            await self._finish(queue.popleft())
+
+    async def _release(self, key: str) -> None:
+        try:
+            await self._leases.release(key)
+        except StorageError:
+            log.warning("could not release the lease; it will expire", extra={"agent_key": key})
+
+    def _lost(self, keys: list[str]) -> None:
+        for key in keys:
+            self._forget(key)
+            wakeup = self._wakeups.get(key)
+            if wakeup is not None:
+                wakeup.set()
+
+    async def _poll_forever(self) -> None:
+        purge_every = max(1, int(PURGE_SECONDS / self._poll_interval))
+        polls = 0
+        while True:
+            await asyncio.sleep(self._poll_interval)
+            polls += 1
             try:
-                await self._inbox.mark_done(event.event_id, error=error)
-            except StorageError:
-                log.exception("could not mark the event done; it will be replayed", extra=extra)
+                await self.poll_once()
+                if polls % purge_every == 0:
+                    await self._inbox.purge(self._retention)
+            except StorageError as exc:
+                log.warning("inbox poll failed: %s", exc)
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

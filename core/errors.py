@@ -13,8 +13,11 @@ so the core and the entry points never see an SDK's exception type.
     ├── StorageError                a store failed
     │   ├── StorageUnavailableError the database cannot be reached
     │   └── ConcurrentUpdateError   someone else changed the agent since we read it
-    └── ToolError                   a tool refused its input; shown to the model as a failed call
-        └── MemoryLimitError        a working-context block would pass its character limit
+    │       └── LeaseLostError      this worker no longer holds the agent's lease
+    ├── ToolError                   a tool refused its input; shown to the model as a failed call
+    │   └── MemoryLimitError        a working-context block would pass its character limit
+    ├── UploadError                 a file cannot be taken in; the message is for the user
+    └── DeliveryError               a platform would not take a message (after retries)
 """
 
 from __future__ import annotations
@@ -60,9 +63,23 @@ class ConcurrentUpdateError(StorageError):
     """The agent's state changed since it was read (another worker owns it now)."""
 
 
+class LeaseLostError(ConcurrentUpdateError):
+    """This worker's lease on the agent expired or was taken: it must not write for it."""
+
+
 class ToolError(PagemindError):
     """A tool refused its input. The text goes back to the model as a failed function result."""
 
 
 class MemoryLimitError(ToolError):
     """A write would take a working-context block past its character limit."""
+
+
+class UploadError(PagemindError):
+    """A file cannot be loaded into memory. ``str(error)`` is written for the user who sent it
+    (too large, unsupported, unreadable...), with no internals."""
+
+
+class DeliveryError(PagemindError):
+    """A chat platform did not accept a message after the retries allowed (adapters raise
+    their own subclasses with the platform's reason)."""

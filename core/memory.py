@@ -18,12 +18,22 @@ class MemoryBlock(BaseModel):
     label: str
     value: str = ""
     limit: int = 2000
+    title: str | None = None  # who a person block is about, shown to the model
 
 
 class WorkingContext(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     blocks: tuple[MemoryBlock, ...] = ()
+    note: str = ""  # shown above the blocks (how a group agent's blocks work)
+
+    def ensure(self, label: str, *, limit: int, title: str | None = None) -> WorkingContext:
+        """This context with an empty block ``label`` added if it has none."""
+        if any(b.label == label for b in self.blocks):
+            return self
+        return self.model_copy(
+            update={"blocks": (*self.blocks, MemoryBlock(label=label, limit=limit, title=title))}
+        )
 
     def block(self, label: str) -> MemoryBlock:
         for block in self.blocks:
@@ -67,14 +77,18 @@ class WorkingContext(BaseModel):
                 "core_memory_replace or move details to archival memory."
             )
         updated = block.model_copy(update={"value": value})
-        return WorkingContext(
-            blocks=tuple(updated if b.label == block.label else b for b in self.blocks)
+        return self.model_copy(
+            update={"blocks": tuple(updated if b.label == block.label else b for b in self.blocks)}
         )
 
     def render(self) -> str:
         parts = ["<working_context>"]
+        if self.note:
+            parts.append(self.note)
         for block in self.blocks:
-            parts.append(f'<{block.label} characters="{len(block.value)}/{block.limit}">')
+            about = f' about="{block.title}"' if block.title else ""
+            size = f'characters="{len(block.value)}/{block.limit}"'
+            parts.append(f"<{block.label}{about} {size}>")
             if block.value:
                 parts.append(block.value)
             parts.append(f"</{block.label}>")

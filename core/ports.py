@@ -7,11 +7,13 @@ suite in ``tests/contracts`` runs against both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from core.events import Event, SendReply
+from core.documents import DocumentStatus
+from core.events import Address, Event, SendReply
+from core.inbound import Attachment, IncomingMessage
 from core.llm import ChatModel
 from core.messages import Message
 from core.records import AgentState, ArchivalQuery, Page, Passage, RecallQuery
@@ -23,9 +25,12 @@ __all__ = [
     "Clock",
     "Embedder",
     "Inbox",
+    "Leases",
+    "PlatformFiles",
     "RecallStore",
     "ReplySink",
     "TurnObserver",
+    "UploadIntake",
 ]
 
 
@@ -73,7 +78,7 @@ class RecallStore(Protocol):
 
 class ArchivalStore(Protocol):
     async def insert(self, agent_key: str, passages: Sequence[Passage]) -> None:
-        """Store passages. Idempotent by passage ``id``."""
+        """Store passages, searchable at once. Idempotent by passage ``id``."""
         ...
 
     async def search(self, agent_key: str, query: ArchivalQuery) -> Page[Passage]: ...
@@ -83,6 +88,36 @@ class ArchivalStore(Protocol):
     async def all(self, agent_key: str) -> list[Passage]: ...
 
     async def erase(self, agent_key: str) -> None: ...
+
+    # An uploaded document becomes searchable all at once: its passages are staged
+    # (invisible), then published together. After a crash, ``recover_documents`` rolls a
+    # publication forward and a staging that stopped back.
+
+    async def begin_document(
+        self, agent_key: str, document_id: str, filename: str, now: datetime, stale_after: float
+    ) -> DocumentStatus:
+        """ "new" to go ahead; "stored" if this document is already there; "busy" if it is
+        being loaded right now (a load silent for ``stale_after`` seconds is taken over)."""
+        ...
+
+    async def stage(
+        self, agent_key: str, document_id: str, passages: Sequence[Passage], now: datetime
+    ) -> None:
+        """Store passages of a document being loaded, not yet searchable."""
+        ...
+
+    async def publish_document(self, agent_key: str, document_id: str, now: datetime) -> int:
+        """Make every staged passage of the document searchable; returns how many."""
+        ...
+
+    async def abandon_document(self, agent_key: str, document_id: str) -> None:
+        """Drop a document that failed to load, staged passages and all."""
+        ...
+
+    async def recover_documents(self, older_than: datetime) -> int:
+        """Finish publications and drop stalled loads begun before ``older_than``; returns
+        how many documents were repaired."""
+        ...
 
 
 class Embedder(Protocol):
@@ -95,17 +130,53 @@ class Embedder(Protocol):
 
 
 class Inbox(Protocol):
-    """Events waiting for their agent, kept until the turn that handles them is stored."""
+    """Events waiting for their agent, kept until the turn that handles them is stored.
+
+    Adapters ``put`` an event before anything else happens to it; the dispatcher marks it
+    done only after its turn is stored, so a restart finds whatever was left unfinished.
+    """
 
     async def put(self, event: Event) -> bool:
         """Record ``event``; False if an event with the same id was already recorded."""
         ...
 
-    async def pending(self, agent_key: str | None = None) -> list[Event]:
-        """Unfinished events, oldest first (for one agent, or all)."""
+    async def pending(self, agent_key: str | None = None, limit: int = 1000) -> list[Event]:
+        """Unfinished events in arrival order (for one agent, or all)."""
         ...
 
     async def mark_done(self, event_id: str, *, error: str | None = None) -> None: ...
+
+    async def erase(self, agent_key: str) -> None: ...
+
+    async def purge(self, retention: timedelta) -> int:
+        """Forget events finished longer than ``retention`` ago (a redelivery older than that
+        is no longer recognised); returns how many."""
+        ...
+
+
+class Leases(Protocol):
+    """Which worker runs which agent, when several processes share one database.
+
+    A worker runs an agent only while it holds the agent's lease; leases expire unless
+    renewed, so a dead worker's agents are taken over once its leases run out.
+    """
+
+    @property
+    def has_peers(self) -> bool:
+        """Whether other live workers share the database (then order needs the inbox)."""
+        ...
+
+    async def acquire(self, agent_key: str) -> bool: ...
+
+    async def release(self, agent_key: str) -> None: ...
+
+    def holds(self, agent_key: str) -> bool:
+        """Whether this worker still safely holds the lease (not close to expiring)."""
+        ...
+
+    async def maintain(self, on_lost: Callable[[list[str]], None]) -> None:
+        """Renew held leases until cancelled; report the ones found lost."""
+        ...
 
 
 class ReplySink(Protocol):
@@ -118,3 +189,28 @@ class TurnObserver(Protocol):
     """Told about every stored step: the console shows function calls and thoughts with it."""
 
     def step_stored(self, agent_key: str, messages: Sequence[Message]) -> None: ...
+
+
+class UploadIntake(Protocol):
+    """Takes a file a user sent and loads it into an agent's archival memory."""
+
+    async def accept(
+        self, message: IncomingMessage, attachment: Attachment, agent_key: str
+    ) -> str | None:
+        """Start loading ``attachment``; returns what to tell the user now, if anything."""
+        ...
+
+
+class PlatformFiles(Protocol):
+    """What an upload needs from a chat platform: the file, and a message to show progress in."""
+
+    async def download(self, attachment: Attachment, max_bytes: int) -> bytes:
+        """The file's bytes. Raises ``UploadError`` (with a message for the user) when it is
+        larger than ``max_bytes`` or than the platform lets a bot download."""
+        ...
+
+    async def post_status(self, address: Address, text: str) -> str:
+        """Post a status message (threaded like a reply); returns its id for later edits."""
+        ...
+
+    async def edit_status(self, address: Address, message_id: str, text: str) -> None: ...

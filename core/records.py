@@ -128,15 +128,23 @@ class RecallQuery:
 
 @dataclass(frozen=True, slots=True)
 class ArchivalQuery:
+    """Words to match, and optionally a query vector: then the ``semantic_k`` nearest
+    passages are fused with the word matches (reciprocal-rank fusion)."""
+
     text: str
     embedding: tuple[float, ...] | None = None
     offset: int = 0
     limit: int = 5
+    semantic_k: int = 50
 
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
+    """One page of results. ``exact_total`` is False when the store stopped counting at its
+    candidate limit: there are at least ``total`` results."""
+
     items: tuple[T, ...]
     total: int
     offset: int = 0
     limit: int = 5
+    exact_total: bool = True

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from adapters.inmemory.lexical import bm25_scores
+from core.documents import DocumentStatus
 from core.errors import ConcurrentUpdateError
 from core.events import Event
 from core.messages import Message
+from core.ranking import matches, rank_by_bm25, reciprocal_rank_fusion
 from core.records import AgentState, ArchivalQuery, Page, Passage, RecallQuery
 
 
@@ -48,6 +52,12 @@ class InMemoryRecallStore:
     async def append(self, agent_key: str, messages: Sequence[Message]) -> None:
         log = self._messages[agent_key]
         for message in messages:
+            existing = log.get(message.seq)
+            if existing is not None and existing != message:
+                raise ConcurrentUpdateError(
+                    f"message #{message.seq} of {agent_key!r} was written by another worker"
+                )
+        for message in messages:
             log[message.seq] = message
 
     async def range(self, agent_key: str, after_seq: int, upto_seq: int) -> list[Message]:
@@ -66,11 +76,10 @@ class InMemoryRecallStore:
             and (query.roles is None or m.search_role in query.roles)
         ]
         if query.text:
-            scores = bm25_scores(query.text, [m.spoken_text() for m in candidates])
-            ranked = [(sc, m) for sc, m in zip(scores, candidates, strict=True) if sc > 0]
+            text = query.text
+            candidates = [m for m in candidates if matches(text, m.spoken_text())]
             if query.order == "relevance":
-                ranked.sort(key=lambda pair: (-pair[0], -pair[1].seq))
-            candidates = [m for _, m in ranked]
+                candidates = rank_by_bm25(text, candidates, [m.spoken_text() for m in candidates])
         if query.order == "newest":
             candidates.sort(key=lambda m: -m.seq)
         elif query.order == "oldest":
@@ -92,48 +101,100 @@ class InMemoryRecallStore:
         self._messages.pop(agent_key, None)
 
 
+@dataclass
+class _Document:
+    filename: str
+    status: str
+    updated: datetime
+    staged: dict[str, Passage] = field(default_factory=dict)
+
+
 class InMemoryArchivalStore:
     """Word search (BM25), plus cosine similarity when passages and query carry embeddings;
     with both, results are ranked by reciprocal-rank fusion of the two lists."""
 
     def __init__(self) -> None:
         self._passages: dict[str, dict[str, Passage]] = defaultdict(dict)
+        self._documents: dict[tuple[str, str], _Document] = {}
 
     async def insert(self, agent_key: str, passages: Sequence[Passage]) -> None:
         store = self._passages[agent_key]
         for passage in passages:
-            store[passage.id] = passage
+            store.setdefault(passage.id, passage)
 
     async def search(self, agent_key: str, query: ArchivalQuery) -> Page[Passage]:
-        passages = list(self._passages.get(agent_key, {}).values())
-        lexical = bm25_scores(query.text, [p.text for p in passages])
-        lists = [
-            [p for sc, p in sorted(zip(lexical, passages, strict=True), key=_by_score) if sc > 0]
-        ]
+        passages = self._passages.get(agent_key, {})
+        candidates = [p for p in passages.values() if matches(query.text, p.text)]
+        ids = [p.id for p in candidates]
+        rankings = [rank_by_bm25(query.text, ids, [p.text for p in candidates])]
         if query.embedding is not None:
-            with_vectors = [p for p in passages if p.embedding is not None]
-            sims = [_cosine(query.embedding, p.embedding or ()) for p in with_vectors]
-            lists.append(
-                [p for _, p in sorted(zip(sims, with_vectors, strict=True), key=_by_score)]
-            )
-        ranked = reciprocal_rank_fusion(lists)
-        items = tuple(ranked[query.offset : query.offset + query.limit])
+            scored = [
+                (_cosine(query.embedding, p.embedding), p.id)
+                for p in passages.values()
+                if p.embedding is not None
+            ]
+            scored.sort(key=lambda pair: (-pair[0], pair[1]))
+            rankings.append([pid for score, pid in scored[: query.semantic_k] if score > 0])
+        ranked = reciprocal_rank_fusion(rankings)
+        items = tuple(passages[i] for i in ranked[query.offset : query.offset + query.limit])
         return Page(items, len(ranked), query.offset, query.limit)
 
     async def count(self, agent_key: str) -> int:
         return len(self._passages.get(agent_key, {}))
 
     async def all(self, agent_key: str) -> list[Passage]:
-        return sorted(self._passages.get(agent_key, {}).values(), key=lambda p: p.created_at)
+        return list(self._passages.get(agent_key, {}).values())
 
     async def erase(self, agent_key: str) -> None:
         self._passages.pop(agent_key, None)
+        for key in [k for k in self._documents if k[0] == agent_key]:
+            del self._documents[key]
+
+    async def begin_document(
+        self, agent_key: str, document_id: str, filename: str, now: datetime, stale_after: float
+    ) -> DocumentStatus:
+        document = self._documents.get((agent_key, document_id))
+        if document is not None:
+            if document.status == "published":
+                return "stored"
+            if (now - document.updated).total_seconds() < stale_after:
+                return "busy"
+        self._documents[(agent_key, document_id)] = _Document(filename, "loading", now)
+        return "new"
+
+    async def stage(
+        self, agent_key: str, document_id: str, passages: Sequence[Passage], now: datetime
+    ) -> None:
+        document = self._documents[(agent_key, document_id)]
+        document.staged.update((p.id, p) for p in passages)
+        document.updated = now
+
+    async def publish_document(self, agent_key: str, document_id: str, now: datetime) -> int:
+        document = self._documents[(agent_key, document_id)]
+        await self.insert(agent_key, list(document.staged.values()))
+        count = len(document.staged)
+        document.staged.clear()
+        document.status, document.updated = "published", now
+        return count
+
+    async def abandon_document(self, agent_key: str, document_id: str) -> None:
+        self._documents.pop((agent_key, document_id), None)
+
+    async def recover_documents(self, older_than: datetime) -> int:
+        stalled = [
+            key
+            for key, d in self._documents.items()
+            if d.status == "loading" and d.updated < older_than
+        ]
+        for key in stalled:
+            del self._documents[key]
+        return len(stalled)
 
 
 class InMemoryInbox:
     def __init__(self) -> None:
         self._events: dict[str, Event] = {}
-        self._done: set[str] = set()
+        self._done: dict[str, float] = {}
 
     async def put(self, event: Event) -> bool:
         if event.event_id in self._events:
@@ -141,29 +202,28 @@ class InMemoryInbox:
         self._events[event.event_id] = event
         return True
 
-    async def pending(self, agent_key: str | None = None) -> list[Event]:
-        return [
+    async def pending(self, agent_key: str | None = None, limit: int = 1000) -> list[Event]:
+        found = [
             e
             for eid, e in self._events.items()
             if eid not in self._done and (agent_key is None or e.agent_key == agent_key)
         ]
+        return found[:limit]
 
     async def mark_done(self, event_id: str, *, error: str | None = None) -> None:
-        self._done.add(event_id)
+        self._done[event_id] = time.time()
 
+    async def erase(self, agent_key: str) -> None:
+        for event_id in [i for i, e in self._events.items() if e.agent_key == agent_key]:
+            del self._events[event_id]
+            self._done.pop(event_id, None)
 
-def reciprocal_rank_fusion(lists: Sequence[Sequence[Passage]], k: int = 60) -> list[Passage]:
-    scores: dict[str, float] = defaultdict(float)
-    by_id: dict[str, Passage] = {}
-    for ranked in lists:
-        for rank, passage in enumerate(ranked):
-            scores[passage.id] += 1.0 / (k + rank + 1)
-            by_id[passage.id] = passage
-    return [by_id[i] for i in sorted(scores, key=lambda i: -scores[i])]
-
-
-def _by_score(pair: tuple[float, Passage]) -> tuple[float, str]:
-    return (-pair[0], pair[1].id)
+    async def purge(self, retention: timedelta) -> int:
+        cutoff = time.time() - retention.total_seconds()
+        old = [i for i, done in self._done.items() if done < cutoff]
+        for event_id in old:
+            del self._events[event_id], self._done[event_id]
+        return len(old)
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:

@@ -18,9 +18,11 @@ def page_header(page: Page[T], page_number: int, what: str) -> str:
     pages = max(1, -(-page.total // page.limit))
     if page.total == 0:
         return f"No {what} found."
+    total = f"{page.total:,}" if page.exact_total else f"{page.total:,}+"
+    last = str(pages) if page.exact_total else f"{pages}+"
     if not page.items:
-        return f"Page {page_number} is past the last page ({pages}) of {page.total} {what}."
-    return f"Showing {len(page.items)} of {page.total} {what} (page {page_number}/{pages}):"
+        return f"Page {page_number} is past the last page ({last}) of {total} {what}."
+    return f"Showing {len(page.items)} of {total} {what} (page {page_number}/{last}):"
 
 
 def format_page(page: Page[T], page_number: int, what: str, line: Callable[[T], str]) -> str:

@@ -7,6 +7,8 @@ from typing import Literal
 
 from core.chunking import chunk_text
 from core.errors import ToolError
+from core.events import UserMessageReceived
+from core.inbound import is_group_agent
 from core.records import ArchivalQuery, Passage, RecallQuery, SearchRole
 from core.tools.formatting import format_page, message_line, passage_line
 from core.tools.registry import ToolContext, ToolRegistry
@@ -34,6 +36,7 @@ async def core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
         label: the block, e.g. "human" or "persona"
         content: the text to add
     """
+    label = _resolve(ctx, label)
     ctx.memory = ctx.memory.append(label, content)
     return _block_status(ctx, label)
 
@@ -48,6 +51,7 @@ async def core_memory_replace(
         old_content: the exact text to replace; it must occur once
         new_content: the new text
     """
+    label = _resolve(ctx, label)
     ctx.memory = ctx.memory.replace(label, old_content, new_content)
     return _block_status(ctx, label)
 
@@ -144,6 +148,27 @@ def register_memgpt_tools(registry: ToolRegistry) -> ToolRegistry:
     ):
         registry.register(tool)
     return registry
+
+
+def _resolve(ctx: ToolContext, label: str) -> str:
+    """In a group, "human" is the block of whoever wrote the message being answered; each
+    person's block is created the first time something is noted about them."""
+    if not is_group_agent(ctx.agent_key):
+        return label
+    if label in ("human", "user"):
+        event = ctx.event
+        if not isinstance(event, UserMessageReceived) or not event.author_id:
+            raise ToolError(
+                "In a group, say whose block: human:<their id> (see your working context)."
+            )
+        label = f"human:{event.author_id}"
+        title = event.author_name
+    elif label.startswith("human:"):
+        title = None
+    else:
+        return label
+    ctx.memory = ctx.memory.ensure(label, limit=ctx.block_limit, title=title)
+    return label
 
 
 def _block_status(ctx: ToolContext, label: str) -> str:

@@ -65,6 +65,7 @@ class ToolContext:
     embedder: Embedder | None = None
     home: Address | None = None
     page_size: int = 5
+    block_limit: int = 2000
     replies: list[SendReply] = field(default_factory=list)
 
     def send(self, text: str) -> None:
@@ -108,7 +109,8 @@ class Tool:
             call: Awaitable[object] = self.func(**kwargs)
         else:
             call = asyncio.to_thread(self.func, **kwargs)
-        return await asyncio.wait_for(call, seconds)
+        async with asyncio.timeout(seconds):
+            return await call
 
 
 class ToolRegistry:

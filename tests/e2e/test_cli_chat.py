@@ -6,14 +6,16 @@ import asyncio
 import os
 import shutil
 import sys
+from pathlib import Path
 
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 PAGEMIND = shutil.which("pagemind") or ""
 
 
-def clean_env(**extra: str) -> dict[str, str]:
+def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
+    env["PAGEMIND_DATA_DIR"] = str(data_dir)
     env.update(extra)
     env["COLUMNS"] = "200"
     return env
@@ -38,7 +40,7 @@ async def run(
 
 
 async def test_chat_without_an_llm_says_what_to_set(tmp_path) -> None:
-    code, out, err = await run(["chat"], clean_env(), cwd=str(tmp_path))
+    code, out, err = await run(["chat"], clean_env(tmp_path), cwd=str(tmp_path))
     assert code == 2
     assert (
         "OPENAI_API_KEY" in err and "PAGEMIND_LLM_BASE_URL" in err and "PAGEMIND_LLM_MODEL" in err
@@ -48,11 +50,15 @@ async def test_chat_without_an_llm_says_what_to_set(tmp_path) -> None:
 
 async def test_a_bad_setting_is_named_without_a_traceback(tmp_path) -> None:
     code, _, err = await run(
-        ["chat"], clean_env(OPENAI_API_KEY="k", PAGEMIND_CONTEXT_WINDOW="lots"), cwd=str(tmp_path)
+        ["chat"],
+        clean_env(tmp_path, OPENAI_API_KEY="k", PAGEMIND_CONTEXT_WINDOW="lots"),
+        cwd=str(tmp_path),
     )
     assert code == 2 and "PAGEMIND_CONTEXT_WINDOW='lots'" in err and "Traceback" not in err
     code, _, err = await run(
-        ["chat"], clean_env(PAGEMIND_LLM_BASE_URL="http://127.0.0.1:1/v1"), cwd=str(tmp_path)
+        ["chat"],
+        clean_env(tmp_path, PAGEMIND_LLM_BASE_URL="http://127.0.0.1:1/v1"),
+        cwd=str(tmp_path),
     )
     assert code == 2 and "PAGEMIND_LLM_MODEL is not set" in err and "Traceback" not in err
 
@@ -68,6 +74,7 @@ async def test_chat_session_with_memory_and_calls_shown(tmp_path) -> None:
             tool_reply("send_message", {"message": "Lovely to meet you, Ana!"}),
         )
         env = clean_env(
+            tmp_path,
             OPENAI_BASE_URL=server.base_url,  # the standard variables work too
             OPENAI_API_KEY="test",
             PAGEMIND_LLM_MODEL="scripted",
@@ -86,3 +93,50 @@ async def test_chat_session_with_memory_and_calls_shown(tmp_path) -> None:
         "/memory shows the edited block"
     )
     assert len(server.requests) == 2
+
+
+async def test_chat_remembers_across_restarts(tmp_path) -> None:
+    """Quit, start again: working context, recall and archival memory are all still there."""
+    async with ScriptedOpenAIServer() as server:
+        env = clean_env(
+            tmp_path,
+            PAGEMIND_LLM_BASE_URL=server.base_url,
+            PAGEMIND_LLM_MODEL="scripted",
+            PAGEMIND_EMBEDDING_MODEL="scripted-embed",  # semantic archival search on
+        )
+        server.add(
+            tool_reply(
+                "core_memory_append",
+                {"label": "human", "content": "Name: Ana", "request_heartbeat": True},
+            ),
+            tool_reply(
+                "archival_memory_insert",
+                {"content": "Ana's sister is called Rui", "request_heartbeat": True},
+            ),
+            tool_reply("send_message", {"message": "Noted!"}),
+        )
+        code, out, err = await run(
+            ["chat"], env, "I'm Ana; my sister is Rui\n/exit\n", cwd=str(tmp_path)
+        )
+        assert code == 0, err
+        assert "agent> Noted!" in out
+        server.add(
+            tool_reply("archival_memory_search", {"query": "sister", "request_heartbeat": True}),
+            tool_reply("send_message", {"message": "Your sister is Rui."}),
+        )
+        code, out, err = await run(
+            ["chat"], env, "/memory\nwho is my sister?\n/exit\n", cwd=str(tmp_path)
+        )
+    assert code == 0, err
+    assert "Name: Ana" in out, "working context survived the restart"
+    assert "agent> Your sister is Rui." in out
+    second_session = server.requests[3][1]["messages"]
+    assert any("I'm Ana; my sister is Rui" in str(m.get("content")) for m in second_session), (
+        "recall"
+    )
+    search_result = server.requests[4][1]["messages"][-1]["content"]
+    assert "Ana's sister is called Rui" in search_result, "archival memory survived the restart"
+    assert (tmp_path / "mongo" / "db").is_dir()
+    embedded = [text for body in server.embedding_requests for text in body["input"]]
+    assert "Ana's sister is called Rui" in embedded and "sister" in embedded, "stored and queried"
+    assert all(body["model"] == "scripted-embed" for body in server.embedding_requests)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from adapters.llm.openai_compatible import OpenAICompatibleChatModel
+from adapters.openai_compatible.chat import OpenAICompatibleChatModel
 from core.errors import ContextWindowExceededError, LLMRateLimitedError, LLMUnavailableError
 from core.llm import ChatRequest, PromptMessage
 from tests.support.agents import Harness

@@ -8,6 +8,7 @@ context-length errors, garbage). Every request body is recorded with its arrival
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections import deque
@@ -53,8 +54,10 @@ class ScriptedOpenAIServer:
     script: deque[Reply | Callable[[dict[str, Any]], Reply]] = field(default_factory=deque)
     default: Reply | None = None
     requests: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    embedding_requests: list[dict[str, Any]] = field(default_factory=list)
     embedding_dim: int = 8
     delay: float = 0.0
+    embedding_delay: float = 0.0
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -101,6 +104,8 @@ class ScriptedOpenAIServer:
             )
         if callable(reply):
             reply = reply(body)
+            if inspect.isawaitable(reply):
+                reply = await reply
         if "status" in reply:
             return _error(
                 reply["status"], reply["message"], reply.get("code"), reply.get("headers", {})
@@ -142,6 +147,9 @@ class ScriptedOpenAIServer:
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.embedding_requests.append(body)
+        if self.embedding_delay:
+            await asyncio.sleep(self.embedding_delay)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = []
         for i, text in enumerate(inputs):

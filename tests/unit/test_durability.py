@@ -125,7 +125,7 @@ async def test_unfinished_events_are_recovered_from_the_inbox() -> None:
         seen.append(event.event_id)
 
     dispatcher = AgentDispatcher(handle, inbox=inbox)
-    assert await dispatcher.recover() == 2
+    assert await dispatcher.start() == 2
     await dispatcher.join()
     assert seen == [events[1].event_id, events[2].event_id]
     await dispatcher.aclose()

@@ -9,28 +9,17 @@ retries is mapped onto the core's ``LLMError`` tree here, at the edge.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
 import openai
 
-from core.errors import (
-    ContextWindowExceededError,
-    LLMRateLimitedError,
-    LLMResponseError,
-    LLMUnavailableError,
-)
+from adapters.openai_compatible.errors import map_error
+from core.errors import LLMResponseError
 from core.llm import ChatRequest, ChatResponse, PromptMessage, Usage
 from core.messages import ToolCall
 
 log = logging.getLogger(__name__)
-
-_CONTEXT_ERROR = re.compile(
-    r"context[_ ]length|context size|context window|maximum context|too many tokens|"
-    r"exceeds? the (available )?context|prompt is too long|reduce the length",
-    re.I,
-)
 
 
 class OpenAICompatibleChatModel:
@@ -85,35 +74,9 @@ class OpenAICompatibleChatModel:
         started = time.perf_counter()
         try:
             completion = await self._client.chat.completions.create(**kwargs)
-        except openai.BadRequestError as exc:
-            if _is_context_error(exc):
-                raise ContextWindowExceededError(_describe(exc)) from exc
-            raise LLMResponseError(f"the endpoint refused the request: {_describe(exc)}") from exc
-        except openai.RateLimitError as exc:
-            raise LLMRateLimitedError(f"rate limited after retries: {_describe(exc)}") from exc
-        except openai.AuthenticationError as exc:
-            raise LLMUnavailableError(
-                f"the endpoint rejected the API key (401): {_describe(exc)}"
-            ) from exc
-        except openai.NotFoundError as exc:
-            raise LLMUnavailableError(
-                f"model {self.model!r} or the endpoint path was not found (404) at "
-                f"{self.base_url or 'api.openai.com'}: {_describe(exc)}"
-            ) from exc
-        except openai.APIStatusError as exc:
-            if _is_context_error(exc):
-                raise ContextWindowExceededError(_describe(exc)) from exc
-            raise LLMUnavailableError(
-                f"the endpoint answered {exc.status_code}: {_describe(exc)}"
-            ) from exc
-        except openai.APITimeoutError as exc:
-            raise LLMUnavailableError("the endpoint did not answer in time") from exc
-        except openai.APIConnectionError as exc:
-            raise LLMUnavailableError(
-                f"cannot connect to {self.base_url or 'api.openai.com'}: {exc}"
-            ) from exc
         except openai.APIError as exc:
-            raise LLMResponseError(f"unusable answer from the endpoint: {exc}") from exc
+            where = self.base_url or "api.openai.com"
+            raise map_error(exc, service="chat", model=self.model, where=where) from exc
         response = _from_completion(completion)
         log.debug(
             "LLM call: %.0f ms, usage %s",
@@ -176,25 +139,4 @@ def _from_completion(completion: Any) -> ChatResponse:
         tool_calls=tuple(calls),
         usage=usage,
         finish_reason=choice.finish_reason,
-    )
-
-
-def _describe(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-    return exc.message
-
-
-def _is_context_error(exc: openai.APIStatusError) -> bool:
-    body = exc.body
-    code = body.get("code") if isinstance(body, dict) else None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        code = body["error"].get("code") or body["error"].get("type")
-    return code in ("context_length_exceeded", "exceed_context_size_error") or bool(
-        _CONTEXT_ERROR.search(_describe(exc))
     )

@@ -1,0 +1,1 @@
+"""Embeddings computed on this machine (optional ``local-embeddings`` extra, needs torch)."""

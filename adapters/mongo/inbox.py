@@ -1,0 +1,76 @@
+"""The durable inbox: an event is stored (deduplicated by its id) before it is processed.
+
+Documents are ``{_id: event_id, agent, order, status, event}``. ``order`` is the arrival
+time in nanoseconds, made strictly increasing within a process; pending events are read
+oldest first. Finished events keep their id (so a late redelivery is still recognised) until
+``purge`` removes those finished longer than the retention ago (an application-side TTL:
+``done`` is epoch seconds, as some servers keep dates written by ``$set`` as strings).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from adapters.mongo.codec import event_from_doc, event_to_doc
+from adapters.mongo.connection import MongoConnection, translated
+from core.events import Event
+from core.ports import Clock
+
+INBOX = "inbox"
+
+
+class MongoInbox:
+    def __init__(self, connection: MongoConnection, clock: Clock) -> None:
+        self._uri = connection.uri
+        self._inbox = connection.db[INBOX]
+        self._clock = clock
+        self._last_order = 0
+
+    def _next_order(self) -> int:
+        self._last_order = max(self._last_order + 1, time.time_ns())
+        return self._last_order
+
+    async def put(self, event: Event) -> bool:
+        doc = event_to_doc(event, self._next_order(), self._clock.now())
+        with translated(self._uri):
+            try:
+                await self._inbox.insert_one(doc)
+            except DuplicateKeyError:
+                return False
+        return True
+
+    async def pending(self, agent_key: str | None = None, limit: int = 1000) -> list[Event]:
+        where: dict[str, object] = {"status": "pending"}
+        if agent_key is not None:
+            where["agent"] = agent_key
+        with translated(self._uri):
+            cursor = self._inbox.find(where, {"event": 1}).sort("order", ASCENDING).limit(limit)
+            return [event_from_doc(d) async for d in cursor]
+
+    async def mark_done(self, event_id: str, *, error: str | None = None) -> None:
+        with translated(self._uri):
+            await self._inbox.update_one(
+                {"_id": event_id},
+                {
+                    "$set": {
+                        "status": "failed" if error else "done",
+                        "error": error,
+                        "done": self._clock.now().timestamp(),
+                    }
+                },
+            )
+
+    async def erase(self, agent_key: str) -> None:
+        with translated(self._uri):
+            await self._inbox.delete_many({"agent": agent_key})
+
+    async def purge(self, retention: timedelta) -> int:
+        """Forget events finished more than ``retention`` ago; returns how many."""
+        cutoff = (self._clock.now() - retention).timestamp()
+        with translated(self._uri):
+            result = await self._inbox.delete_many({"done": {"$lt": cutoff}})
+        return result.deleted_count

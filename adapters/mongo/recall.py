@@ -1,0 +1,180 @@
+"""Recall storage: every message, one document each.
+
+``_id`` and ``pos`` are both "<agent>#<seq, zero-padded>": point reads use ``_id``, range
+reads the indexed ``pos`` (nx-27017 scans the collection for an ``_id`` range). Word search
+takes candidates from the text index one term at a time (``adapters.mongo.text``), ranks them
+with ``core.ranking`` and fetches only the page shown. A date range becomes a sequence range
+first: sequence order is time order, and some servers cannot mix ``$text`` with dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import BulkWriteError
+
+from adapters.mongo.codec import message_from_doc, message_id, message_to_doc, same_message, utc
+from adapters.mongo.connection import MongoConnection, translated
+from adapters.mongo.text import candidates
+from core.errors import ConcurrentUpdateError
+from core.messages import Message
+from core.ranking import rank_by_bm25
+from core.records import Page, RecallQuery
+
+MESSAGES = "messages"
+_LAST = 10**12 - 1
+_MARGIN = 20  # messages either side of a date bound that may be out of time order
+
+
+class MongoRecallStore:
+    def __init__(self, connection: MongoConnection, *, candidate_limit: int = 300) -> None:
+        self._uri = connection.uri
+        self._messages = connection.db[MESSAGES]
+        self.candidate_limit = candidate_limit
+
+    async def append(self, agent_key: str, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        docs = [message_to_doc(agent_key, m) for m in messages]
+        with translated(self._uri):
+            try:
+                await self._messages.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                await self._check_duplicates(agent_key, messages, exc)
+
+    async def _check_duplicates(
+        self, agent_key: str, messages: Sequence[Message], exc: BulkWriteError
+    ) -> None:
+        """Inserting a message again is fine (a replayed write); a different one is not."""
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+            raise exc
+        by_id = {message_id(agent_key, m.seq): m for m in messages}
+        async for doc in self._messages.find({"_id": {"$in": list(by_id)}}):
+            if not same_message(doc, by_id[doc["_id"]]):
+                raise ConcurrentUpdateError(
+                    f"message #{doc['seq']} of {agent_key!r} was written by another worker"
+                ) from exc
+
+    async def range(self, agent_key: str, after_seq: int, upto_seq: int) -> list[Message]:
+        if upto_seq <= after_seq:
+            return []
+        with translated(self._uri):
+            cursor = self._messages.find(_span(agent_key, after_seq, upto_seq)).sort(
+                "pos", ASCENDING
+            )
+            return [message_from_doc(d) async for d in cursor]
+
+    async def search(self, agent_key: str, query: RecallQuery) -> Page[Message]:
+        empty: Page[Message] = Page((), 0, query.offset, query.limit)
+        with translated(self._uri):
+            low, high = await self._seq_bounds(agent_key, query)
+            if low > high:
+                return empty
+            where = _span(agent_key, low - 1, high)
+            where["search_role"] = {"$in": sorted(query.roles)} if query.roles else {"$ne": None}
+            if query.text:
+                found, capped = await candidates(
+                    self._messages,
+                    query.text,
+                    where,
+                    order_field="seq",
+                    key_field="seq",
+                    limit=self.candidate_limit,
+                    fields=("created_at",),
+                )
+                found = [d for d in found if _within(d["created_at"], query)]
+                oldest_first = [d["seq"] for d in found]
+                if query.order == "relevance":
+                    seqs = rank_by_bm25(query.text, oldest_first, [d["terms"] for d in found])
+                elif query.order == "newest":
+                    seqs = oldest_first[::-1]
+                else:
+                    seqs = oldest_first
+            else:
+                if query.start is not None or query.end is not None:
+                    where["created_at"] = {
+                        k: v
+                        for k, v in (("$gte", query.start), ("$lt", query.end))
+                        if v is not None
+                    }
+                cursor = (
+                    self._messages.find(where, {"seq": 1})
+                    .sort("pos", ASCENDING if query.order == "oldest" else DESCENDING)
+                    .limit(self.candidate_limit)
+                )
+                seqs = [d["seq"] async for d in cursor]
+                capped = len(seqs) >= self.candidate_limit
+            page = seqs[query.offset : query.offset + query.limit]
+            docs = {}
+            if page:
+                ids = [message_id(agent_key, s) for s in page]
+                docs = {d["seq"]: d async for d in self._messages.find({"_id": {"$in": ids}})}
+        items = tuple(message_from_doc(docs[s]) for s in page if s in docs)
+        return Page(items, len(seqs), query.offset, query.limit, exact_total=not capped)
+
+    async def _seq_bounds(self, agent_key: str, query: RecallQuery) -> tuple[int, int]:
+        """The sequence range that can hold the query's dates, found by binary search over
+        point reads (sequence order is time order, up to small clock differences between
+        a platform's timestamps and ours, hence the margin); callers filter dates exactly."""
+        high = query.max_seq if query.max_seq is not None else await self._last_seq(agent_key)
+        low = 1
+        if query.start is not None:
+            low = max(1, await self._first_at(agent_key, query.start, 1, high + 1) - _MARGIN)
+        if query.end is not None:
+            first_after = await self._first_at(agent_key, query.end, low, high + 1)
+            high = min(high, first_after - 1 + _MARGIN)
+        return low, high
+
+    async def _last_seq(self, agent_key: str) -> int:
+        last = await self._messages.find_one(
+            _span(agent_key, 0, _LAST), {"seq": 1}, sort=[("pos", DESCENDING)]
+        )
+        return int(last["seq"]) if last else 0
+
+    async def _first_at(self, agent_key: str, moment: datetime, lo: int, hi: int) -> int:
+        """The first sequence number in [lo, hi) whose message is at or after ``moment``
+        (``hi`` if none)."""
+        while lo < hi:
+            mid = (lo + hi) // 2
+            doc = await self._messages.find_one(
+                {"_id": message_id(agent_key, mid)}, {"created_at": 1}
+            )
+            if doc is None or utc(doc["created_at"]) >= moment:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    async def count(self, agent_key: str) -> int:
+        with translated(self._uri):
+            return await self._messages.count_documents(_span(agent_key, 0, _LAST))
+
+    async def discard_after(self, agent_key: str, seq: int) -> int:
+        with translated(self._uri):
+            result = await self._messages.delete_many(_span(agent_key, seq, _LAST))
+        return result.deleted_count
+
+    async def erase(self, agent_key: str) -> None:
+        with translated(self._uri):
+            await self._messages.delete_many(_span(agent_key, 0, _LAST))
+
+
+def _span(agent_key: str, after_seq: int, upto_seq: int) -> dict[str, Any]:
+    """One agent's messages with ``after_seq < seq <= upto_seq`` (sequence numbers start at
+    1, so ``after_seq=0`` means from the first)."""
+    return {
+        "pos": {
+            "$gt": message_id(agent_key, max(after_seq, 0)),
+            "$lte": message_id(agent_key, min(upto_seq, _LAST)),
+        }
+    }
+
+
+def _within(created_at: datetime, query: RecallQuery) -> bool:
+    moment = utc(created_at)
+    return (query.start is None or moment >= query.start) and (
+        query.end is None or moment < query.end
+    )

@@ -1,0 +1,208 @@
+"""What happens after Slack's event was acknowledged: translate it, hand it to the gateway,
+and do what the result says (reply in the thread, answer privately, share a file, show the
+"working" reaction while the agent's turn runs).
+
+Where answers go:
+
+* the agent's notices and replies: in the conversation, threaded like the message;
+* command answers, refusals and rate-limit notices: in a DM as a normal message, elsewhere as
+  an ephemeral message only the sender sees (``/memory`` shows personal data);
+* files (``export``): always into the bot's DM with the caller, never into a shared channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Literal, assert_never
+
+from adapters.slack_chat.commands import parse_slash, slack_wording
+from adapters.slack_chat.errors import SlackDeliveryError
+from adapters.slack_chat.outbound import SlackOutbound
+from adapters.slack_chat.recent import RecentIds
+from adapters.slack_chat.tasks import TaskTracker
+from adapters.slack_chat.translate import (
+    BotIdentity,
+    Payload,
+    author_of,
+    command_message,
+    incoming_message,
+    spoken_message,
+)
+from adapters.slack_chat.users import UserDirectory
+from core.gateway import Gateway, GatewayResult
+from core.inbound import IncomingMessage
+
+log = logging.getLogger(__name__)
+
+Respond = Callable[[str], Awaitable[None]]
+FileOutcome = Literal["sent", "text only", "failed"]
+
+FILE_SENT = "I've sent the file to our direct messages."
+FILE_FAILED = "I couldn't share the file in Slack (the app may lack the files:write permission)."
+
+
+class InboundHandler:
+    """Runs one acknowledged event or slash command to completion."""
+
+    def __init__(
+        self,
+        *,
+        gateway: Gateway,
+        outbound: SlackOutbound,
+        users: UserDirectory,
+        tasks: TaskTracker,
+        slash_command: str,
+        indicator_timeout: float = 900.0,
+    ) -> None:
+        self.gateway = gateway
+        self.outbound = outbound
+        self.users = users
+        self.tasks = tasks
+        self.slash_command = slash_command
+        self.indicator_timeout = indicator_timeout
+        self.seen = RecentIds()
+
+    # ------------------------------------------------------------------ events
+
+    async def handle_event(self, body: Payload, bot: BotIdentity) -> None:
+        """One Events API ``event_callback`` carrying a ``message`` event."""
+        event = body.get("event")
+        event_id = str(body.get("event_id") or "")
+        if not isinstance(event, dict) or not event_id or not self.seen.first_time(event_id):
+            return
+        spoken = spoken_message(event)
+        author = author_of(spoken, bot) if spoken is not None else None
+        if author is None:
+            return
+        name = None if author.is_bot else await self.users.name(author.user_id)
+        message = incoming_message(
+            event,
+            event_id=event_id,
+            team_id=str(body.get("team_id") or ""),
+            bot=bot,
+            sender_name=name,
+        )
+        if message is None:
+            return
+        result = await self.gateway.receive(message, bot.user_id)
+        await self._act(message, result)
+
+    async def _act(self, message: IncomingMessage, result: GatewayResult) -> None:
+        match result.status:
+            case "accepted":
+                if result.done is not None and not result.done.done():
+                    self.tasks.watch(
+                        self._show_working(message, result.done),
+                        name=f"working indicator {message.delivery_id}",
+                        context=_context(message, result),
+                    )
+                if result.reply:
+                    await self._reply(message, result.reply)
+            case "command":
+                await self._command_answer(message, result)
+            case "refused" | "rate_limited":
+                if result.reply:
+                    await self._private(message, result.reply)
+            case "duplicate" | "ignored":
+                pass
+            case unreachable:
+                assert_never(unreachable)
+
+    async def _reply(self, message: IncomingMessage, text: str) -> None:
+        try:
+            await self.outbound.post(message.channel_id, text, thread_ts=message.thread_id)
+        except SlackDeliveryError as exc:
+            log.warning(
+                "could not answer in %s: %s", message.channel_id, exc.code, extra=_context(message)
+            )
+
+    async def _private(self, message: IncomingMessage, text: str) -> None:
+        """An answer for the sender alone (see the module docstring)."""
+        if message.is_direct:
+            await self._reply(message, text)
+            return
+        in_thread = message.thread_id not in (None, message.message_id)
+        try:
+            await self.outbound.post_private(
+                message.channel_id,
+                message.sender.id,
+                text,
+                thread_ts=message.thread_id if in_thread else None,
+            )
+        except SlackDeliveryError as exc:
+            log.warning(
+                "could not answer privately in %s: %s",
+                message.channel_id,
+                exc.code,
+                extra=_context(message),
+            )
+
+    async def _command_answer(self, message: IncomingMessage, result: GatewayResult) -> None:
+        text = slack_wording(result.reply or "", self.slash_command)
+        if result.file is not None:
+            target = message.channel_id if message.is_direct else message.sender.id
+            match await self._send_file(message, target, text, result.file):
+                case "sent":  # in a DM the answer is already there; elsewhere, say where
+                    text = "" if message.is_direct else FILE_SENT
+                case "text only":  # the answer reached the DM, the file did not
+                    text = FILE_FAILED
+                case "failed":
+                    text = f"{text}\n{FILE_FAILED}"
+        if text:
+            await self._private(message, text)
+
+    async def _send_file(
+        self, message: IncomingMessage, target: str, text: str, file: tuple[str, bytes]
+    ) -> FileOutcome:
+        """Post ``text`` and share ``file`` in the bot's DM with the caller. ``target`` is the
+        DM's id, or the caller's user id (Slack then posts in the DM and names its id)."""
+        filename, content = file
+        try:
+            posted = await self.outbound.post(target, text or filename)
+        except SlackDeliveryError as exc:
+            log.warning("could not post in the DM: %s", exc.code, extra=_context(message))
+            return "failed"
+        try:
+            await self.outbound.upload(posted.channel, filename, content)
+        except SlackDeliveryError as exc:
+            log.warning("could not share %s: %s", filename, exc.code, extra=_context(message))
+            return "text only"
+        return "sent"
+
+    async def _show_working(self, message: IncomingMessage, done: asyncio.Future[None]) -> None:
+        """The reaction stays on the message until this process is done with the event
+        (processed, or handed to the replica that owns the agent), the adapter stops, or
+        ``indicator_timeout`` passes."""
+        channel, ts = message.channel_id, message.message_id
+        if not await self.outbound.add_working(channel, ts):
+            return
+        await asyncio.wait(
+            {done, self.tasks.stopping},
+            timeout=self.indicator_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        await self.outbound.remove_working(channel, ts)
+
+    # ---------------------------------------------------------------- commands
+
+    async def handle_command(self, payload: Payload, bot: BotIdentity, respond: Respond) -> None:
+        """``/pagemind <command> [args]``: run it and answer privately via ``respond``."""
+        request = parse_slash(str(payload.get("text") or ""))
+        message = command_message(payload, bot)
+        result = await self.gateway.command(message, request.command)
+        text = slack_wording(result.reply or "", self.slash_command)
+        if request.unknown:
+            text = f"I don't know “{request.unknown}”.\n{text}"
+        if result.file is not None:
+            outcome = await self._send_file(message, message.sender.id, text, result.file)
+            text = f"{text}\n{FILE_SENT if outcome == 'sent' else FILE_FAILED}"
+        await respond(text)
+
+
+def _context(message: IncomingMessage, result: GatewayResult | None = None) -> dict[str, str]:
+    context = {"event_id": f"slack:{message.delivery_id}"}
+    if result is not None and result.agent_key:
+        context["agent_key"] = result.agent_key
+    return context

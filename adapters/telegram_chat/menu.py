@@ -1,0 +1,20 @@
+"""The command menu Telegram shows when a user types "/" (set with setMyCommands)."""
+
+from __future__ import annotations
+
+from telegram import BotCommand
+
+from core.commands import COMMANDS, CommandName
+
+DESCRIPTIONS: dict[CommandName, str] = {
+    "help": "What I understand",
+    "memory": "What I keep in mind about you",
+    "search": "Search our conversations and your files: /search words",
+    "export": "A file with everything I remember of you",
+    "erase": "Forget everything about you (asks to confirm)",
+}
+
+
+def bot_commands() -> list[BotCommand]:
+    """One menu entry per command the gateway understands, in its order."""
+    return [BotCommand(name, DESCRIPTIONS[name]) for name in COMMANDS]

@@ -1,0 +1,73 @@
+"""``pagemind ingest``: load files or folders into an agent's archival memory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from pathlib import Path
+
+from rich.console import Console
+
+from adapters.console.progress import BarProgress, progress_bars
+from adapters.documents import parse_document
+from bots.bootstrap import embedder
+from bots.storage import open_storage
+from config.settings import Settings
+from core.clock import SystemClock
+from core.tokens import TokenCounter
+from core.uploads import UploadPipeline, UploadSettings
+
+log = logging.getLogger(__name__)
+
+
+def files_in(paths: list[Path]) -> Iterator[Path]:
+    """The files named, and every file under the folders named (hidden ones skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                relative = child.relative_to(path)
+                if child.is_file() and not any(p.startswith(".") for p in relative.parts):
+                    yield child
+        else:
+            yield path
+
+
+async def ingest(settings: Settings, agent_key: str, paths: list[Path], console: Console) -> int:
+    """Load every file; returns how many were refused."""
+    clock = SystemClock()
+    async with AsyncExitStack() as stack:
+        storage = await open_storage(settings, clock, stack)
+        upload = UploadSettings(
+            max_bytes=int(settings.max_upload_mb * 2**20),
+            stale_after=settings.upload_stale_seconds,
+        )
+        repaired = await storage.archival.recover_documents(
+            clock.now() - timedelta(seconds=upload.stale_after)
+        )
+        if repaired:
+            console.print(f"Cleaned up {repaired} interrupted upload(s).")
+        model = settings.llm_model or "gpt-4o-mini"
+        pipeline = UploadPipeline(
+            archival=storage.archival,
+            parser=parse_document,
+            counter=TokenCounter(model),
+            clock=clock,
+            notify=storage.inbox.put,  # the agent reads it in its queue (now or at next start)
+            embedder=await embedder(settings, stack),
+            settings=upload,
+        )
+        refused = 0
+        with progress_bars(console) as bars:
+            for path in files_in(paths):
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    console.print(f"{path}: cannot read it ({exc.strerror})")
+                    refused += 1
+                    continue
+                progress = BarProgress(bars, console, path.name)
+                result = await pipeline.ingest(agent_key, path.name, data, progress=progress)
+                refused += result.outcome == "rejected"
+        return refused

@@ -1,0 +1,72 @@
+"""Choosing and opening the stores: MongoDB (a given URI or the embedded nx-27017), or memory."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from adapters.inmemory import (
+    InMemoryAgentStore,
+    InMemoryArchivalStore,
+    InMemoryInbox,
+    InMemoryRecallStore,
+)
+from adapters.mongo.agents import MongoAgentStore
+from adapters.mongo.archival import MongoArchivalStore
+from adapters.mongo.connection import MongoConnection, redact
+from adapters.mongo.embedded import EmbeddedMongo
+from adapters.mongo.inbox import MongoInbox
+from adapters.mongo.leases import MongoLeases
+from adapters.mongo.recall import MongoRecallStore
+from adapters.mongo.schema import ensure_indexes, migrate
+from config.settings import Settings
+from core.leases import SoleWorkerLeases
+from core.ports import AgentStore, ArchivalStore, Clock, Inbox, Leases, RecallStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Storage:
+    agents: AgentStore
+    recall: RecallStore
+    archival: ArchivalStore
+    inbox: Inbox
+    leases: Leases
+    description: str
+
+
+async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) -> Storage:
+    """Open the configured stores; everything opened is closed when ``stack`` unwinds."""
+    if settings.storage == "memory":
+        return Storage(
+            InMemoryAgentStore(),
+            InMemoryRecallStore(),
+            InMemoryArchivalStore(),
+            InMemoryInbox(),
+            SoleWorkerLeases(),
+            "in memory (nothing is kept after exit)",
+        )
+    if settings.mongodb_uri is not None:
+        uri = settings.mongodb_uri.get_secret_value()
+        where = f"MongoDB at {redact(uri)}"
+    else:
+        embedded = EmbeddedMongo(settings.data_dir / "mongo")
+        uri = await embedded.start()
+        stack.push_async_callback(embedded.stop)
+        where = f"the embedded database in {settings.data_dir / 'mongo'}"
+    connection = MongoConnection(uri, settings.mongodb_database)
+    stack.push_async_callback(connection.aclose)
+    await connection.ping()
+    await ensure_indexes(connection)
+    await migrate(connection, clock)
+    log.info("storage: %s, database %r", where, settings.mongodb_database)
+    return Storage(
+        MongoAgentStore(connection),
+        MongoRecallStore(connection),
+        MongoArchivalStore(connection),
+        MongoInbox(connection, clock),
+        MongoLeases(connection, clock, ttl=settings.lease_ttl),
+        where,
+    )

@@ -1,0 +1,278 @@
+"""Loading a file into an agent's archival memory, all of it or none of it, once.
+
+Steps: refuse what is too large; hash the bytes (the same file twice is stored once per
+agent); parse in a thread; chunk each section by tokens with overlap; embed in batches when
+an embedder is configured; stage the passages (invisible), then publish them together; tell
+the agent with an ``UploadCompleted`` event in its ordered queue. Progress is reported as it
+goes; every refusal comes back as a message written for the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from core.chunking import chunk_text
+from core.documents import DocumentParser, ParsedDocument
+from core.errors import UploadError
+from core.events import Address, Event, UploadCompleted
+from core.inbound import Attachment, IncomingMessage
+from core.ports import ArchivalStore, Clock, Embedder, PlatformFiles
+from core.records import Passage
+from core.tasks import BackgroundTasks
+from core.tokens import TokenCounter
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["stored", "duplicate", "busy", "rejected"]
+
+
+class Progress(Protocol):
+    """Where a long upload reports how far it got (a status message, a progress bar)."""
+
+    async def update(self, done: int, total: int, text: str) -> None: ...
+
+    async def finish(self, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    outcome: Outcome
+    filename: str
+    passages: int
+    message: str  # for the user
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    max_bytes: int = 20 * 2**20
+    chunk_tokens: int = 200
+    overlap_tokens: int = 30
+    batch: int = 64  # passages embedded and staged per round trip
+    stale_after: float = 180.0  # a load silent this long is dead (parsing is bounded at 120 s)
+
+
+class UploadPipeline:
+    def __init__(
+        self,
+        *,
+        archival: ArchivalStore,
+        parser: DocumentParser,
+        counter: TokenCounter,
+        clock: Clock,
+        notify: Callable[[Event], Awaitable[bool]],
+        embedder: Embedder | None = None,
+        settings: UploadSettings = UploadSettings(),
+    ) -> None:
+        self.archival = archival
+        self.parser = parser
+        self.counter = counter
+        self.clock = clock
+        self.notify = notify
+        self.embedder = embedder
+        self.settings = settings
+
+    async def ingest(
+        self,
+        agent_key: str,
+        filename: str,
+        data: bytes,
+        *,
+        mime: str | None = None,
+        reply_to: Address | None = None,
+        progress: Progress | None = None,
+    ) -> UploadResult:
+        try:
+            result = await self._ingest(agent_key, filename, data, mime, reply_to, progress)
+        except UploadError as exc:
+            result = UploadResult("rejected", filename, 0, str(exc))
+        if progress is not None:
+            await progress.finish(result.message)
+        return result
+
+    async def _ingest(
+        self,
+        agent_key: str,
+        filename: str,
+        data: bytes,
+        mime: str | None,
+        reply_to: Address | None,
+        progress: Progress | None,
+    ) -> UploadResult:
+        limit = self.settings.max_bytes
+        if len(data) > limit:
+            raise UploadError(
+                f'"{filename}" is {len(data) / 2**20:.1f} MB; I can take files of up to '
+                f"{limit / 2**20:.0f} MB. Try splitting it into smaller files."
+            )
+        document_id = hashlib.sha256(data).hexdigest()
+        started = self.clock.now()
+        status = await self.archival.begin_document(
+            agent_key, document_id, filename, started, self.settings.stale_after
+        )
+        if status == "stored":
+            return UploadResult("duplicate", filename, 0, f'I already have "{filename}".')
+        if status == "busy":
+            return UploadResult(
+                "busy", filename, 0, f'I am already reading "{filename}"; one moment.'
+            )
+        try:
+            parsed = await asyncio.to_thread(self.parser, data, filename, mime=mime)
+            passages = self._passages(parsed, document_id)
+            await self._stage(agent_key, document_id, filename, passages, progress)
+            count = await self.archival.publish_document(agent_key, document_id, self.clock.now())
+        except BaseException:
+            await asyncio.shield(self.archival.abandon_document(agent_key, document_id))
+            raise
+        where = f"{parsed.pages} pages, " if parsed.pages else ""
+        await self.notify(
+            UploadCompleted(
+                event_id=f"upload:{agent_key}:{document_id}",
+                agent_key=agent_key,
+                occurred_at=self.clock.now(),
+                filename=parsed.filename,
+                passages=count,
+                detail=f"({where}{len(parsed.sections)} sections; search it with "
+                "archival_memory_search)",
+                reply_to=reply_to,
+            )
+        )
+        log.info("stored %s: %d passages", parsed.filename, count, extra={"agent_key": agent_key})
+        return UploadResult(
+            "stored", parsed.filename, count, f'Stored "{parsed.filename}": {count} passages.'
+        )
+
+    def _passages(self, parsed: ParsedDocument, document_id: str) -> list[Passage]:
+        s = self.settings
+        now = self.clock.now()
+        out: list[Passage] = []
+        for section in parsed.sections:
+            for text in chunk_text(section.text, self.counter, s.chunk_tokens, s.overlap_tokens):
+                out.append(
+                    Passage(
+                        id=f"{document_id[:32]}:{len(out)}",
+                        text=text,
+                        source=parsed.filename,
+                        section=section.label,
+                        chunk_index=len(out),
+                        document_id=document_id,
+                        created_at=now,
+                    )
+                )
+        if not out:
+            raise UploadError(f'"{parsed.filename}" has no text I can keep.')
+        return out
+
+    async def _stage(
+        self,
+        agent_key: str,
+        document_id: str,
+        filename: str,
+        passages: Sequence[Passage],
+        progress: Progress | None,
+    ) -> None:
+        total = len(passages)
+        for start in range(0, total, self.settings.batch):
+            batch = list(passages[start : start + self.settings.batch])
+            if self.embedder is not None:
+                vectors = await self.embedder.embed([p.text for p in batch])
+                batch = [
+                    p.model_copy(update={"embedding": v})
+                    for p, v in zip(batch, vectors, strict=True)
+                ]
+            await self.archival.stage(agent_key, document_id, batch, self.clock.now())
+            if progress is not None:
+                done = start + len(batch)
+                await progress.update(done, total, f'Reading "{filename}": {done}/{total} passages')
+
+
+class StatusProgress:
+    """Progress shown by editing one status message on the platform (at most every few
+    seconds, so a long file does not hit the platform's rate limits)."""
+
+    def __init__(
+        self, files: PlatformFiles, address: Address, message_id: str, clock: Clock, every: float
+    ) -> None:
+        self.files = files
+        self.address = address
+        self.message_id = message_id
+        self.clock = clock
+        self.every = every
+        self._last = clock.now()
+
+    async def update(self, done: int, total: int, text: str) -> None:
+        now = self.clock.now()
+        if (now - self._last).total_seconds() >= self.every and done < total:
+            self._last = now
+            await self.files.edit_status(
+                self.address, self.message_id, f"{text} ({done * 100 // total}%)"
+            )
+
+    async def finish(self, text: str) -> None:
+        await self.files.edit_status(self.address, self.message_id, text)
+
+
+class PlatformUploads:
+    """The gateway's ``UploadIntake`` for one platform: an attachment is downloaded and
+    loaded in the background while a status message shows how it goes."""
+
+    def __init__(
+        self,
+        pipeline: UploadPipeline,
+        files: PlatformFiles,
+        *,
+        max_bytes: int,
+        progress_every: float = 3.0,
+    ) -> None:
+        self.pipeline = pipeline
+        self.files = files
+        self.max_bytes = max_bytes
+        self.progress_every = progress_every
+        self._tasks = BackgroundTasks()
+
+    async def accept(
+        self, message: IncomingMessage, attachment: Attachment, agent_key: str
+    ) -> str | None:
+        if attachment.size is not None and attachment.size > self.max_bytes:
+            return (
+                f'"{attachment.filename}" is {attachment.size / 2**20:.1f} MB; I can take files '
+                f"of up to {self.max_bytes / 2**20:.0f} MB."
+            )
+        self._tasks.spawn(
+            self._load(message, attachment, agent_key), name=f"upload:{attachment.filename}"
+        )
+        return None
+
+    async def _load(
+        self, message: IncomingMessage, attachment: Attachment, agent_key: str
+    ) -> UploadResult | None:
+        address = message.address
+        status = await self.files.post_status(address, f'Reading "{attachment.filename}"…')
+        progress = StatusProgress(
+            self.files, address, status, self.pipeline.clock, self.progress_every
+        )
+        try:
+            data = await self.files.download(attachment, self.max_bytes)
+        except UploadError as exc:
+            await progress.finish(str(exc))
+            return None
+        return await self.pipeline.ingest(
+            agent_key,
+            attachment.filename,
+            data,
+            mime=attachment.mime,
+            reply_to=address,
+            progress=progress,
+        )
+
+    async def join(self) -> None:
+        """Wait for the uploads under way (on shutdown, after intake has stopped)."""
+        await self._tasks.join()
+
+    async def aclose(self) -> None:
+        """Cancel what is still loading (the pipeline abandons a cancelled load)."""
+        await self._tasks.aclose()

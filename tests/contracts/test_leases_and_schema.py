@@ -1,0 +1,118 @@
+"""Leases across workers and schema migrations, on nx-27017 (and a real MongoDB if given)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.mongo.connection import MongoConnection
+from adapters.mongo.leases import MongoLeases
+from adapters.mongo.schema import Migration, ensure_indexes, migrate
+from tests.support.agents import ManualClock
+from tests.support.mongo import REAL_MONGODB_ENV
+
+SERVERS = ["nx-27017"] + (["mongodb"] if os.environ.get(REAL_MONGODB_ENV) else [])
+
+
+@pytest.fixture(params=SERVERS)
+async def connection(request: pytest.FixtureRequest) -> AsyncIterator[MongoConnection]:
+    uri = (
+        request.getfixturevalue("nx_uri")
+        if request.param == "nx-27017"
+        else os.environ[REAL_MONGODB_ENV]
+    )
+    conn = MongoConnection(uri, f"contract_{uuid.uuid4().hex[:12]}")
+    await ensure_indexes(conn)
+    yield conn
+    await conn.client.drop_database(conn.db.name)
+    await conn.aclose()
+
+
+async def test_one_worker_per_agent_and_takeover_after_expiry(connection: MongoConnection) -> None:
+    clock = ManualClock()
+    a = MongoLeases(connection, clock, ttl=15, worker_id="A")
+    b = MongoLeases(connection, clock, ttl=15, worker_id="B")
+    assert await a.acquire("agent-1")
+    assert not await b.acquire("agent-1"), "a live lease is exclusive"
+    assert await a.acquire("agent-1"), "the owner may re-acquire"
+    assert a.holds("agent-1") and not b.holds("agent-1")
+    clock.advance(seconds=6)
+    assert not await a.renew()  # renewed: still A's
+    clock.advance(seconds=14)
+    assert not await b.acquire("agent-1"), "renewal kept it"
+    clock.advance(seconds=16)  # A died: no renewal for longer than the TTL
+    assert not a.holds("agent-1")
+    assert await b.acquire("agent-1"), "taken over after expiry"
+    assert await a.renew() == ["agent-1"], "A learns it lost the lease"
+    await b.release("agent-1")
+    assert await a.acquire("agent-1"), "a released lease is free at once"
+
+
+async def test_workers_see_their_peers(connection: MongoConnection) -> None:
+    clock = ManualClock(datetime.now(UTC))  # heartbeats expire by the server's TTL clock
+    a = MongoLeases(connection, clock, ttl=15, worker_id="A")
+    b = MongoLeases(connection, clock, ttl=15, worker_id="B")
+    await a.renew()
+    assert not a.has_peers
+    await b.renew()
+    await a.renew()
+    assert a.has_peers and b.has_peers
+    clock.advance(seconds=30)
+    await a.renew()
+    assert not a.has_peers, "a silent worker stops counting after its TTL"
+
+
+async def test_only_one_of_many_concurrent_acquirers_wins(connection: MongoConnection) -> None:
+    clock = ManualClock()
+    workers = [MongoLeases(connection, clock, ttl=15, worker_id=f"W{i}") for i in range(5)]
+    won = await asyncio.gather(*(w.acquire("hot-agent") for w in workers))
+    assert sum(won) == 1
+
+
+async def test_migrations_upgrade_old_documents_once_and_idempotently(
+    connection: MongoConnection,
+) -> None:
+    clock = ManualClock()
+    agents = connection.db["agents"]
+    # Data as a previous schema wrote it: the working context as one flat string.
+    await agents.insert_one({"_id": "old", "v": 1, "version": 3, "persona_text": "I am Page."})
+    await connection.db["meta"].insert_one({"_id": "schema", "version": 1})
+    calls = []
+
+    async def split_persona(db) -> None:
+        calls.append(1)
+        async for doc in db["agents"].find({"v": 1}):
+            await db["agents"].update_one(
+                {"_id": doc["_id"], "v": 1},
+                {
+                    "$set": {
+                        "v": 2,
+                        "blocks": [{"label": "persona", "value": doc["persona_text"]}],
+                    },
+                    "$unset": {"persona_text": ""},
+                },
+            )
+
+    migration = Migration(2, "working context as labelled blocks", split_persona)
+    assert await migrate(connection, clock, [migration], target=2) == [2]
+    doc = await agents.find_one({"_id": "old"})
+    assert doc["v"] == 2 and doc["blocks"] == [{"label": "persona", "value": "I am Page."}]
+    assert "persona_text" not in doc
+    assert await migrate(connection, clock, [migration], target=2) == [], "already applied"
+    assert calls == [1]
+    # a crash half-way re-runs the step: it must be idempotent
+    await split_persona(connection.db)
+    assert (await agents.find_one({"_id": "old"}))["blocks"][0]["value"] == "I am Page."
+
+
+async def test_a_fresh_database_starts_at_the_current_schema(connection: MongoConnection) -> None:
+    applied = await migrate(
+        connection, ManualClock(), [Migration(2, "x", lambda db: asyncio.sleep(0))], target=2
+    )
+    assert applied == []
+    assert (await connection.db["meta"].find_one({"_id": "schema"}))["version"] == 2

@@ -1,0 +1,96 @@
+"""``pagemind run`` as a real process: a platform conversation, then a graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.support.fakes.telegram import FakeTelegram
+from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def service_env(
+    tg: FakeTelegram, llm: ScriptedOpenAIServer, data: Path, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
+    env.update(
+        PAGEMIND_TELEGRAM_TOKEN="123456:TEST",
+        PAGEMIND_TELEGRAM_API_BASE_URL=tg.api_base.removesuffix("/bot"),
+        PAGEMIND_TELEGRAM_POLL_TIMEOUT="1",
+        PAGEMIND_LLM_BASE_URL=llm.base_url,
+        PAGEMIND_LLM_MODEL="scripted",
+        PAGEMIND_DATA_DIR=str(data),
+        PAGEMIND_INBOX_POLL_SECONDS="0.2",
+        PTB_TIMEDELTA="1",
+        **extra,
+    )
+    return env
+
+
+async def wait_for_log(
+    log: Path, text: str, process: asyncio.subprocess.Process, timeout: float = 60
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while text not in log.read_text(errors="replace"):
+        if process.returncode is not None or asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{text!r} never logged:\n{log.read_text()[-3000:]}")
+        await asyncio.sleep(0.05)
+
+
+async def test_run_answers_on_telegram_and_stops_gracefully_mid_turn(tmp_path: Path) -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(body: dict) -> dict:
+        arrived.set()
+        await release.wait()
+        return tool_reply("send_message", {"message": "Finished before stopping."})
+
+    async with FakeTelegram() as tg, ScriptedOpenAIServer() as llm:
+        llm.add(tool_reply("send_message", {"message": "Hello from Pagemind!"}), slow)
+        log = tmp_path / "run.log"
+        with log.open("wb") as out:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bots.cli", "run",
+                cwd=ROOT, env=service_env(tg, llm, tmp_path), stdout=out, stderr=out,
+            )  # fmt: skip
+        try:
+            await wait_for_log(log, "telegram: started", process)
+            assert "Pagemind is running: telegram" in log.read_text()
+            tg.push_private_message("hi there")
+            first = await tg.wait_for(lambda c: c.method == "sendMessage", timeout=30)
+            assert first.params["text"] == "Hello from Pagemind!"
+
+            tg.push_private_message("a slow question")
+            await asyncio.wait_for(arrived.wait(), 30)
+            process.send_signal(signal.SIGTERM)  # the turn is under way
+            await wait_for_log(log, "stopping: finishing the turns under way", process)
+            release.set()
+            code = await asyncio.wait_for(process.wait(), 60)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        texts = [m["text"] for m in tg.sent_messages()]
+        assert texts == ["Hello from Pagemind!", "Finished before stopping."], log.read_text()[
+            -3000:
+        ]
+        assert code == 0, log.read_text()[-3000:]
+        assert "stopped" in log.read_text()
+
+
+async def test_run_without_any_platform_says_what_to_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
+    env.update(OPENAI_API_KEY="k", PAGEMIND_DATA_DIR=str(tmp_path))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bots.cli", "run", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert "PAGEMIND_TELEGRAM_TOKEN" in err.decode() and "PAGEMIND_DISCORD_TOKEN" in err.decode()
+    assert "Traceback" not in err.decode()

@@ -1,0 +1,617 @@
+"""The Telegram adapter end to end: the real python-telegram-bot talks to the Bot API fake over
+127.0.0.1, in front of the real gateway, dispatcher and runtime with a scripted model (a test
+double at the LLM port). Nothing of PTB's or ours is patched; waits go through the fake's
+``wait_for``, never through sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+import time
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from adapters.telegram_chat import TelegramAdapter
+from adapters.telegram_chat.adapter import SORRY
+from config.platforms import TelegramSettings
+from core.agent import AgentSettings
+from core.commands import HELP, confirmation_code
+from core.errors import ConfigurationError, UploadError
+from core.events import Address, SendReply
+from core.gateway import NOT_ALLOWED
+from core.inbound import Attachment, IncomingMessage, PlatformPolicy
+from core.llm import ChatRequest, ChatResponse
+from core.ports import PlatformFiles
+from tests.support.fakes.telegram import (
+    DEFAULT_GROUP_ID,
+    DEFAULT_USER_ID,
+    Call,
+    FakeTelegram,
+    make_user,
+)
+from tests.support.scripted import ScriptedModel, call, say
+from tests.support.service import ServiceHarness, service
+
+TOKEN = "123456:TEST-token"
+DM = DEFAULT_USER_ID
+GROUP = DEFAULT_GROUP_ID
+JSON = dict[str, Any]
+
+
+# ---------------------------------------------------------------------- test doubles
+
+
+class GatedModel(ScriptedModel):
+    """A scripted model that holds every answer until the test opens ``gate``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        await self.gate.wait()
+        return await super().complete(request)
+
+
+@dataclass
+class RecordingIntake:
+    """A fake at the UploadIntake port: fetches the file through the adapter's PlatformFiles,
+    shows progress in a status message, and records what it got."""
+
+    max_bytes: int = 20 * 2**20
+    files: PlatformFiles | None = None
+    received: list[tuple[Attachment, bytes]] = field(default_factory=list)
+
+    async def accept(
+        self, message: IncomingMessage, attachment: Attachment, agent_key: str
+    ) -> str | None:
+        assert self.files is not None
+        try:
+            data = await self.files.download(attachment, self.max_bytes)
+        except UploadError as exc:
+            return str(exc)
+        status = await self.files.post_status(message.address, f"Reading {attachment.filename}…")
+        done = f"Read {attachment.filename}: {len(data)} bytes"
+        await self.files.edit_status(message.address, status, done)
+        await self.files.edit_status(message.address, status, done)  # unchanged: no error
+        self.received.append((attachment, data))
+        return None
+
+
+class ExplodingIntake:
+    """An upload pipeline with a bug: it raises something nobody expected."""
+
+    async def accept(
+        self, message: IncomingMessage, attachment: Attachment, agent_key: str
+    ) -> str | None:
+        raise RuntimeError("intake exploded")
+
+
+# ---------------------------------------------------------------------- harness
+
+
+@dataclass
+class Rig:
+    tg: FakeTelegram
+    service: ServiceHarness
+    adapter: TelegramAdapter
+    settings: TelegramSettings
+    policy: PlatformPolicy
+
+    @property
+    def model(self) -> ScriptedModel:
+        return self.service.model
+
+    def new_adapter(self) -> TelegramAdapter:
+        """A fresh adapter on the same service: what a restarted process would run."""
+        adapter = TelegramAdapter(self.settings, self.service.gateway, self.policy, **FAST)
+        self.service.replies.register("telegram", adapter)
+        return adapter
+
+
+FAST: dict[str, Any] = {"retry_delay": 0.01, "typing_interval": 0.05, "shutdown_grace": 1.0}
+
+
+def settings_for(tg: FakeTelegram, **overrides: Any) -> TelegramSettings:
+    values: dict[str, Any] = {
+        "token": TOKEN,
+        "api_base_url": f"http://127.0.0.1:{tg.port}",
+        "mode": "polling",
+        "poll_timeout": 2.0,
+        **overrides,
+    }
+    return TelegramSettings(_env_file=None, **values)
+
+
+@asynccontextmanager
+async def running(
+    model: ScriptedModel,
+    *,
+    policy: PlatformPolicy | None = None,
+    agent_settings: AgentSettings | None = None,
+    intake: Any = None,
+    **telegram: Any,
+) -> AsyncIterator[Rig]:
+    """The fake Bot API, the whole service, and a started adapter wired like production."""
+    policy = policy or PlatformPolicy()
+    uploads = {"telegram": intake} if intake is not None else None
+    async with (
+        FakeTelegram(bot_username="pagemind_bot") as tg,
+        service(
+            model, policies={"telegram": policy}, settings=agent_settings, uploads=uploads
+        ) as harness,
+    ):
+        settings = settings_for(tg, **telegram)
+        adapter = TelegramAdapter(settings, harness.gateway, policy, **FAST)
+        harness.replies.register("telegram", adapter)
+        if isinstance(intake, RecordingIntake):
+            intake.files = adapter
+        await adapter.start()
+        try:
+            yield Rig(tg, harness, adapter, settings, policy)
+        finally:
+            await adapter.stop()
+
+
+def answers(tg: FakeTelegram, update: JSON, method: str = "sendMessage") -> list[Call]:
+    """Successful calls of ``method`` that reply to the message in ``update``."""
+    message = update.get("message") or update["edited_message"]
+    return [c for c in tg.calls_to(method) if c.ok and _replies_to(c, message)]
+
+
+async def answer_to(
+    tg: FakeTelegram, update: JSON, method: str = "sendMessage", *, text: str | None = None
+) -> Call:
+    """The first answer to the message in ``update`` (with ``text``, if given); waits."""
+    message = update.get("message") or update["edited_message"]
+
+    def matches(c: Call) -> bool:
+        wanted = text is None or c.params.get("text") == text
+        return c.ok and c.method == method and _replies_to(c, message) and wanted
+
+    return await tg.wait_for(matches, timeout=5)
+
+
+def _replies_to(c: Call, message: JSON) -> bool:
+    reply = c.params.get("reply_parameters") or {}
+    same_chat: bool = c.params.get("chat_id") == message["chat"]["id"]
+    return same_chat and reply.get("message_id") == message["message_id"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------------- tests
+
+
+async def test_start_publishes_the_menu_and_stop_is_fast_and_complete() -> None:
+    model = GatedModel(default=say("too late"))
+    async with running(model) as rig:
+        tg = rig.tg
+        assert rig.adapter.bot_username == "pagemind_bot"
+        assert [c["command"] for c in tg.commands()] == [
+            "help",
+            "memory",
+            "search",
+            "export",
+            "erase",
+        ]
+        tg.push_private_message("take your time")
+        await tg.wait_for("sendChatAction")  # a turn is running, typing is on
+        await tg.wait_until_polling()  # and a long poll is open
+
+        started = time.monotonic()
+        await rig.adapter.stop()
+        assert time.monotonic() - started < 1.5, "stop cancels the long poll, never waits"
+        leftovers = [t for t in asyncio.all_tasks() if t.get_name().startswith("telegram-")]
+        assert leftovers == [], "typing loops and answers end with the adapter"
+        assert not rig.adapter.running
+
+        model.gate.set()  # the turn finishes after the stop: its reply is dropped, not sent
+        await rig.service.dispatcher.join()
+        assert tg.calls_to("sendMessage") == []
+
+
+async def test_dm_is_answered_in_reply_and_an_edit_is_read_again() -> None:
+    model = ScriptedModel([say("Hello Ana!"), say("Six it is.")])
+    async with running(model) as rig:
+        tg = rig.tg
+        update = tg.push_private_message("hi, meet at 5?")
+        sent = await answer_to(tg, update)
+        assert sent.params["text"] == "Hello Ana!"
+        assert sent.params["reply_parameters"] == {
+            "message_id": update["message"]["message_id"],
+            "allow_sending_without_reply": True,
+        }
+        assert "parse_mode" not in sent.params, "plain text: the agent's words are never markup"
+        assert model.requests[0].messages[-1].content.endswith("hi, meet at 5?")
+
+        edited = tg.push_edited_message(update, "hi, meet at 6?")
+        await tg.wait_for(lambda _: len(tg.sent_messages(DM)) == 2)
+        assert model.requests[1].messages[-1].content.endswith("(edited) hi, meet at 6?")
+        assert [c.params["text"] for c in answers(tg, edited)] == ["Hello Ana!", "Six it is."]
+
+
+async def test_group_answers_mentions_and_replies_but_not_chatter() -> None:
+    model = ScriptedModel([say("You called?"), say("You're welcome.")])
+    async with running(model) as rig:
+        tg = rig.tg
+        chatter = tg.push_group_message("lunch anyone?")
+        other = tg.push_group_message("@someone_else are you coming?")
+        mention = tg.push_group_message("what's the plan?", mention_bot=True)
+        first = await answer_to(tg, mention)
+        assert first.params["chat_id"] == GROUP and first.params["text"] == "You called?"
+
+        bot_message = first.result["message_id"]
+        thanks = tg.push_group_message("thanks!", reply_to=bot_message)
+        second = await answer_to(tg, thanks)
+        assert second.params["text"] == "You're welcome."
+        assert len(model.requests) == 2, "chatter and other people's mentions cost no model call"
+        assert answers(tg, chatter) == answers(tg, other) == []
+
+
+async def test_long_reply_is_split_on_paragraph_boundaries() -> None:
+    paragraphs = [f"Paragraph {i}. " + "All work and no play. " * 14 for i in range(30)]
+    long_text = "\n\n".join(p.strip() for p in paragraphs)
+    assert len(long_text) > 2 * 4096
+    model = ScriptedModel([say(long_text)])
+    async with running(model) as rig:
+        tg = rig.tg
+        update = tg.push_private_message("tell me everything")
+        await tg.wait_for(lambda _: len(tg.sent_messages(DM)) >= 3)
+        await rig.service.dispatcher.join()
+        calls = [c for c in tg.calls_to("sendMessage") if c.ok]
+        pieces = [c.params["text"] for c in calls]
+        assert len(pieces) == 3 and all(len(p) <= 4096 for p in pieces)
+        assert "\n\n".join(pieces) == long_text, "nothing lost, cut only between paragraphs"
+        assert (
+            calls[0].params["reply_parameters"]["message_id"] == (update["message"]["message_id"])
+        )
+        assert all("reply_parameters" not in c.params for c in calls[1:])
+
+
+async def test_replies_are_sent_once_per_key_and_bad_addresses_are_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running(ScriptedModel(default=say("hi"))) as rig:
+        tg = rig.tg
+        await answer_to(tg, tg.push_private_message("hello"))  # the chat exists now
+        reply = SendReply(
+            agent_key="telegram:user:1001",
+            event_id="telegram:replayed",
+            idempotency_key="telegram:replayed:0",
+            text="A reminder, once.",
+            address=Address(platform="telegram", channel_id=str(DM), is_direct=True),
+        )
+        await rig.adapter.send(reply)
+        await rig.adapter.send(reply)  # a replayed outbox: not sent twice by this process
+        assert [m["text"] for m in tg.sent_messages(DM)] == ["hi", "A reminder, once."]
+
+        nowhere = reply.model_copy(
+            update={"address": Address(platform="telegram", channel_id="general")}
+        )
+        await rig.adapter.send(nowhere)  # logged, never raised into the core
+        assert "reply dropped" in caplog.text
+
+
+async def test_typing_shows_while_the_turn_runs_and_stops_after() -> None:
+    model = GatedModel(default=say("Done thinking."))
+    async with running(model) as rig:
+        tg = rig.tg
+        update = tg.push_private_message("think hard")
+        await tg.wait_for(lambda _: len(tg.chat_actions) >= 3)  # repeated while it runs
+        assert tg.calls_to("sendMessage") == []
+        assert all(a == {"chat_id": DM, "action": "typing"} for a in tg.chat_actions)
+
+        model.gate.set()
+        sent = await answer_to(tg, update)
+        assert max(c.at for c in tg.calls_to("sendChatAction")) < sent.at + 0.5
+        await rig.service.dispatcher.join()
+        settled = len(tg.calls_to("sendChatAction"))
+        with pytest.raises(TimeoutError):  # one action may have been in flight; no loop goes on
+            await tg.wait_for(
+                lambda _: len(tg.calls_to("sendChatAction")) > settled + 1, timeout=0.5
+            )
+
+
+async def test_forum_topic_message_is_answered_in_its_topic() -> None:
+    model = GatedModel(default=say("Answered in the topic."))
+    async with running(model) as rig:
+        tg = rig.tg
+        update = tg.push_group_message("status of the release?", mention_bot=True, thread_id=77)
+        action = await tg.wait_for("sendChatAction")
+        assert action.params == {"chat_id": GROUP, "action": "typing", "message_thread_id": 77}
+        model.gate.set()
+        sent = await answer_to(tg, update)
+        assert sent.params["message_thread_id"] == 77
+        assert sent.result["message_thread_id"] == 77 and sent.result["is_topic_message"]
+
+        # A plain message in the topic replies (for Telegram) to the topic's first message,
+        # not to the bot: in mention mode it is not for the agent.
+        tg.push_group_message("I'll check", thread_id=77)
+        again = tg.push_group_message("and?", mention_bot=True, thread_id=77)
+        await answer_to(tg, again)
+        assert len(model.requests) == 2
+
+
+async def test_attachments_are_downloaded_through_the_adapter() -> None:
+    intake = RecordingIntake()
+    model = ScriptedModel(default=say("Got it."))
+    async with running(model, intake=intake) as rig:
+        tg = rig.tg
+        data = b"line one\nline two\n"
+        update = tg.push_document(
+            data, file_name="notes.txt", mime_type="text/plain", caption="please keep these"
+        )
+        document = update["message"]["document"]
+        await answer_to(tg, update, text="Got it.")
+        [(attachment, got)] = intake.received
+        assert got == data and tg.downloads == ["documents/file_1.txt"]
+        assert attachment == Attachment(
+            filename="notes.txt", ref=document["file_id"], size=len(data), mime="text/plain"
+        )
+        assert model.requests[0].messages[-1].content.endswith("please keep these")
+        status = tg.calls_to("sendMessage")[0]
+        assert status.params["text"] == "Reading notes.txt…"
+        assert [e["text"] for e in tg.edits] == ["Read notes.txt: 18 bytes"]
+        assert [c.status for c in tg.calls_to("editMessageText")] == [200, 400]
+
+        # A photo: Telegram sends several sizes; the largest one is taken.
+        small = tg.add_file(b"tiny", kind="photos")
+        large = tg.add_file(b"the full picture", kind="photos")
+
+        def size(doc: JSON, side: int) -> JSON:
+            keep = ("file_id", "file_unique_id", "file_size")
+            return {**{k: doc[k] for k in keep}, "width": side, "height": side}
+
+        chat = {"id": DM, "type": "private", "first_name": "Ana"}
+        photo = tg.push_update(
+            {
+                "message": {
+                    "message_id": 900,
+                    "date": int(time.time()),
+                    "chat": chat,
+                    "from": make_user(),
+                    "photo": [size(small, 90), size(large, 1280)],
+                    "caption": "my cat",
+                }
+            }
+        )
+        await answer_to(tg, photo, text="Got it.")
+        attachment, got = intake.received[1]
+        assert got == b"the full picture" and attachment.ref == large["file_id"]
+        assert attachment.filename.endswith(".jpg") and attachment.mime == "image/jpeg"
+
+
+async def test_files_over_the_limits_get_a_clear_answer_without_download() -> None:
+    intake = RecordingIntake(max_bytes=20 * 2**20)
+    async with running(ScriptedModel(), intake=intake) as rig:
+        tg = rig.tg
+        huge = tg.push_document(b"x", file_name="huge.pdf", file_size=25 * 2**20)
+        notice = (await answer_to(tg, huge)).params["text"]
+        assert "huge.pdf" in notice and "25 MB" in notice and "up to 20 MB" in notice
+        assert tg.calls_to("getFile") == [], "the size is checked before anything is fetched"
+
+        intake.max_bytes = 100 * 2**20  # we would take it, but the Bot API won't hand it out
+        big = tg.push_document(b"x", file_name="big.pdf", file_size=21 * 2**20)
+        notice = (await answer_to(tg, big)).params["text"]
+        assert "Telegram lets bots download files only up to 20 MB" in notice
+        assert [c.status for c in tg.calls_to("getFile")] == [400]
+        assert tg.downloads == [] and intake.received == []
+        assert rig.model.requests == []
+
+
+async def test_every_command() -> None:
+    model = ScriptedModel(
+        [
+            call(
+                "core_memory_append",
+                label="human",
+                content="Likes green tea",
+                request_heartbeat=True,
+            ),
+            call(
+                "archival_memory_insert",
+                content="Ana's passport number ends 123",
+                request_heartbeat=True,
+            ),
+            say("Noted."),
+        ]
+    )
+    async with running(model) as rig:
+        tg = rig.tg
+        await answer_to(tg, tg.push_private_message("I like green tea"))
+        await rig.service.dispatcher.join()
+
+        async def ask(name: str, args: str = "", method: str = "sendMessage") -> Call:
+            return await answer_to(tg, tg.push_command(name, args), method)
+
+        assert (await ask("help")).params["text"] == HELP
+        assert "Likes green tea" in (await ask("memory")).params["text"]
+        assert "passport number ends 123" in (await ask("search", "passport")).params["text"]
+
+        export = await ask("export", method="sendDocument")
+        upload = export.files["document"]
+        assert upload.filename is not None and upload.filename.endswith(".json")
+        exported = json.loads(upload.data)
+        assert "Likes green tea" in json.dumps(exported) and "passport" in json.dumps(exported)
+        assert export.params["caption"].startswith("Everything I remember of you")
+
+        ask_erase = (await ask("erase")).params["text"]
+        code = re.search(r"/erase (\w{6})", ask_erase)
+        assert code is not None
+        assert code.group(1) == confirmation_code("telegram:user:1001", datetime.now(UTC))
+        assert "nothing was erased" in (await ask("erase", "WRONG1")).params["text"]
+        assert (await ask("erase", code.group(1))).params["text"].startswith("Done")
+        assert await rig.service.agents.load("telegram:user:1001") is None
+
+        # In groups: /command@this_bot is ours, /command@another_bot is not.
+        tg.push_group_message("/memory@other_bot")
+        ours = tg.push_command("memory", chat_id=GROUP, mention_bot=True)
+        assert "haven't talked" in (await answer_to(tg, ours)).params["text"]
+        assert len([c for c in tg.calls_to("sendMessage") if c.params["chat_id"] == GROUP]) == 1
+
+
+async def test_a_429_is_waited_out_and_retried() -> None:
+    async with running(ScriptedModel([say("Sorry for the wait.")])) as rig:
+        tg = rig.tg
+        tg.fail_next("sendMessage", error_code=429, retry_after=1)
+        update = tg.push_private_message("hello?")
+        await answer_to(tg, update)
+        first, second = tg.calls_to("sendMessage")
+        assert (first.status, second.status) == (429, 200)
+        assert second.at - first.at >= 1.0, "Telegram's retry_after is honoured"
+        assert len(tg.sent_messages(DM)) == 1
+
+
+async def test_transient_failures_are_retried_and_refusals_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = ScriptedModel([say("Made it."), say("Lost."), say("Back.")])
+    async with running(model) as rig:
+        tg = rig.tg
+        tg.fail_next("sendMessage", error_code=502)
+        tg.drop_next("sendMessage")
+        first = tg.push_private_message("one")
+        await answer_to(tg, first)
+        assert [c.status for c in tg.calls_to("sendMessage")] == [502, 0, 200]
+
+        tg.fail_next("sendMessage", error_code=403)  # "bot was blocked by the user"
+        tg.push_private_message("two")
+        third = tg.push_private_message("three")
+        assert (await answer_to(tg, third)).params["text"] == "Back."
+        assert [c.status for c in tg.calls_to("sendMessage")][-2:] == [403, 200]
+        refusals = [r for r in caplog.records if "refused a message" in r.getMessage()]
+        assert len(refusals) == 1 and refusals[0].levelno == logging.WARNING
+        assert "blocked" in refusals[0].getMessage()
+        assert refusals[0].__dict__["agent_key"] == "telegram:user:1001"
+        assert "could not deliver a reply" not in caplog.text, "nothing PTB's reached the core"
+
+
+async def test_a_redelivered_update_is_processed_once_even_after_a_restart() -> None:
+    model = ScriptedModel(default=say("Once."))
+    async with running(model) as rig:
+        tg = rig.tg
+        update = tg.push_private_message("hello")
+        await answer_to(tg, update)
+        tg.redeliver(update)
+        later = tg.push_private_message("/help")  # handled after the redelivered update
+        await answer_to(tg, later)
+        assert len(model.requests) == 1 and len(answers(tg, update)) == 1
+
+        await rig.adapter.stop()  # a new process remembers no update ids: the inbox does
+        adapter = rig.new_adapter()
+        await adapter.start()
+        try:
+            tg.redeliver(update)
+            after_restart = tg.push_private_message("/help")
+            await answer_to(tg, after_restart)
+            await rig.service.dispatcher.join()
+            assert len(model.requests) == 1 and len(answers(tg, update)) == 1
+        finally:
+            await adapter.stop()
+
+
+async def test_user_outside_the_allowlist_is_refused_politely() -> None:
+    policy = PlatformPolicy(allowed_users=frozenset({"42"}))
+    model = ScriptedModel()
+    async with running(model, policy=policy) as rig:
+        update = rig.tg.push_private_message("let me in")
+        assert (await answer_to(rig.tg, update)).params["text"] == NOT_ALLOWED
+        assert model.requests == []
+
+
+async def test_exhausted_daily_budget_sends_the_notice_instead_of_calling_the_model() -> None:
+    model = ScriptedModel(default=say("An answer."))
+    budget = AgentSettings(daily_token_budget=100)  # one scripted call reports 110 tokens
+    async with running(model, agent_settings=budget) as rig:
+        tg = rig.tg
+        assert (await answer_to(tg, tg.push_private_message("one"))).params["text"] == (
+            "An answer."
+        )
+        notice = (await answer_to(tg, tg.push_private_message("two"))).params["text"]
+        assert "reached my conversation limit for today" in notice
+        assert len(model.requests) == 1
+
+
+async def test_a_crashing_handler_is_logged_and_the_bot_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = ScriptedModel(default=say("Still here."))
+    async with running(model, intake=ExplodingIntake()) as rig:
+        tg = rig.tg
+        boom = tg.push_document(b"x", file_name="boom.txt", caption="read this")
+        assert (await answer_to(tg, boom)).params["text"] == SORRY
+        after = tg.push_private_message("are you there?")
+        assert (await answer_to(tg, after)).params["text"] == "Still here."
+        [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert record.__dict__["event_id"] == f"telegram:{boom['update_id']}"
+        assert record.exc_info is not None and "intake exploded" in str(record.exc_info[1])
+
+
+async def test_webhook_mode_takes_updates_with_the_right_secret_only() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/updates"
+    secret = "s3cret-Token_1"
+    model = ScriptedModel(default=say("Via webhook."))
+    async with running(
+        model,
+        mode="webhook",
+        webhook_url=url,
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+        webhook_secret=secret,
+    ) as rig:
+        tg = rig.tg
+        assert tg.webhook is not None
+        assert tg.webhook["url"] == url and tg.webhook["secret_token"] == secret
+        assert set(tg.webhook["allowed_updates"]) == {"message", "edited_message"}
+
+        forged = tg.push_private_message("forged")
+        assert await tg.post_update_to_webhook(url, forged, secret_token="wrong") == 403
+        assert await tg.post_update_to_webhook(url, forged) == 403
+        real = tg.push_private_message("real")
+        assert await tg.post_update_to_webhook(url, real, secret_token=secret) == 200
+        assert (await answer_to(tg, real)).params["text"] == "Via webhook."
+        assert len(model.requests) == 1 and answers(tg, forged) == []
+        assert tg.calls_to("getUpdates") == []
+
+
+async def test_configuration_problems_are_reported_clearly_without_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    policy = PlatformPolicy()
+    async with FakeTelegram() as tg, service(ScriptedModel(), policies={"telegram": policy}) as h:
+        with pytest.raises(ConfigurationError, match="PAGEMIND_TELEGRAM_TOKEN"):
+            TelegramAdapter(settings_for(tg, token=None), h.gateway, policy)
+        unsigned = settings_for(tg, mode="webhook", webhook_url="https://bot.example.org/tg")
+        with pytest.raises(ConfigurationError, match="PAGEMIND_TELEGRAM_WEBHOOK_SECRET"):
+            TelegramAdapter(unsigned, h.gateway, policy)
+
+        tg.fail_next("getMe", error_code=401)
+        adapter = TelegramAdapter(settings_for(tg), h.gateway, policy)
+        with pytest.raises(ConfigurationError, match="rejected the bot token") as caught:
+            await adapter.start()
+        assert TOKEN not in "".join(traceback.format_exception(caught.value))
+        assert not adapter.running
+
+        # Answering every group message needs privacy mode off; the operator is told.
+        chatty = PlatformPolicy(answer="always")
+        adapter = TelegramAdapter(settings_for(tg), h.gateway, chatty)
+        await adapter.start()
+        await adapter.stop()
+        assert "privacy mode is on" in caplog.text
+        assert TOKEN not in caplog.text

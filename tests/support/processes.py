@@ -1,0 +1,91 @@
+"""Run Pagemind worker processes for a test, and collect what they deliver."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Collector:
+    """An HTTP endpoint on 127.0.0.1 that records every reply the workers deliver."""
+
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/replies"
+
+    async def __aenter__(self) -> Collector:
+        app = web.Application()
+        app.router.add_post("/replies", self._record)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _record(self, request: web.Request) -> web.Response:
+        self.replies.append(await request.json())
+        return web.json_response({"ok": True})
+
+    async def wait_for(self, count: int, timeout: float = 30.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.replies) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"only {len(self.replies)} of {count} replies arrived")
+            await asyncio.sleep(0.05)
+
+
+@dataclass
+class Worker:
+    process: asyncio.subprocess.Process
+    log: Path
+
+    async def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as in a crash."""
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        return self.process.returncode or 0
+
+
+async def start_worker(env: dict[str, str], collector: Collector, log: Path) -> Worker:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
+    full_env.update(env)
+    handle = log.open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.worker", collector.url,
+        cwd=ROOT, env=full_env, stdout=handle, stderr=handle, stdin=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    handle.close()
+    deadline = asyncio.get_running_loop().time() + 60
+    while b"worker ready" not in log.read_bytes():
+        if process.returncode is not None or asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"worker did not start:\n{log.read_text()[-3000:]}")
+        await asyncio.sleep(0.05)
+    return Worker(process, log)
