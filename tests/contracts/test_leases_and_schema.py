@@ -53,6 +53,26 @@ async def test_one_worker_per_agent_and_takeover_after_expiry(connection: MongoC
     assert await a.acquire("agent-1"), "a released lease is free at once"
 
 
+async def test_leases_of_different_agents_never_interfere(connection: MongoConnection) -> None:
+    clock = ManualClock()
+    a = MongoLeases(connection, clock, ttl=15, worker_id="A")
+    b = MongoLeases(connection, clock, ttl=15, worker_id="B")
+    for i in range(5):
+        assert await a.acquire(f"agent-{i}")
+    clock.advance(seconds=20)  # every lease of A has expired
+    assert await a.acquire("agent-0"), "A renews one of them"
+    assert await b.acquire("agent-3"), "B takes over an expired one"
+    assert not await b.acquire("agent-0"), "A's renewed lease is not B's to take"
+    owners = {d["_id"]: d["owner"] async for d in connection.db["leases"].find()}
+    assert owners == {
+        "agent-0": "A",
+        "agent-1": "A",
+        "agent-2": "A",
+        "agent-3": "B",
+        "agent-4": "A",
+    }
+
+
 async def test_workers_see_their_peers(connection: MongoConnection) -> None:
     clock = ManualClock(datetime.now(UTC))  # heartbeats expire by the server's TTL clock
     a = MongoLeases(connection, clock, ttl=15, worker_id="A")
