@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 from adapters.openai_compatible.chat import OpenAICompatibleChatModel
 from adapters.openai_compatible.embeddings import OpenAICompatibleEmbedder
+from adapters.scheduling.triggers import ApschedulerTriggers
+from adapters.scheduling.waker import CheckinWaker
 from bots.storage import Storage, open_storage
 from config.prompts import read
 from config.settings import Settings
-from core.agent import AgentRuntime, AgentSettings
+from core.agent import AgentRuntime, AgentSettings, TurnOutcome
+from core.checkins import CheckinPolicy, CheckinService, QuietHours, Schedule
 from core.clock import SystemClock, zone
 from core.context import PromptTexts
 from core.dispatch import AgentDispatcher
 from core.errors import ConfigurationError, LeaseLostError
+from core.events import Event, TimerFired
+from core.inbound import is_group_agent
 from core.llm import ChatModel
 from core.ports import Embedder, ReplySink, TurnObserver
+from core.records import AgentState
 from core.tokens import TokenCounter
+from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
 
@@ -34,6 +42,7 @@ class Service:
     clock: SystemClock
     counter: TokenCounter
     embedder: Embedder | None
+    checkins: CheckinService | None
 
 
 def agent_settings(settings: Settings) -> AgentSettings:
@@ -48,6 +57,7 @@ def agent_settings(settings: Settings) -> AgentSettings:
         summary_tokens=settings.summary_tokens,
         timezone=settings.timezone,
         daily_token_budget=settings.daily_token_budget,
+        checkin_quiet_after_activity=settings.checkin_skip_if_active_minutes * 60,
     )
 
 
@@ -142,12 +152,22 @@ async def build_service(
         )
         counter = TokenCounter(settings.model_name)
         vectors = await embedder(settings, stack)
+        dispatcher: AgentDispatcher | None = None
+
+        async def submit(event: Event) -> bool:
+            assert dispatcher is not None, "check-ins fire only once the service is up"
+            return await dispatcher.submit(event)
+
+        checkins = checkin_service(settings, storage, clock, submit)
+        tools = tool_registry(settings)
+        if checkins is not None:
+            register_checkin_tools(tools)
         runtime = AgentRuntime(
             model=model,
             agents=storage.agents,
             recall=storage.recall,
             archival=storage.archival,
-            tools=tool_registry(settings),
+            tools=tools,
             prompts=prompt_texts(settings),
             counter=counter,
             clock=clock,
@@ -156,9 +176,20 @@ async def build_service(
             observer=observer,
             fence=_fence(storage),
             embedder=vectors,
+            checkins=checkins,
+            on_created=default_checkin(settings, checkins),
         )
+
+        async def handle(event: Event) -> TurnOutcome:
+            outcome = await runtime.handle(event)
+            if isinstance(event, TimerFired):
+                await storage.checkins.record_tokens(
+                    event.checkin_id, outcome.tokens, outcome.skipped
+                )
+            return outcome
+
         dispatcher = AgentDispatcher(
-            runtime.handle,
+            handle,
             inbox=storage.inbox,
             leases=storage.leases,
             forget=runtime.forget,
@@ -168,7 +199,58 @@ async def build_service(
         )
         stack.push_async_callback(dispatcher.drain)
         await dispatcher.start()
-        yield Service(settings, runtime, dispatcher, storage, clock, counter, vectors)
+        if checkins is not None:
+            waker = CheckinWaker(checkins.fire_due, settings.checkin_poll_seconds)
+            waker.start()
+            stack.push_async_callback(waker.aclose)
+        yield Service(settings, runtime, dispatcher, storage, clock, counter, vectors, checkins)
+
+
+def checkin_service(
+    settings: Settings,
+    storage: Storage,
+    clock: SystemClock,
+    submit: Callable[[Event], Awaitable[bool]],
+) -> CheckinService | None:
+    if not settings.checkins:
+        return None
+    quiet = settings.checkin_quiet_hours
+    return CheckinService(
+        store=storage.checkins,
+        triggers=ApschedulerTriggers(),
+        clock=clock,
+        submit=submit,
+        owner=settings.worker_name,
+        policy=CheckinPolicy(
+            grace=timedelta(minutes=settings.checkin_grace_minutes),
+            lease=timedelta(seconds=settings.checkin_claim_seconds),
+            quiet_hours=QuietHours.parse(quiet) if quiet else None,
+        ),
+    )
+
+
+def default_checkin(
+    settings: Settings, checkins: CheckinService | None
+) -> Callable[[AgentState], Awaitable[None]] | None:
+    """The operator's check-in for every new one-to-one agent (not group agents)."""
+    cron = settings.checkin_default_cron
+    if checkins is None or not cron:
+        return None
+
+    async def create(state: AgentState) -> None:
+        if is_group_agent(state.agent_key):
+            return
+        digest = hashlib.sha1(state.agent_key.encode()).hexdigest()[:12]
+        await checkins.schedule(
+            state.agent_key,
+            settings.checkin_default_note,
+            Schedule(kind="cron", cron=cron),
+            timezone=state.timezone,
+            created_by="operator",
+            checkin_id=f"default-{digest}",
+        )
+
+    return create
 
 
 def _fence(storage: Storage) -> Callable[[str], None]:

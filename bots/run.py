@@ -161,6 +161,7 @@ def _front_door(svc: Service, platforms: list[Platform]) -> tuple[Gateway, Uploa
         embedder=svc.embedder,
         timezone=svc.settings.timezone,
         forget=svc.runtime.forget,
+        checkins=svc.checkins,
     )
     policies = {p.name: policy_for(p.settings, REPLY_LIMITS[p.name]) for p in platforms}
     gateway = Gateway(dispatcher=svc.dispatcher, commands=commands, policies=policies)

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from adapters.inmemory import (
     InMemoryAgentStore,
     InMemoryArchivalStore,
+    InMemoryCheckinStore,
     InMemoryInbox,
     InMemoryRecallStore,
 )
 from adapters.mongo.agents import MongoAgentStore
 from adapters.mongo.archival import MongoArchivalStore
+from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection, redact
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.inbox import MongoInbox
@@ -21,6 +23,7 @@ from adapters.mongo.leases import MongoLeases
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from config.settings import Settings
+from core.checkins import CheckinStore
 from core.leases import SoleWorkerLeases
 from core.ports import AgentStore, ArchivalStore, Clock, Inbox, Leases, RecallStore
 
@@ -34,6 +37,7 @@ class Storage:
     archival: ArchivalStore
     inbox: Inbox
     leases: Leases
+    checkins: CheckinStore
     description: str
 
 
@@ -46,6 +50,7 @@ async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) 
             InMemoryArchivalStore(),
             InMemoryInbox(),
             SoleWorkerLeases(),
+            InMemoryCheckinStore(),
             "in memory (nothing is kept after exit)",
         )
     if settings.mongodb_uri is not None:
@@ -67,6 +72,7 @@ async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) 
         MongoRecallStore(connection),
         MongoArchivalStore(connection),
         MongoInbox(connection, clock),
-        MongoLeases(connection, clock, ttl=settings.lease_ttl),
+        MongoLeases(connection, clock, ttl=settings.lease_ttl, worker_id=settings.worker_name),
+        MongoCheckinStore(connection),
         where,
     )

@@ -26,8 +26,19 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     noisy_libraries = (
-        "httpx", "httpx2", "httpcore", "httpcore2", "openai", "pymongo", "asyncio",
-        "slack_bolt", "slack_sdk", "telegram", "discord", "aiohttp.access", "apscheduler",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "httpcore2",
+        "openai",
+        "pymongo",
+        "asyncio",
+        "slack_bolt",
+        "slack_sdk",
+        "telegram",
+        "discord",
+        "aiohttp.access",
+        "apscheduler",
     )  # fmt: skip  (httpx logs request URLs, Telegram's include the bot token)
     for noisy in noisy_libraries:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -67,8 +67,22 @@ class Settings(BaseSettings):
     mongodb_database: str = "pagemind"
     data_dir: Path = Field(default_factory=lambda: user_data_path("pagemind"))
     lease_ttl: float = Field(15.0, ge=1)
+    worker_name: str | None = None  # names this process in leases, claims and logs
     inbox_poll_seconds: float = Field(1.0, gt=0)
     inbox_retention_days: float = Field(7.0, gt=0)
+
+    # --- check-ins -----------------------------------------------------------------------
+    checkins: bool = True
+    checkin_poll_seconds: float = Field(2.0, gt=0)
+    checkin_default_cron: str | None = None  # e.g. "0 9 * * *": a check-in for every user
+    checkin_default_note: str = (
+        "Morning check-in: if there is something worth saying to the user (a follow-up, a "
+        "reminder), say it briefly; otherwise stay silent."
+    )
+    checkin_quiet_hours: str | None = None  # e.g. "22:00-08:00", in each user's time zone
+    checkin_grace_minutes: float = Field(60.0, ge=0)  # older when found (outage): dropped
+    checkin_skip_if_active_minutes: float = Field(30.0, ge=0)
+    checkin_claim_seconds: float = Field(30.0, ge=1)  # a crashed claimer's check-ins wait this
 
     # --- uploads -------------------------------------------------------------------------
     max_upload_mb: float = Field(20.0, gt=0)

@@ -17,10 +17,11 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.agent_data import erase_agent
+from core.checkins import CheckinService
 from core.chunking import chunk_text
 from core.context import PromptLayout, PromptTexts
 from core.errors import (
@@ -99,6 +100,7 @@ class AgentSettings:
     session_cache: int = 1000
     cache_idle_seconds: float = 600.0
     daily_token_budget: int | None = None
+    checkin_quiet_after_activity: float = 1800.0  # skip a check-in this soon after the user spoke
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,8 @@ class TurnOutcome:
     replies: tuple[SendReply, ...] = ()
     error: str | None = None
     replayed: bool = False
+    tokens: int = 0  # prompt + completion tokens this event cost
+    skipped: bool = False  # declined before any model call (budget, recent activity)
 
 
 @dataclass
@@ -116,6 +120,7 @@ class _Turn:
 
     event: Event
     usage: TokenUsage = field(default_factory=TokenUsage)
+    spent: int = 0  # tokens over the whole event (usage is reset as it is stored)
     warned: bool = False
     replies: list[SendReply] = field(default_factory=list)
 
@@ -137,10 +142,14 @@ class AgentRuntime:
         embedder: Embedder | None = None,
         observer: TurnObserver | None = None,
         fence: Callable[[str], None] | None = None,
+        checkins: CheckinService | None = None,
+        on_created: Callable[[AgentState], Awaitable[None]] | None = None,
     ) -> None:
         self.model = model
         self.observer = observer
         self.fence = fence or (lambda agent_key: None)
+        self.checkins = checkins
+        self.on_created = on_created
         self.agents = agents
         self.recall = recall
         self.archival = archival
@@ -194,6 +203,7 @@ class AgentRuntime:
         await self.recall.discard_after(agent_key, state.last_seq)
         fifo = await self.recall.range(agent_key, state.summary_upto_seq, state.last_seq)
         session = AgentSession(state, fifo, self.layout)
+        session.outbox_unsent = bool(state.outbox)
         self._sessions[agent_key] = session
         while len(self._sessions) > self.settings.session_cache:
             oldest = next(iter(self._sessions))
@@ -224,12 +234,31 @@ class AgentRuntime:
     async def _run(self, session: AgentSession, turn: _Turn) -> TurnOutcome:
         event = turn.event
         state = session.state
+        if session.outbox_unsent:
+            # Loaded from storage with the last step's replies: its worker may have died
+            # between storing that step and sending them. Send them before anything else,
+            # or a later event would overwrite them unsent.
+            session.outbox_unsent = False
+            await self._deliver(state.outbox)
         if state.last_event_id == event.event_id:
             # A replay of an event whose last step is stored: finish what is left.
-            await self._deliver(state.outbox)
             if not state.chain_open:
                 return TurnOutcome(event.event_id, 0, state.outbox, replayed=True)
+        elif event.event_id in state.recent_event_ids:
+            # Stored already, and other events were handled since (replicas can hand events
+            # over out of order): never turn it twice.
+            log.warning(
+                "event already handled; not running it again",
+                extra={"agent_key": event.agent_key, "event_id": event.event_id},
+            )
+            return TurnOutcome(event.event_id, 0, replayed=True)
         else:
+            if self._recently_active(session.state, event):
+                log.info(
+                    "check-in skipped: the user was active recently",
+                    extra={"agent_key": event.agent_key, "event_id": event.event_id},
+                )
+                return TurnOutcome(event.event_id, 0, skipped=True)
             await self._admit(session, event)
             if self._over_budget(session.state):
                 return await self._decline_over_budget(session, turn)
@@ -252,8 +281,20 @@ class AgentRuntime:
             )
             await self._commit(session, turn, session.state.memory, chain_open=False, outbox=())
             notice = await self._notify_failure(session, event, exc)
-            return TurnOutcome(event.event_id, steps, tuple(turn.replies), error=str(notice))
-        return TurnOutcome(event.event_id, steps, tuple(turn.replies))
+            return TurnOutcome(
+                event.event_id, steps, tuple(turn.replies), error=notice, tokens=turn.spent
+            )
+        return TurnOutcome(event.event_id, steps, tuple(turn.replies), tokens=turn.spent)
+
+    def _recently_active(self, state: AgentState, event: Event) -> bool:
+        """The cheap check before a check-in: no model call if the user spoke recently."""
+        last = state.last_user_message_at
+        window = self.settings.checkin_quiet_after_activity
+        return (
+            isinstance(event, TimerFired)
+            and last is not None
+            and (event.occurred_at - last).total_seconds() < window
+        )
 
     def _over_budget(self, state: AgentState) -> bool:
         budget = self.settings.daily_token_budget
@@ -284,7 +325,9 @@ class AgentRuntime:
             )
         await self._commit(session, turn, session.state.memory, chain_open=False, outbox=notice)
         await self._deliver(notice)
-        return TurnOutcome(event.event_id, 0, notice, error="daily token budget spent")
+        return TurnOutcome(
+            event.event_id, 0, notice, error="daily token budget spent", skipped=True
+        )
 
     async def _admit(self, session: AgentSession, event: Event) -> None:
         state = session.state
@@ -368,6 +411,7 @@ class AgentRuntime:
             )
         for usage in self.summarizer.usage:
             turn.usage = turn.usage.plus(_usage(usage))
+            turn.spent += usage.prompt_tokens + usage.completion_tokens
         self.summarizer.usage.clear()
         updated = self._stamp_usage(
             state.model_copy(
@@ -436,6 +480,7 @@ class AgentRuntime:
             if response.usage:
                 self.counter.observe(estimate, response.usage.prompt_tokens)
                 turn.usage = turn.usage.plus(_usage(response.usage))
+                turn.spent += response.usage.prompt_tokens + response.usage.completion_tokens
             return response
         raise AssertionError("unreachable")
 
@@ -492,6 +537,7 @@ class AgentRuntime:
             home=session.state.home,
             page_size=self.settings.page_size,
             block_limit=self.settings.block_limit,
+            checkins=self.checkins,
         )
         heartbeat = False
         results = []
@@ -530,6 +576,10 @@ class AgentRuntime:
             session, turn, ctx.memory, chain_open=heartbeat, outbox=tuple(ctx.replies)
         )
         turn.replies.extend(ctx.replies)
+        if ctx.replies:
+            # If the lease slipped away meanwhile, the new owner replays this stored step and
+            # delivers it: sending here as well would send it twice.
+            self.fence(event.agent_key)
         await self._deliver(ctx.replies)
         return heartbeat
 
@@ -556,11 +606,8 @@ class AgentRuntime:
         state = session.state
         pending = session.uncommitted
         event = turn.event
-        home = (
-            event.reply_to
-            if isinstance(event, UserMessageReceived) and event.reply_to
-            else state.home
-        )
+        spoke = isinstance(event, UserMessageReceived)
+        home = event.reply_to if spoke and event.reply_to else state.home
         shown = state.prompt_memory
         updated = self._stamp_usage(
             state.model_copy(
@@ -569,9 +616,13 @@ class AgentRuntime:
                     "shown_memory": None if memory == shown else shown,
                     "last_seq": pending[-1].seq if pending else state.last_seq,
                     "last_event_id": event.event_id,
+                    "recent_event_ids": _remember(state.recent_event_ids, event.event_id),
                     "chain_open": chain_open,
                     "outbox": outbox,
                     "home": home,
+                    "last_user_message_at": event.occurred_at
+                    if spoke
+                    else state.last_user_message_at,
                     "memory_warning_sent": state.memory_warning_sent or turn.warned,
                     "updated_at": self.clock.now(),
                 }
@@ -642,12 +693,15 @@ class AgentRuntime:
             updated_at=now,
         )
         try:
-            return await self.agents.save(state, None)
+            created = await self.agents.save(state, None)
         except ConcurrentUpdateError:
             existing = await self.agents.load(agent_key)
             if existing is None:
                 raise
             return existing
+        if self.on_created is not None:
+            await self.on_created(created)
+        return created
 
     def _check_budget(self) -> None:
         s = self.settings
@@ -698,6 +752,15 @@ def event_message(event: Event, seq: int) -> Message:
         created_at=event.occurred_at,
         event_id=event.event_id,
     )
+
+
+RECENT_EVENTS = 128
+
+
+def _remember(recent: tuple[str, ...], event_id: str) -> tuple[str, ...]:
+    if recent and recent[-1] == event_id:
+        return recent
+    return (*recent, event_id)[-RECENT_EVENTS:]
 
 
 def _usage(usage: Usage) -> TokenUsage:

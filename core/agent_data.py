@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from core.checkins import Checkin, CheckinStore
 from core.events import Event
 from core.messages import Message
 from core.ports import AgentStore, ArchivalStore, Inbox, RecallStore
@@ -25,6 +26,7 @@ class AgentExport(BaseModel):
     messages: list[Message]
     passages: list[Passage]
     pending_events: list[Event]
+    checkins: list[Checkin] = []
 
 
 async def export_agent(
@@ -35,6 +37,7 @@ async def export_agent(
     archival: ArchivalStore,
     inbox: Inbox,
     now: datetime,
+    checkins: CheckinStore | None = None,
 ) -> AgentExport:
     state = await agents.load(agent_key)
     messages = await recall.range(agent_key, 0, state.last_seq) if state else []
@@ -46,6 +49,7 @@ async def export_agent(
         messages=messages,
         passages=passages,
         pending_events=await inbox.pending(agent_key),
+        checkins=await checkins.active(agent_key) if checkins else [],
     )
 
 
@@ -56,9 +60,12 @@ async def erase_agent(
     recall: RecallStore,
     archival: ArchivalStore,
     inbox: Inbox,
+    checkins: CheckinStore | None = None,
 ) -> None:
-    """Delete the agent's messages, passages, queued events and state. The state goes last,
-    so an interrupted erase can simply be run again."""
+    """Delete the agent's messages, passages, queued events, check-ins and state. The state
+    goes last, so an interrupted erase can simply be run again."""
+    if checkins is not None:
+        await checkins.erase(agent_key)
     await recall.erase(agent_key)
     await archival.erase(agent_key)
     await inbox.erase(agent_key)

@@ -17,13 +17,26 @@ from datetime import datetime
 from typing import Literal
 
 from core.agent_data import erase_agent, export_agent
+from core.checkins import CheckinService, parse_when
 from core.clock import zone
+from core.errors import ConcurrentUpdateError, ConfigurationError, ToolError
 from core.ports import AgentStore, ArchivalStore, Clock, Embedder, Inbox, RecallStore
 from core.records import ArchivalQuery, RecallQuery
 from core.tools.formatting import format_page, message_line, passage_line
 
-CommandName = Literal["help", "memory", "search", "export", "erase"]
-COMMANDS: tuple[CommandName, ...] = ("help", "memory", "search", "export", "erase")
+CommandName = Literal[
+    "help", "memory", "search", "export", "erase", "checkins", "checkin", "timezone"
+]
+COMMANDS: tuple[CommandName, ...] = (
+    "help",
+    "memory",
+    "search",
+    "export",
+    "erase",
+    "checkins",
+    "checkin",
+    "timezone",
+)
 CONFIRM_WINDOW_SECONDS = 300
 
 _TEXT_COMMAND = re.compile(r"^[/!](\w+)(?:@(\w+))?(?:\s+(.*))?$", re.S)
@@ -33,6 +46,9 @@ HELP = """Here is what I understand:
 /search <words>: search everything we talked about and everything you gave me
 /export: a file with everything I remember of you
 /erase: forget everything about you (asks to confirm)
+/checkins: my scheduled check-ins; /checkins cancel <id> to cancel one
+/checkin at 2026-12-01 09:00 <note>, /checkin every 1d <note>, /checkin cron 0 9 * * 1-5 <note>
+/timezone Europe/Lisbon: the time zone I use with you
 /help: this message
 Anything else you write, I simply read and answer."""
 
@@ -82,6 +98,7 @@ class CommandHandler:
         embedder: Embedder | None = None,
         timezone: str = "UTC",
         forget: Callable[[str], None] | None = None,
+        checkins: CheckinService | None = None,
     ) -> None:
         self.agents = agents
         self.recall = recall
@@ -91,6 +108,8 @@ class CommandHandler:
         self.embedder = embedder
         self.tz = zone(timezone)
         self.forget = forget or (lambda agent_key: None)
+        self.checkins = checkins
+        self.default_timezone = timezone
 
     async def run(self, command: Command, ctx: CommandContext) -> CommandReply:
         match command.name:
@@ -104,6 +123,12 @@ class CommandHandler:
                 return await self._export(ctx)
             case "erase":
                 return await self._erase(command.argument, ctx)
+            case "checkins":
+                return await self._checkins(command.argument, ctx)
+            case "checkin":
+                return await self._checkin(command.argument, ctx)
+            case "timezone":
+                return await self._timezone(command.argument, ctx)
 
     async def _memory(self, ctx: CommandContext) -> CommandReply:
         state = await self.agents.load(ctx.conversation_agent)
@@ -148,6 +173,7 @@ class CommandHandler:
             archival=self.archival,
             inbox=self.inbox,
             now=now,
+            checkins=self.checkins.store if self.checkins else None,
         )
         body = data.model_dump_json(indent=2).encode()
         name = f"pagemind-memory-{now:%Y%m%d-%H%M}.json"
@@ -176,9 +202,86 @@ class CommandHandler:
             recall=self.recall,
             archival=self.archival,
             inbox=self.inbox,
+            checkins=self.checkins.store if self.checkins else None,
         )
         self.forget(ctx.own_agent)
         return CommandReply("Done: I have forgotten everything about you.")
+
+    async def _checkins(self, argument: str, ctx: CommandContext) -> CommandReply:
+        if self.checkins is None:
+            return CommandReply("Check-ins are not enabled here.")
+        words = argument.split()
+        if len(words) == 2 and words[0].lower() == "cancel":
+            if await self.checkins.cancel(ctx.conversation_agent, words[1]):
+                return CommandReply(f"Cancelled check-in {words[1]}.")
+            return CommandReply(f"There is no check-in {words[1]}. Send /checkins to see them.")
+        found = await self.checkins.active(ctx.conversation_agent)
+        if not found:
+            return CommandReply("No check-ins are scheduled.")
+        lines = [c.line() for c in found]
+        return CommandReply(
+            "Scheduled check-ins:\n" + "\n".join(lines) + "\n/checkins cancel <id> cancels one."
+        )
+
+    async def _checkin(self, argument: str, ctx: CommandContext) -> CommandReply:
+        if self.checkins is None:
+            return CommandReply("Check-ins are not enabled here.")
+        words = argument.split()
+        usage = (
+            "Say when and what: /checkin at 2026-12-01 09:00 call the bank, "
+            "/checkin every 1d how are you?, or /checkin cron 0 9 * * 1-5 standup"
+        )
+        kind = words[0].lower() if words else ""
+        sizes = {"at": 2, "every": 1, "cron": 5}
+        if kind not in sizes or len(words) < 2 + sizes[kind]:
+            return CommandReply(usage)
+        when = " ".join(words[1 : 1 + sizes[kind]])
+        note = " ".join(words[1 + sizes[kind] :])
+        tz = await self._timezone_of(ctx.conversation_agent)
+        try:
+            schedule = parse_when(
+                at=when if kind == "at" else None,
+                every=when if kind == "every" else None,
+                cron=when if kind == "cron" else None,
+                timezone=tz,
+                now=self.clock.now(),
+            )
+            checkin = await self.checkins.schedule(
+                ctx.conversation_agent, note, schedule, timezone=tz, created_by="user"
+            )
+        except ToolError as exc:
+            return CommandReply(f"{exc}\n{usage}")
+        return CommandReply(f"Scheduled: {checkin.line()}")
+
+    async def _timezone(self, argument: str, ctx: CommandContext) -> CommandReply:
+        key = ctx.conversation_agent
+        if not argument:
+            return CommandReply(
+                f"I use {await self._timezone_of(key)}. Change it with /timezone Area/City."
+            )
+        try:
+            zone(argument.strip())
+        except ConfigurationError:
+            return CommandReply(f"{argument!r} is not a time zone I know; try Europe/Lisbon.")
+        for _ in range(3):
+            state = await self.agents.load(key)
+            if state is None:
+                return CommandReply("We haven't talked yet; say hello first.")
+            try:
+                await self.agents.save(
+                    state.model_copy(update={"timezone": argument.strip()}), state.version
+                )
+            except ConcurrentUpdateError:
+                continue
+            self.forget(key)
+            return CommandReply(
+                f"Done: I use {argument.strip()} from now on (new check-ins follow it)."
+            )
+        return CommandReply("I'm busy right now; try again in a moment.")
+
+    async def _timezone_of(self, agent_key: str) -> str:
+        state = await self.agents.load(agent_key)
+        return state.timezone if state is not None else self.default_timezone
 
 
 def confirmation_code(agent_key: str, now: datetime) -> str:

@@ -60,6 +60,9 @@ class AgentDispatcher:
         self._wakeups: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._known: set[str] = set()
+        # Events finished here lately: an inbox read issued before one was marked done can
+        # still list it when it returns, and must not start it again.
+        self._finished: dict[str, float] = {}
         self._waiters: dict[str, asyncio.Future[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._settled = asyncio.Condition()
@@ -159,6 +162,8 @@ class AgentDispatcher:
     # ------------------------------------------------------------------ workers
 
     def _enqueue(self, event: Event) -> None:
+        if event.event_id in self._known or event.event_id in self._finished:
+            return  # already queued or running here, or just finished
         key = event.agent_key
         self._known.add(event.event_id)
         self._queues.setdefault(key, deque()).append(event)
@@ -201,11 +206,12 @@ class AgentDispatcher:
                     await self._drop_queue(key)
                     return
                 event = queue.popleft()
+                processed = False
                 try:
                     async with self._slots:
-                        await self._process(event)
+                        processed = await self._process(event)
                 finally:
-                    await self._finish(event)
+                    await self._finish(event, processed=processed)
         finally:
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
@@ -217,7 +223,7 @@ class AgentDispatcher:
         """With peers, the inbox decides the order: this agent's unfinished events, oldest
         first, replace what the local queue holds."""
         queue = self._queues[key]
-        pending = await self._inbox.pending(key)
+        pending = [e for e in await self._inbox.pending(key) if e.event_id not in self._finished]
         wanted = {e.event_id for e in pending}
         for event in queue:
             if event.event_id not in wanted:  # finished meanwhile by someone else
@@ -226,7 +232,9 @@ class AgentDispatcher:
         queue.extend(pending)
         self._known.update(wanted)
 
-    async def _process(self, event: Event) -> None:
+    async def _process(self, event: Event) -> bool:
+        """Run the event's turn (with retries) and mark it done; False if it was left to
+        another worker."""
         extra = {"agent_key": event.agent_key, "event_id": event.event_id}
         error: str | None = None
         for attempt in range(1, self._attempts + 1):
@@ -239,7 +247,7 @@ class AgentDispatcher:
             except ConcurrentUpdateError as exc:
                 log.warning("another worker took the agent (%s); leaving it", exc, extra=extra)
                 self._forget(event.agent_key)
-                return
+                return False
             except StorageError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("storage failed (attempt %d): %s", attempt, exc, extra=extra)
@@ -252,11 +260,18 @@ class AgentDispatcher:
             await self._inbox.mark_done(event.event_id, error=error)
         except StorageError:
             log.exception("could not mark the event done; it will be replayed", extra=extra)
+            return False
+        return True
 
     # ------------------------------------------------------------------ helpers
 
-    async def _finish(self, event: Event) -> None:
+    async def _finish(self, event: Event, *, processed: bool = False) -> None:
         """This process is done with ``event`` (processed, or left to another worker)."""
+        if processed:
+            now = asyncio.get_running_loop().time()
+            self._finished[event.event_id] = now
+            if len(self._finished) > 10_000 or next(iter(self._finished.values())) < now - 300:
+                self._finished = {k: t for k, t in self._finished.items() if t > now - 300}
         waiter = self._waiters.pop(event.event_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

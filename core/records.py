@@ -64,9 +64,11 @@ class AgentState(BaseModel):
     last_seq: int = 0
     memory_warning_sent: bool = False
     last_event_id: str | None = None
+    recent_event_ids: tuple[str, ...] = ()  # events whose turns are stored, newest last
     chain_open: bool = False
     outbox: tuple[SendReply, ...] = ()
     home: Address | None = None
+    last_user_message_at: datetime | None = None
     timezone: str = "UTC"
     usage_day: str = ""
     usage_today: TokenUsage = TokenUsage()

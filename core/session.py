@@ -32,6 +32,8 @@ class AgentSession:
         self._system: tuple[PromptMessage, int] = (PromptMessage("system", ""), 0)
         self.add(fifo)
         self.committed = len(self.fifo)
+        # The stored last step's replies, until this process has sent them.
+        self.outbox_unsent = False
 
     @property
     def next_seq(self) -> int:

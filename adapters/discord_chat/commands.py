@@ -33,6 +33,9 @@ DESCRIPTIONS: dict[CommandName, str] = {
     "search": "Search everything we talked about and everything you gave me",
     "export": "Get a file with everything I remember of you",
     "erase": "Forget everything about you (asks you to confirm first)",
+    "checkins": "Your scheduled check-ins (or cancel one)",
+    "checkin": "Schedule a check-in",
+    "timezone": "The time zone I use with you",
 }
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side; please try again."
 
@@ -99,6 +102,24 @@ class SlashCommands:
         @app_commands.describe(code="The confirmation code I gave you (leave empty to get one)")
         async def erase(interaction: discord.Interaction, code: str | None = None) -> None:
             self._start(interaction, Command("erase", (code or "").strip()))
+
+        @tree.command(name="checkins", description=DESCRIPTIONS["checkins"])
+        @app_commands.describe(cancel="The id of a check-in to cancel (leave empty to list)")
+        async def checkins(interaction: discord.Interaction, cancel: str | None = None) -> None:
+            argument = f"cancel {cancel.strip()}" if cancel else ""
+            self._start(interaction, Command("checkins", argument))
+
+        @tree.command(name="checkin", description=DESCRIPTIONS["checkin"])
+        @app_commands.describe(
+            when="at 2026-12-01 09:00, every 1d, or cron 0 9 * * 1-5", note="What it is for"
+        )
+        async def checkin(interaction: discord.Interaction, when: str, note: str) -> None:
+            self._start(interaction, Command("checkin", f"{when.strip()} {note.strip()}"))
+
+        @tree.command(name="timezone", description=DESCRIPTIONS["timezone"])
+        @app_commands.describe(zone="An IANA name such as Europe/Lisbon (empty: show it)")
+        async def timezone(interaction: discord.Interaction, zone: str | None = None) -> None:
+            self._start(interaction, Command("timezone", (zone or "").strip()))
 
     def _start(self, interaction: discord.Interaction, command: Command) -> None:
         self._tasks.spawn(

@@ -6,8 +6,15 @@ They pass the same contract suite as the MongoDB stores, so the core cannot tell
 from adapters.inmemory.stores import (
     InMemoryAgentStore,
     InMemoryArchivalStore,
+    InMemoryCheckinStore,
     InMemoryInbox,
     InMemoryRecallStore,
 )
 
-__all__ = ["InMemoryAgentStore", "InMemoryArchivalStore", "InMemoryInbox", "InMemoryRecallStore"]
+__all__ = [
+    "InMemoryAgentStore",
+    "InMemoryArchivalStore",
+    "InMemoryCheckinStore",
+    "InMemoryInbox",
+    "InMemoryRecallStore",
+]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core.checkins import Checkin, Claim, Settlement
 from core.documents import DocumentStatus
 from core.errors import ConcurrentUpdateError
 from core.events import Event
@@ -233,3 +235,62 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(y * y for y in b))
     return dot / (na * nb) if na and nb else 0.0
+
+
+class InMemoryCheckinStore:
+    def __init__(self) -> None:
+        self._checkins: dict[str, Checkin] = {}
+        self._claims: dict[str, tuple[str, datetime]] = {}  # id -> (token, until)
+
+    async def save(self, checkin: Checkin) -> None:
+        self._checkins[checkin.id] = checkin
+
+    async def active(self, agent_key: str) -> list[Checkin]:
+        mine = [c for c in self._checkins.values() if c.agent_key == agent_key and c.next_due]
+        return sorted(mine, key=lambda c: c.next_due or c.created_at)
+
+    async def cancel(self, agent_key: str, checkin_id: str) -> bool:
+        checkin = self._checkins.get(checkin_id)
+        if checkin is None or checkin.agent_key != agent_key or checkin.next_due is None:
+            return False
+        self._checkins[checkin_id] = checkin.model_copy(update={"next_due": None})
+        return True
+
+    async def claim_due(
+        self, now: datetime, owner: str, lease: timedelta, limit: int
+    ) -> list[Claim]:
+        claims = []
+        for checkin in sorted(self._checkins.values(), key=lambda c: c.next_due or now):
+            if len(claims) >= limit:
+                break
+            held = self._claims.get(checkin.id)
+            if checkin.next_due is None or checkin.next_due > now or (held and held[1] > now):
+                continue
+            token = f"{owner}:{uuid.uuid4().hex[:8]}"
+            self._claims[checkin.id] = (token, now + lease)
+            claims.append(Claim(checkin, token))
+        return claims
+
+    async def settle(self, settlements: Sequence[Settlement]) -> None:
+        for s in settlements:
+            held = self._claims.get(s.checkin_id)
+            checkin = self._checkins.get(s.checkin_id)
+            if held is None or held[0] != s.token or checkin is None:
+                continue
+            del self._claims[s.checkin_id]
+            update: dict[str, object] = {"next_due": s.next_due}
+            if s.fired_at is not None:
+                update |= {"last_fired": s.fired_at, "fired": checkin.fired + 1}
+            self._checkins[s.checkin_id] = checkin.model_copy(update=update)
+
+    async def record_tokens(self, checkin_id: str, tokens: int, skipped: bool) -> None:
+        checkin = self._checkins.get(checkin_id)
+        if checkin is not None:
+            self._checkins[checkin_id] = checkin.model_copy(
+                update={"tokens": checkin.tokens + tokens, "skipped": checkin.skipped + skipped}
+            )
+
+    async def erase(self, agent_key: str) -> None:
+        for checkin_id in [i for i, c in self._checkins.items() if c.agent_key == agent_key]:
+            del self._checkins[checkin_id]
+            self._claims.pop(checkin_id, None)

@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from adapters.mongo.agents import AGENTS
 from adapters.mongo.archival import DOCUMENTS, PASSAGES
+from adapters.mongo.checkins import CHECKINS
 from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.inbox import INBOX
 from adapters.mongo.recall import MESSAGES
@@ -59,6 +60,7 @@ def indexes() -> dict[str, list[IndexModel]]:
             IndexModel([("agent", ASCENDING)]),
             IndexModel([("document_id", ASCENDING)]),
         ],
+        CHECKINS: [IndexModel([("next_due", ASCENDING)]), IndexModel([("agent", ASCENDING)])],
         DOCUMENTS: [IndexModel([("status", ASCENDING)]), IndexModel([("agent", ASCENDING)])],
         INBOX: [
             IndexModel([("status", ASCENDING), ("order", ASCENDING)]),

@@ -12,6 +12,9 @@ DESCRIPTIONS: dict[CommandName, str] = {
     "search": "Search our conversations and your files: /search words",
     "export": "A file with everything I remember of you",
     "erase": "Forget everything about you (asks to confirm)",
+    "checkins": "Your scheduled check-ins; /checkins cancel <id>",
+    "checkin": "Schedule one: /checkin every 1d <note>",
+    "timezone": "The time zone I use with you: /timezone Europe/Lisbon",
 }
 
 

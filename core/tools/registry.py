@@ -33,6 +33,7 @@ from core.messages import ToolCall
 from core.tokens import TokenCounter
 
 if TYPE_CHECKING:
+    from core.checkins import CheckinService
     from core.ports import ArchivalStore, Embedder, RecallStore
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class ToolContext:
     home: Address | None = None
     page_size: int = 5
     block_limit: int = 2000
+    checkins: CheckinService | None = None
     replies: list[SendReply] = field(default_factory=list)
 
     def send(self, text: str) -> None:

@@ -14,11 +14,13 @@ import pytest
 from adapters.inmemory import (
     InMemoryAgentStore,
     InMemoryArchivalStore,
+    InMemoryCheckinStore,
     InMemoryInbox,
     InMemoryRecallStore,
 )
 from adapters.mongo.agents import MongoAgentStore
 from adapters.mongo.archival import MongoArchivalStore
+from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.inbox import MongoInbox
 from adapters.mongo.recall import MongoRecallStore
@@ -36,6 +38,7 @@ class Stores:
     recall: Any
     archival: Any
     inbox: Any
+    checkins: Any
     clock: ManualClock
     connection: MongoConnection | None = None
 
@@ -50,6 +53,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             InMemoryRecallStore(),
             InMemoryArchivalStore(),
             InMemoryInbox(),
+            InMemoryCheckinStore(),
             clock,
         )
         return
@@ -67,6 +71,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             MongoRecallStore(connection),
             MongoArchivalStore(connection),
             MongoInbox(connection, clock),
+            MongoCheckinStore(connection),
             clock,
             connection,
         )

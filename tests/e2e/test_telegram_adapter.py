@@ -25,7 +25,7 @@ from adapters.telegram_chat import TelegramAdapter
 from adapters.telegram_chat.adapter import SORRY
 from config.platforms import TelegramSettings
 from core.agent import AgentSettings
-from core.commands import HELP, confirmation_code
+from core.commands import COMMANDS, HELP, confirmation_code
 from core.errors import ConfigurationError, UploadError
 from core.events import Address, SendReply
 from core.gateway import NOT_ALLOWED
@@ -202,13 +202,7 @@ async def test_start_publishes_the_menu_and_stop_is_fast_and_complete() -> None:
     async with running(model) as rig:
         tg = rig.tg
         assert rig.adapter.bot_username == "pagemind_bot"
-        assert [c["command"] for c in tg.commands()] == [
-            "help",
-            "memory",
-            "search",
-            "export",
-            "erase",
-        ]
+        assert [c["command"] for c in tg.commands()] == list(COMMANDS)
         tg.push_private_message("take your time")
         await tg.wait_for("sendChatAction")  # a turn is running, typing is on
         await tg.wait_until_polling()  # and a long poll is open

@@ -9,6 +9,7 @@ from itertools import count
 from adapters.inmemory import InMemoryAgentStore, InMemoryArchivalStore, InMemoryRecallStore
 from config.prompts import read
 from core.agent import AgentRuntime, AgentSettings
+from core.checkins import CheckinService
 from core.context import PromptTexts
 from core.events import Address, SendReply, UserMessageReceived
 from core.ports import Embedder
@@ -64,6 +65,7 @@ class Harness:
     recall: InMemoryRecallStore = field(default_factory=InMemoryRecallStore)
     archival: InMemoryArchivalStore = field(default_factory=InMemoryArchivalStore)
     counter: TokenCounter = field(default_factory=lambda: TokenCounter("gpt-4o-mini"))
+    checkins: CheckinService | None = None
     _ids: count[int] = field(default_factory=lambda: count(1))
 
     def __post_init__(self) -> None:
@@ -80,6 +82,7 @@ class Harness:
             replies=self.sink,
             settings=self.settings,
             embedder=self.embedder,
+            checkins=self.checkins,
         )
 
     def message(self, text: str, agent: str = "agent-1", **kw: object) -> UserMessageReceived:

@@ -129,3 +129,80 @@ async def test_unfinished_events_are_recovered_from_the_inbox() -> None:
     await dispatcher.join()
     assert seen == [events[1].event_id, events[2].event_id]
     await dispatcher.aclose()
+
+
+async def test_an_event_queued_by_a_refill_and_a_local_submit_runs_once() -> None:
+    """With peers, a worker refills its queue from the inbox; a local submit of the same
+    event landing right after must not queue it a second time."""
+    from core.leases import SoleWorkerLeases
+
+    class Peers(SoleWorkerLeases):
+        has_peers = True
+
+    h = Harness(ScriptedModel())
+    inbox = InMemoryInbox()
+    seen: list[str] = []
+    gate = asyncio.Event()
+
+    async def handle(event) -> None:
+        seen.append(event.event_id)
+        await gate.wait()
+
+    dispatcher = AgentDispatcher(handle, inbox=inbox, leases=Peers())
+    first, second = h.message("one"), h.message("two")
+    await dispatcher.submit(first)  # the worker starts, takes `first` and waits on the gate
+    await asyncio.sleep(0.01)
+    await inbox.put(second)  # recorded (as by another process) ...
+    dispatcher._enqueue(second)  # ... and queued; a refill would find it too
+    gate.set()
+    await dispatcher.join()
+    await dispatcher.poll_once()
+    await dispatcher.join()
+    assert seen == [first.event_id, second.event_id]
+    await dispatcher.aclose()
+
+
+async def test_an_event_handled_before_others_is_not_run_again_when_replayed_late() -> None:
+    model = ScriptedModel([say("first"), say("second")])
+    h = Harness(model)
+    early, later = h.message("one"), h.message("two")
+    await h.runtime.handle(early)
+    await h.runtime.handle(later)
+    outcome = await h.runtime.handle(early)  # handed over again, out of order
+    assert outcome.replayed and len(model.requests) == 2
+    assert h.sink.texts == ["first", "second"]
+
+
+class DyingSink:
+    """A platform link that dies (as the process does) on the first send."""
+
+    async def send(self, reply) -> None:
+        raise asyncio.CancelledError  # the worker is killed right after storing the step
+
+
+async def test_replies_stored_but_never_sent_go_out_before_the_next_event() -> None:
+    model = ScriptedModel([say("About the interview: how did it go?")])
+    h = Harness(model)
+    h.runtime.replies = DyingSink()
+    early, later = h.message("one"), h.message("two")
+    try:
+        await h.runtime.handle(early)
+    except asyncio.CancelledError:
+        pass
+    # The new owner is handed the later event first (replicas can hand over out of order).
+    h2 = Harness(
+        ScriptedModel([say("Glad to hear it.")]),
+        agents=h.agents, recall=h.recall, archival=h.archival, clock=h.clock,
+    )  # fmt: skip
+    await h2.runtime.handle(later)
+    outcome = await h2.runtime.handle(early)
+    assert outcome.replayed
+    assert h2.sink.texts == ["About the interview: how did it go?", "Glad to hear it."]
+
+
+async def test_a_replayed_finished_event_is_not_sent_twice_by_the_same_worker() -> None:
+    h = Harness(ScriptedModel([say("Hello!")]))
+    event = h.message("hi")
+    await h.runtime.handle(event)
+    await h.runtime.handle(event)  # the inbox handed it over again (its done mark was lost)
+    assert h.sink.texts == ["Hello!"]

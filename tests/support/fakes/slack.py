@@ -743,15 +743,17 @@ class FakeSlack:
         retry_reason: str = "http_timeout",
         stale: bool = False,
         bad_signature: bool = False,
+        session: aiohttp.ClientSession | None = None,
     ) -> HttpResult:
         """POST an Events API body (a dict, or exact bytes) to an app, signed like Slack.
         ``retry_num`` adds ``X-Slack-Retry-Num``/``-Reason``; ``stale`` sends a timestamp
-        10 minutes old; ``bad_signature`` corrupts the signature."""
+        10 minutes old; ``bad_signature`` corrupts the signature. ``session`` reuses the
+        caller's connection pool (load tests); by default each POST opens its own."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
         if retry_num is not None:
             headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
-        return await self._post_signed(url, body, headers, stale, bad_signature)
+        return await self._post_signed(url, body, headers, stale, bad_signature, session)
 
     async def post_command(
         self,
@@ -773,7 +775,13 @@ class FakeSlack:
         return await self._post_signed(url, body, headers, False, False)
 
     async def _post_signed(
-        self, url: str, body: bytes, headers: dict[str, str], stale: bool, bad_signature: bool
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        stale: bool,
+        bad_signature: bool,
+        session: aiohttp.ClientSession | None = None,
     ) -> HttpResult:
         timestamp = int(time.time()) - (600 if stale else 0)
         signature = self.sign(timestamp, body)
@@ -784,9 +792,12 @@ class FakeSlack:
             "X-Slack-Signature": signature,
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
         }
+        if session is not None:
+            async with session.post(url, data=body, headers=headers) as resp:
+                return HttpResult(resp.status, CIMultiDict(resp.headers), await resp.read())
         async with (
-            aiohttp.ClientSession() as session,
-            session.post(url, data=body, headers=headers) as resp,
+            aiohttp.ClientSession() as own,
+            own.post(url, data=body, headers=headers) as resp,
         ):
             return HttpResult(resp.status, CIMultiDict(resp.headers), await resp.read())
 

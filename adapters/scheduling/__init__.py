@@ -1,0 +1,1 @@
+"""Scheduling with APScheduler: trigger arithmetic, and the timer that wakes the process."""

@@ -1,0 +1,64 @@
+"""Check-in times computed by APScheduler's triggers (cron, dates, intervals, with zones).
+
+Intervals of whole days or weeks are calendar intervals: "every 1d" from 09:00 stays at
+09:00 local time across a DST change (APScheduler 3's ``IntervalTrigger`` would drift an
+hour). Cron times missing on a spring-forward day fire at the equivalent instant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from core.checkins import Schedule
+from core.clock import zone
+
+DAY = 86400
+
+
+class ApschedulerTriggers:
+    def validate(self, schedule: Schedule, timezone: str) -> None:
+        tz = zone(timezone)
+        if schedule.kind == "cron":
+            try:
+                CronTrigger.from_crontab(schedule.cron or "", timezone=tz)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{schedule.cron!r} is not a cron schedule (five fields: minute hour "
+                    f"day month weekday, e.g. 0 9 * * 1-5): {exc}"
+                ) from exc
+        elif schedule.kind == "interval":
+            if not schedule.every_seconds or schedule.every_seconds < 60 or schedule.start is None:
+                raise ValueError("an interval needs a start and at least a minute")
+        elif schedule.at is None or schedule.at.tzinfo is None:
+            raise ValueError("a one-off check-in needs a date and time")
+
+    def next_fire(self, schedule: Schedule, timezone: str, after: datetime) -> datetime | None:
+        tz = zone(timezone)
+        later = after + timedelta(microseconds=1)
+        if schedule.kind == "once":
+            assert schedule.at is not None
+            return schedule.at if schedule.at > after else None
+        if schedule.kind == "cron":
+            trigger = CronTrigger.from_crontab(schedule.cron or "", timezone=tz)
+            return trigger.get_next_fire_time(None, later.astimezone(tz))
+        every, start = schedule.every_seconds or 0, schedule.start
+        assert start is not None
+        if every % DAY == 0:
+            return _calendar_next(start.astimezone(tz), every // DAY, after.astimezone(tz))
+        interval = IntervalTrigger(seconds=every, start_date=start.astimezone(tz), timezone=tz)
+        return interval.get_next_fire_time(None, later.astimezone(tz))
+
+
+def _calendar_next(start: datetime, days: int, after: datetime) -> datetime:
+    """The first ``start + k * days`` (same local wall time) strictly after ``after``."""
+    elapsed = (after.date() - start.date()).days
+    steps = max(0, elapsed // days)
+    while True:
+        day = start.date() + timedelta(days=steps * days)
+        candidate = datetime.combine(day, start.timetz().replace(tzinfo=None), start.tzinfo)
+        if candidate > after:
+            return candidate
+        steps += 1

@@ -1,0 +1,68 @@
+"""The agent's own check-ins: schedule one, list them, cancel one. Docstrings are prompts."""
+
+from __future__ import annotations
+
+from core.checkins import CheckinService, parse_when
+from core.clock import stamp
+from core.errors import ToolError
+from core.tools.registry import ToolContext, ToolRegistry
+
+
+async def schedule_checkin(
+    ctx: ToolContext,
+    note: str,
+    at: str | None = None,
+    every: str | None = None,
+    cron: str | None = None,
+) -> str:
+    """Schedule a check-in: you will be woken with the note then, in the user's time zone.
+
+    Args:
+        note: what it is for, e.g. "ask how the interview went"
+        at: once, at this local time: YYYY-MM-DD HH:MM
+        every: repeating interval: 30m, 12h, 1d, 1w
+        cron: repeating cron schedule, e.g. 0 9 * * 1-5
+    """
+    checkins = _service(ctx)
+    schedule = parse_when(at=at, every=every, cron=cron, timezone=ctx.timezone.key, now=ctx.now)
+    checkin = await checkins.schedule(
+        ctx.agent_key,
+        note,
+        schedule,
+        timezone=ctx.timezone.key,
+        created_by="agent",
+        address=ctx.event.reply_to or ctx.home,
+    )
+    assert checkin.next_due is not None
+    return f"Scheduled {checkin.id}: next {stamp(checkin.next_due, ctx.timezone)}."
+
+
+async def list_checkins(ctx: ToolContext) -> str:
+    """List your scheduled check-ins."""
+    found = await _service(ctx).active(ctx.agent_key)
+    if not found:
+        return "No check-ins are scheduled."
+    return "\n".join(c.line() for c in found)
+
+
+async def cancel_checkin(ctx: ToolContext, checkin_id: str) -> str:
+    """Cancel a scheduled check-in.
+
+    Args:
+        checkin_id: its id, as list_checkins shows it
+    """
+    if await _service(ctx).cancel(ctx.agent_key, checkin_id):
+        return f"Cancelled {checkin_id}."
+    raise ToolError(f"There is no active check-in {checkin_id!r}; see list_checkins.")
+
+
+def register_checkin_tools(registry: ToolRegistry) -> ToolRegistry:
+    for tool in (schedule_checkin, list_checkins, cancel_checkin):
+        registry.register(tool)
+    return registry
+
+
+def _service(ctx: ToolContext) -> CheckinService:
+    if ctx.checkins is None:
+        raise ToolError("Check-ins are not enabled here.")
+    return ctx.checkins

@@ -1,0 +1,199 @@
+"""Check-ins as the agent and the user see them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from adapters.inmemory import InMemoryCheckinStore, InMemoryInbox
+from adapters.scheduling.triggers import ApschedulerTriggers
+from core.agent import AgentSettings
+from core.checkins import Checkin, CheckinService, Schedule
+from core.commands import Command, CommandContext, CommandHandler
+from core.events import TimerFired
+from core.tools.checkin_tools import register_checkin_tools
+from core.tools.memgpt import register_memgpt_tools
+from core.tools.registry import ToolRegistry
+from tests.support.agents import Harness
+from tests.support.scripted import ScriptedModel, call, say
+
+AGENT = "agent-1"
+
+
+def harness(model: ScriptedModel, **settings) -> tuple[Harness, CheckinService, list]:
+    fired: list = []
+    h = Harness(
+        model,
+        settings=AgentSettings(**settings),
+        tools=register_checkin_tools(register_memgpt_tools(ToolRegistry())),
+    )
+
+    async def submit(event) -> bool:
+        fired.append(event)
+        await h.runtime.handle(event)
+        return True
+
+    service = CheckinService(
+        store=InMemoryCheckinStore(), triggers=ApschedulerTriggers(), clock=h.clock, submit=submit
+    )
+    h.checkins = service
+    h.runtime.checkins = service
+    return h, service, fired
+
+
+async def test_the_agent_schedules_lists_and_cancels_its_own_check_ins() -> None:
+    model = ScriptedModel(
+        [
+            call(
+                "schedule_checkin",
+                note="ask how the interview went",
+                at="2026-11-22 18:00",
+                request_heartbeat=True,
+            ),
+            say("I'll ask you tomorrow evening!"),
+        ]
+    )
+    h, service, _fired = harness(model)
+    await h.send("I have a job interview tomorrow at 3pm")
+    result = model.requests[1].messages[-1].content
+    assert result.startswith("Scheduled ") and "Sun 2026-11-22 18:00 UTC" in result
+    (checkin,) = await service.active(AGENT)
+    assert checkin.created_by == "agent" and checkin.address is not None
+    model.add(call("list_checkins", request_heartbeat=True), say("ok"))
+    await h.send("what have you planned?")
+    assert "ask how the interview went" in model.requests[-1].messages[-1].content
+    model.add(
+        call("cancel_checkin", checkin_id=checkin.id, request_heartbeat=True), say("cancelled")
+    )
+    await h.send("never mind")
+    assert model.requests[-1].messages[-1].content == f"Cancelled {checkin.id}."
+    assert await service.active(AGENT) == []
+    model.add(call("cancel_checkin", checkin_id="nope", request_heartbeat=True), say("hm"))
+    await h.send("cancel it again")
+    assert model.requests[-1].messages[-1].content.startswith("Failed: There is no active check-in")
+
+
+async def test_a_due_check_in_reaches_the_agent_which_may_stay_silent() -> None:
+    model = ScriptedModel(
+        [say("noted"), call("archival_memory_search", query="interview", request_heartbeat=False)]
+    )
+    h, service, fired = harness(model, checkin_quiet_after_activity=0)
+    await h.send("hi")
+    await service.schedule(
+        AGENT,
+        "ask how the interview went",
+        __import__("core.checkins", fromlist=["Schedule"]).Schedule(
+            kind="once", at=h.clock.now() + timedelta(hours=1)
+        ),
+        timezone="UTC",
+        created_by="agent",
+    )
+    h.clock.advance(hours=2)
+    assert await service.fire_due() == 1
+    assert isinstance(fired[0], TimerFired)
+    prompt = model.requests[-1].messages[-1].content
+    assert "Scheduled check-in due: ask how the interview went" in prompt
+    assert h.sink.texts == ["noted"], "the agent chose to send nothing"
+
+
+async def test_a_check_in_right_after_the_user_spoke_costs_no_model_call() -> None:
+    model = ScriptedModel([say("hello")])
+    h, service, _fired = harness(model, checkin_quiet_after_activity=1800)
+    await h.send("hi")
+    calls = len(model.requests)
+    await service.schedule(
+        AGENT,
+        "ping",
+        Schedule(kind="once", at=h.clock.now() + timedelta(minutes=5)),
+        timezone="UTC",
+        created_by="user",
+    )
+    h.clock.advance(minutes=10)
+    assert await service.fire_due() == 1
+    assert len(model.requests) == calls, "skipped before any LLM call"
+    outcome = await h.runtime.handle(
+        TimerFired(
+            event_id="t2", agent_key=AGENT, occurred_at=h.clock.now(), checkin_id="x", note="later"
+        )
+    )
+    assert outcome.skipped and outcome.tokens == 0
+
+
+async def test_tokens_per_check_in_are_returned_for_recording() -> None:
+    model = ScriptedModel([say("hi"), say("Good morning!")])
+    h, _service, _fired = harness(model, checkin_quiet_after_activity=0)
+    await h.send("hello")
+    outcome = await h.runtime.handle(
+        TimerFired(
+            event_id="t1",
+            agent_key=AGENT,
+            occurred_at=h.clock.now(),
+            checkin_id="c1",
+            note="morning",
+        )
+    )
+    assert outcome.tokens == 110 and not outcome.skipped  # the scripted model reports 100 + 10
+    store = InMemoryCheckinStore()
+    await store.save(
+        Checkin(
+            id="c1",
+            agent_key=AGENT,
+            note="m",
+            schedule=Schedule(kind="cron", cron="0 9 * * *"),
+            timezone="UTC",
+            created_by="operator",
+            created_at=h.clock.now(),
+            next_due=h.clock.now(),
+        )
+    )
+    await store.record_tokens("c1", outcome.tokens, outcome.skipped)
+    assert (await store.active(AGENT))[0].tokens == 110
+
+
+async def test_users_manage_check_ins_and_their_time_zone_with_commands() -> None:
+    model = ScriptedModel([say("hi")])
+    h, service, _fired = harness(model)
+    await h.send("hello")
+    handler = CommandHandler(
+        agents=h.agents,
+        recall=h.recall,
+        archival=h.archival,
+        inbox=InMemoryInbox(),
+        clock=h.clock,
+        checkins=service,
+        forget=h.runtime.forget,
+    )
+    ctx = CommandContext(
+        conversation_agent=AGENT, own_agent=AGENT, caller_id="u1", caller_name="Ana"
+    )
+    reply = await handler.run(Command("timezone", "Asia/Tokyo"), ctx)
+    assert reply.text.startswith("Done: I use Asia/Tokyo")
+    reply = await handler.run(Command("checkin", "every 1d drink water"), ctx)
+    assert reply.text.startswith("Scheduled: ") and "JST" in reply.text
+    reply = await handler.run(Command("checkin", "cron 0 9 * * 1-5 standup notes"), ctx)
+    assert "standup notes" in reply.text
+    bad = await handler.run(Command("checkin", "tomorrow maybe"), ctx)
+    assert bad.text.startswith("Say when and what")
+    listing = await handler.run(Command("checkins"), ctx)
+    assert "drink water" in listing.text and "standup notes" in listing.text
+    first_id = (await service.active(AGENT))[0].id
+    cancelled = await handler.run(Command("checkins", f"cancel {first_id}"), ctx)
+    assert cancelled.text == f"Cancelled check-in {first_id}."
+    assert len(await service.active(AGENT)) == 1
+    assert (await h.agents.load(AGENT)).timezone == "Asia/Tokyo"
+    unknown = await handler.run(Command("timezone", "Mars/Base"), ctx)
+    assert "not a time zone" in unknown.text
+
+
+async def test_the_operator_default_check_in_is_created_for_new_agents() -> None:
+    from bots.bootstrap import default_checkin
+    from config.settings import Settings
+
+    model = ScriptedModel([say("hi"), say("hey")])
+    h, service, _fired = harness(model)
+    settings = Settings(checkin_default_cron="0 9 * * *", llm_api_key="k")  # type: ignore[call-arg]
+    h.runtime.on_created = default_checkin(settings, service)
+    await h.send("hello")
+    await h.send("hello", agent="telegram:channel:-:group1")
+    (default,) = await service.active(AGENT)
+    assert default.created_by == "operator" and default.schedule.cron == "0 9 * * *"
+    assert await service.active("telegram:channel:-:group1") == [], "not for group agents"
