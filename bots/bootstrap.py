@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -154,9 +154,9 @@ async def build_service(
         vectors = await embedder(settings, stack)
         dispatcher: AgentDispatcher | None = None
 
-        async def submit(event: Event) -> bool:
+        async def submit(events: Sequence[Event]) -> list[bool]:
             assert dispatcher is not None, "check-ins fire only once the service is up"
-            return await dispatcher.submit(event)
+            return await dispatcher.submit_many(events)
 
         checkins = checkin_service(settings, storage, clock, submit)
         tools = tool_registry(settings)
@@ -210,7 +210,7 @@ def checkin_service(
     settings: Settings,
     storage: Storage,
     clock: SystemClock,
-    submit: Callable[[Event], Awaitable[bool]],
+    submit: Callable[[Sequence[Event]], Awaitable[list[bool]]],
 ) -> CheckinService | None:
     if not settings.checkins:
         return None

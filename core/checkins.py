@@ -180,7 +180,7 @@ class CheckinService:
         store: CheckinStore,
         triggers: Triggers,
         clock: Clock,
-        submit: Callable[[Event], Awaitable[bool]],
+        submit: Callable[[Sequence[Event]], Awaitable[object]],
         owner: str | None = None,
         policy: CheckinPolicy = CheckinPolicy(),
     ) -> None:
@@ -247,13 +247,15 @@ class CheckinService:
         if claims:
             log.info("claimed %d due check-ins", len(claims))
         settlements = []
-        fired = 0
+        events: list[Event] = []
         for claim in claims:
             checkin = claim.checkin
             due = checkin.next_due or now
             fire = now - due <= self.policy.grace
             if fire:
-                await self.submit(
+                # The id names the occurrence, so a re-claimed check-in (its claimer died
+                # after firing) is recognised by the inbox and never turned twice.
+                events.append(
                     TimerFired(
                         event_id=f"checkin:{checkin.id}:{int(due.timestamp())}",
                         agent_key=checkin.agent_key,
@@ -263,7 +265,6 @@ class CheckinService:
                         reply_to=checkin.address,
                     )
                 )
-                fired += 1
             # Resume from now: a long outage fires once, never once per missed period.
             settlements.append(
                 Settlement(
@@ -273,9 +274,11 @@ class CheckinService:
                     now if fire else None,
                 )
             )
+        if events:
+            await self.submit(events)  # the whole batch in one write, in due order
         if settlements:
             await self.store.settle(settlements)
-        return fired
+        return len(events)
 
     def _next(self, checkin: Checkin, after: datetime) -> datetime | None:
         upcoming = self.triggers.next_fire(checkin.schedule, checkin.timezone, after)

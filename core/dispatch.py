@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from core.errors import ConcurrentUpdateError, StorageError
@@ -121,6 +121,19 @@ class AgentDispatcher:
         if self._accepting:
             self._enqueue(event)
         return True
+
+    async def submit_many(self, events: Sequence[Event]) -> list[bool]:
+        """``submit`` for a batch (timers due together), recorded in one round trip."""
+        new = await self._inbox.put_many(events)
+        for event, fresh in zip(events, new, strict=True):
+            if not fresh:
+                log.info(
+                    "duplicate event dropped",
+                    extra={"agent_key": event.agent_key, "event_id": event.event_id},
+                )
+            elif self._accepting:
+                self._enqueue(event)
+        return new
 
     def pause(self) -> None:
         """Start draining: process only what is already queued here."""

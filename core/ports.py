@@ -140,6 +140,10 @@ class Inbox(Protocol):
         """Record ``event``; False if an event with the same id was already recorded."""
         ...
 
+    async def put_many(self, events: Sequence[Event]) -> list[bool]:
+        """Record several events in one round trip, in order; for each, whether it was new."""
+        ...
+
     async def pending(self, agent_key: str | None = None, limit: int = 1000) -> list[Event]:
         """Unfinished events in arrival order (for one agent, or all)."""
         ...

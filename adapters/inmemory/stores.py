@@ -204,6 +204,9 @@ class InMemoryInbox:
         self._events[event.event_id] = event
         return True
 
+    async def put_many(self, events: Sequence[Event]) -> list[bool]:
+        return [await self.put(event) for event in events]
+
     async def pending(self, agent_key: str | None = None, limit: int = 1000) -> list[Event]:
         found = [
             e

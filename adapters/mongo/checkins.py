@@ -1,14 +1,17 @@
 """Check-ins in MongoDB: one document each, claimed in batches by the workers.
 
 Times that change (``next_due``, the claim's expiry) are epoch seconds: some servers keep a
-date written by ``$set`` as a string. Each claim is one ``find_one_and_update`` with the
-condition "due, and not claimed or claim expired", so exactly one worker wins a document.
-(A batch ``update_many`` is atomic per document on MongoDB but not under concurrent clients
-on nx-27017, and ``$or`` must not appear: nx-27017 drops other conditions of such a filter.)
+date written by ``$set`` as a string. A batch is claimed in two steps: one query lists the
+due, unclaimed check-ins; then each is claimed by its own ``find_one_and_update`` with the
+condition "not claimed, or claim expired", all sent at once, so exactly one worker wins a
+document and a batch costs about two round trips of waiting, not one per check-in. (A single
+``update_many`` is atomic per document on MongoDB but not under concurrent clients on
+nx-27017, and ``$or`` must not appear: nx-27017 drops other conditions of such a filter.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,6 +24,7 @@ from core.checkins import Checkin, Claim, Settlement
 from core.records import SCHEMA_VERSION
 
 CHECKINS = "checkins"
+_IN_FLIGHT = 50  # claims sent at once (well inside PyMongo's default pool of 100)
 _LIVE = ("next_due", "last_fired", "fired", "skipped", "tokens")
 
 
@@ -85,19 +89,26 @@ class MongoCheckinStore:
     ) -> list[Claim]:
         stamp = now.timestamp()
         token = f"{owner}:{uuid.uuid4().hex[:12]}"
-        claims: list[Claim] = []
+        claim = {"$set": {"claim": token, "claim_until": (now + lease).timestamp()}}
+
+        async def take(checkin_id: str) -> dict[str, Any] | None:
+            return await self._checkins.find_one_and_update(  # type: ignore[no-any-return]
+                {"_id": checkin_id, "claim_until": {"$lt": stamp}},
+                claim,
+                return_document=ReturnDocument.AFTER,
+            )
+
         with translated(self._uri):
-            while len(claims) < limit:
-                doc = await self._checkins.find_one_and_update(
-                    {"next_due": {"$lte": stamp}, "claim_until": {"$lt": stamp}},
-                    {"$set": {"claim": token, "claim_until": (now + lease).timestamp()}},
-                    sort=[("next_due", ASCENDING)],
-                    return_document=ReturnDocument.AFTER,
-                )
-                if doc is None:
-                    break
-                claims.append(Claim(_from_doc(doc), token))
-        return claims
+            due = self._checkins.find(
+                {"next_due": {"$lte": stamp}, "claim_until": {"$lt": stamp}}, {"_id": 1}
+            )
+            ids = [d["_id"] async for d in due.sort("next_due", ASCENDING).limit(limit)]
+            won: list[dict[str, Any]] = []
+            for start in range(0, len(ids), _IN_FLIGHT):
+                taken = await asyncio.gather(*map(take, ids[start : start + _IN_FLIGHT]))
+                won.extend(doc for doc in taken if doc is not None)
+        won.sort(key=lambda d: d["next_due"])
+        return [Claim(_from_doc(doc), token) for doc in won]
 
     async def settle(self, settlements: Sequence[Settlement]) -> None:
         if not settlements:

@@ -10,15 +10,18 @@ oldest first. Finished events keep their id (so a late redelivery is still recog
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from adapters.mongo.codec import event_from_doc, event_to_doc
 from adapters.mongo.connection import MongoConnection, translated
 from core.events import Event
 from core.ports import Clock
+
+DUPLICATE_KEY = 11000
 
 INBOX = "inbox"
 
@@ -42,6 +45,22 @@ class MongoInbox:
             except DuplicateKeyError:
                 return False
         return True
+
+    async def put_many(self, events: Sequence[Event]) -> list[bool]:
+        if not events:
+            return []
+        docs = [event_to_doc(e, self._next_order(), self._clock.now()) for e in events]
+        new = [True] * len(docs)
+        with translated(self._uri):
+            try:
+                await self._inbox.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                for error in errors:
+                    new[error["index"]] = False
+        return new
 
     async def pending(self, agent_key: str | None = None, limit: int = 1000) -> list[Event]:
         where: dict[str, object] = {"status": "pending"}

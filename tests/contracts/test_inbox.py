@@ -27,6 +27,17 @@ async def test_put_dedupes_and_pending_keeps_order(stores: Stores) -> None:
     assert len(await stores.inbox.pending(limit=2)) == 2
 
 
+async def test_a_batch_is_recorded_in_order_and_known_events_are_reported(
+    stores: Stores,
+) -> None:
+    known = event(1, "a", stores.clock)
+    await stores.inbox.put(known)
+    batch = [event(i, "a", stores.clock) for i in (2, 1, 3, 2)]  # 1 known, 2 twice
+    assert await stores.inbox.put_many(batch) == [True, False, True, False]
+    assert [e.event_id for e in await stores.inbox.pending("a")] == ["tg:1", "tg:2", "tg:3"]
+    assert await stores.inbox.put_many([]) == []
+
+
 async def test_erase_forgets_one_agent(stores: Stores) -> None:
     await stores.inbox.put(event(1, "a", stores.clock))
     await stores.inbox.put(event(2, "b", stores.clock))

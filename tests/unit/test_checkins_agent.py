@@ -27,10 +27,10 @@ def harness(model: ScriptedModel, **settings) -> tuple[Harness, CheckinService, 
         tools=register_checkin_tools(register_memgpt_tools(ToolRegistry())),
     )
 
-    async def submit(event) -> bool:
-        fired.append(event)
-        await h.runtime.handle(event)
-        return True
+    async def submit(batch) -> None:
+        for event in batch:
+            fired.append(event)
+            await h.runtime.handle(event)
 
     service = CheckinService(
         store=InMemoryCheckinStore(), triggers=ApschedulerTriggers(), clock=h.clock, submit=submit

@@ -206,3 +206,22 @@ async def test_a_replayed_finished_event_is_not_sent_twice_by_the_same_worker() 
     await h.runtime.handle(event)
     await h.runtime.handle(event)  # the inbox handed it over again (its done mark was lost)
     assert h.sink.texts == ["Hello!"]
+
+
+async def test_a_batch_of_timers_runs_once_each_in_order() -> None:
+    h = Harness(ScriptedModel())
+    inbox = InMemoryInbox()
+    seen: list[str] = []
+
+    async def handle(event) -> None:
+        seen.append(event.event_id)
+
+    dispatcher = AgentDispatcher(handle, inbox=inbox)
+    one, two = h.message("one"), h.message("two")
+    assert await dispatcher.submit_many([one, two, one]) == [True, True, False]
+    await dispatcher.join()
+    assert seen == [one.event_id, two.event_id]
+    assert await dispatcher.submit_many([two]) == [False], "a re-fired timer is recognised"
+    await dispatcher.join()
+    assert seen == [one.event_id, two.event_id]
+    await dispatcher.aclose()
