@@ -213,11 +213,16 @@ class AgentDispatcher:
                     refill = True
                     continue
                 if not self._leases.holds(key):
-                    log.warning(
-                        "lease lost; leaving the agent to its new owner", extra={"agent_key": key}
-                    )
-                    await self._drop_queue(key)
-                    return
+                    # Renewal may just be late (a busy loop or database): ask the database.
+                    # Whatever ran meanwhile, the context is reloaded before the next turn.
+                    self._forget(key)
+                    if not await self._leases.acquire(key):
+                        log.warning(
+                            "lease lost; leaving the agent to its new owner",
+                            extra={"agent_key": key},
+                        )
+                        await self._drop_queue(key)
+                        return
                 event = queue.popleft()
                 processed = False
                 try:

@@ -4,7 +4,7 @@
 (some servers keep a date written by ``$set`` as a string, so times that change are stored
 as numbers). Acquiring is one atomic ``find_one_and_update`` that succeeds when the lease is
 free, expired or already ours (the epoch counts take-overs); a background task renews every
-held lease in one ``update_many`` every third of the TTL and reports any it no longer holds.
+held lease in one ``update_many`` every sixth of the TTL and reports any it no longer holds.
 ``workers`` holds one heartbeat per live process, so a worker knows whether it is alone on
 the database; heartbeats silent for an hour are deleted.
 """
@@ -134,9 +134,14 @@ class MongoLeases:
         return lost
 
     async def maintain(self, on_lost: Callable[[list[str]], None]) -> None:
-        interval = self.ttl.total_seconds() / 3
+        # A lease is used only while more than a third of its TTL is left (``holds``), so it
+        # is usable for two thirds of the TTL after a renewal: renewing every sixth leaves
+        # room for a slow renewal on a busy database (1,000 held leases, round trips of
+        # hundreds of ms) before turns start to see their lease as lost.
+        interval = self.ttl.total_seconds() / 6
         try:
             while True:
+                started = asyncio.get_running_loop().time()
                 try:
                     lost = await self.renew()
                     if lost:
@@ -144,7 +149,8 @@ class MongoLeases:
                         on_lost(lost)
                 except StorageError as exc:
                     log.warning("lease renewal failed: %s", exc)
-                await asyncio.sleep(interval)
+                elapsed = asyncio.get_running_loop().time() - started
+                await asyncio.sleep(max(0.0, interval - elapsed))
         finally:
             await self._retire()
 

@@ -43,6 +43,39 @@ FILE_SENT = "I've sent the file to our direct messages."
 FILE_FAILED = "I couldn't share the file in Slack (the app may lack the files:write permission)."
 
 
+class _Turn:
+    def __init__(self, previous: asyncio.Future[None] | None, mine: asyncio.Future[None]) -> None:
+        self.previous = previous
+        self.mine = mine
+
+    async def wait(self) -> None:
+        """Until the event delivered before this one (same channel) reached the gateway."""
+        if self.previous is not None and not self.previous.done():
+            await asyncio.wait({self.previous})  # never cancels the other event's future
+
+    def done(self) -> None:
+        if not self.mine.done():
+            self.mine.set_result(None)
+
+
+class ArrivalOrder:
+    """Per channel, a queue of turns to hand events to the gateway in arrival order."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, asyncio.Future[None]] = {}
+
+    def take(self, channel: str) -> _Turn:
+        previous = self._last.get(channel)
+        mine = asyncio.get_running_loop().create_future()
+        self._last[channel] = mine
+        mine.add_done_callback(lambda future: self._forget(channel, future))
+        return _Turn(previous, mine)
+
+    def _forget(self, channel: str, future: asyncio.Future[None]) -> None:
+        if self._last.get(channel) is future:  # nothing arrived after it
+            del self._last[channel]
+
+
 class InboundHandler:
     """Runs one acknowledged event or slash command to completion."""
 
@@ -63,6 +96,7 @@ class InboundHandler:
         self.slash_command = slash_command
         self.indicator_timeout = indicator_timeout
         self.seen = RecentIds()
+        self.order = ArrivalOrder()
 
     # ------------------------------------------------------------------ events
 
@@ -72,21 +106,28 @@ class InboundHandler:
         event_id = str(body.get("event_id") or "")
         if not isinstance(event, dict) or not event_id or not self.seen.first_time(event_id):
             return
-        spoken = spoken_message(event)
-        author = author_of(spoken, bot) if spoken is not None else None
-        if author is None:
-            return
-        name = None if author.is_bot else await self.users.name(author.user_id)
-        message = incoming_message(
-            event,
-            event_id=event_id,
-            team_id=str(body.get("team_id") or ""),
-            bot=bot,
-            sender_name=name,
-        )
-        if message is None:
-            return
-        result = await self.gateway.receive(message, bot.user_id)
+        # Taken before the first await, so a channel's events reach the gateway in the order
+        # Slack delivered them even when one waits longer for its author's name.
+        turn = self.order.take(str(event.get("channel") or ""))
+        try:
+            spoken = spoken_message(event)
+            author = author_of(spoken, bot) if spoken is not None else None
+            if author is None:
+                return
+            name = None if author.is_bot else await self.users.name(author.user_id)
+            message = incoming_message(
+                event,
+                event_id=event_id,
+                team_id=str(body.get("team_id") or ""),
+                bot=bot,
+                sender_name=name,
+            )
+            if message is None:
+                return
+            await turn.wait()
+            result = await self.gateway.receive(message, bot.user_id)
+        finally:
+            turn.done()
         await self._act(message, result)
 
     async def _act(self, message: IncomingMessage, result: GatewayResult) -> None:

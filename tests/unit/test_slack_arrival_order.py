@@ -1,0 +1,55 @@
+"""Slack events of one channel reach the gateway in the order Slack delivered them, even
+when an earlier one waits longer for its author's name."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from adapters.slack_chat.handling import InboundHandler
+from adapters.slack_chat.tasks import TaskTracker
+from adapters.slack_chat.translate import BotIdentity
+from core.gateway import GatewayResult
+from tests.support.fakes.slack import FakeSlack
+
+BOT = BotIdentity(user_id="UBOT", name="pagemind", team_id="T1")
+
+
+class SlowFirstLookup:
+    """The first author's name takes a while (not cached yet); later ones are instant."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def name(self, user_id: str) -> str:
+        self.calls += 1
+        if self.calls == 1:
+            await asyncio.sleep(0.05)
+        return user_id
+
+
+class RecordingGateway:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def receive(self, message: Any, bot_user_id: str) -> GatewayResult:
+        self.texts.append(message.text)
+        return GatewayResult("ignored")
+
+
+async def test_a_channels_messages_reach_the_gateway_in_arrival_order() -> None:
+    slack = FakeSlack()
+    gateway = RecordingGateway()
+    handler = InboundHandler(
+        gateway=gateway,  # type: ignore[arg-type]
+        outbound=None,  # type: ignore[arg-type]
+        users=SlowFirstLookup(),  # type: ignore[arg-type]
+        tasks=TaskTracker(),
+        slash_command="/pagemind",
+    )
+    bodies = [
+        slack.event_callback(slack.message_event(text, channel="D0000001", user=user))
+        for text, user in (("first", "U1"), ("second", "U2"), ("third", "U1"))
+    ]
+    await asyncio.gather(*(handler.handle_event(body, BOT) for body in bodies))
+    assert gateway.texts == ["first", "second", "third"]
