@@ -175,6 +175,8 @@ class AgentRuntime:
             summary_tokens=settings.summary_tokens,
         )
         self._sessions: OrderedDict[str, AgentSession] = OrderedDict()
+        # agent -> the stored step whose replies this process sent last (see ``session``)
+        self._sent: OrderedDict[str, int] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ public API
@@ -203,7 +205,9 @@ class AgentRuntime:
         await self.recall.discard_after(agent_key, state.last_seq)
         fifo = await self.recall.range(agent_key, state.summary_upto_seq, state.last_seq)
         session = AgentSession(state, fifo, self.layout)
-        session.outbox_unsent = bool(state.outbox)
+        # Replies stored with the last step and not known to be sent by this process (it may
+        # have dropped the context after sending: a lost lease, an error) go out first.
+        session.outbox_unsent = bool(state.outbox) and self._sent.get(agent_key) != state.version
         self._sessions[agent_key] = session
         while len(self._sessions) > self.settings.session_cache:
             oldest = next(iter(self._sessions))
@@ -239,7 +243,7 @@ class AgentRuntime:
             # between storing that step and sending them. Send them before anything else,
             # or a later event would overwrite them unsent.
             session.outbox_unsent = False
-            await self._deliver(state.outbox)
+            await self._deliver_stored(session, state.outbox)
         if state.last_event_id == event.event_id:
             # A replay of an event whose last step is stored: finish what is left.
             if not state.chain_open:
@@ -324,7 +328,7 @@ class AgentRuntime:
                 ),
             )
         await self._commit(session, turn, session.state.memory, chain_open=False, outbox=notice)
-        await self._deliver(notice)
+        await self._deliver_stored(session, notice)
         return TurnOutcome(
             event.event_id, 0, notice, error="daily token budget spent", skipped=True
         )
@@ -580,7 +584,7 @@ class AgentRuntime:
             # If the lease slipped away meanwhile, the new owner replays this stored step and
             # delivers it: sending here as well would send it twice.
             self.fence(event.agent_key)
-        await self._deliver(ctx.replies)
+        await self._deliver_stored(session, ctx.replies)
         return heartbeat
 
     def _system_alert(self, session: AgentSession, turn: _Turn, text: str) -> Message:
@@ -642,6 +646,16 @@ class AgentRuntime:
             return state
         usage, turn.usage = turn.usage, TokenUsage()
         return state.with_usage(usage, self.clock.now().date().isoformat())
+
+    async def _deliver_stored(self, session: AgentSession, replies: Sequence[SendReply]) -> None:
+        """Send the stored last step's replies, and remember that this process sent them."""
+        await self._deliver(replies)
+        if replies:
+            key = session.state.agent_key
+            self._sent[key] = session.state.version  # each stored step has its own version
+            self._sent.move_to_end(key)
+            while len(self._sent) > _SENT_MEMORY:
+                self._sent.popitem(last=False)
 
     async def _deliver(self, replies: Sequence[SendReply]) -> None:
         for reply in replies:
@@ -755,6 +769,9 @@ def event_message(event: Event, seq: int) -> Message:
 
 
 RECENT_EVENTS = 128
+
+
+_SENT_MEMORY = 10_000  # agents whose last sent step this process remembers
 
 
 def _remember(recent: tuple[str, ...], event_id: str) -> tuple[str, ...]:

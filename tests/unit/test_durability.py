@@ -225,3 +225,12 @@ async def test_a_batch_of_timers_runs_once_each_in_order() -> None:
     await dispatcher.join()
     assert seen == [one.event_id, two.event_id]
     await dispatcher.aclose()
+
+
+async def test_replies_this_worker_sent_are_not_resent_after_it_drops_the_context() -> None:
+    h = Harness(ScriptedModel([say("Hello!"), say("Again?")]))
+    first, second = h.message("hi"), h.message("still there?")
+    await h.runtime.handle(first)
+    h.runtime.forget("agent-1")  # e.g. its lease looked lost for a moment
+    await h.runtime.handle(second)
+    assert h.sink.texts == ["Hello!", "Again?"]
