@@ -36,5 +36,5 @@ class DocumentParser(Protocol):
     runs it in a thread); refuses bad input with an ``UploadError`` meant for the user."""
 
     def __call__(
-        self, data: bytes, filename: str, *, mime: str | None = None
+        self, data: bytes, filename: str, *, max_bytes: int, mime: str | None = None
     ) -> ParsedDocument: ...

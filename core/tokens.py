@@ -15,6 +15,7 @@ from collections.abc import Mapping
 # plus a few framing tokens, and every reply is primed with three more.
 TOKENS_PER_MESSAGE = 4
 TOKENS_PER_REPLY = 3
+_SLICE = 500_000  # characters encoded at once (bpe-openai refuses 1,000,000 and more)
 
 _O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
 _CL100K_PREFIXES = ("gpt-4", "gpt-3.5", "text-embedding-3", "text-embedding-ada")
@@ -43,12 +44,28 @@ class TokenCounter:
         self.correction = 1.0
 
     def encode(self, text: str) -> list[int]:
-        return list(self._encoding.encode_ordinary(text))
+        return self._ids(text)
 
     def count(self, text: str) -> int:
         if not text:
             return 0
-        return len(self._encoding.encode_ordinary(text))
+        return len(self._ids(text))
+
+    def _ids(self, text: str) -> list[int]:
+        """Token ids; text longer than the tokenizer accepts at once (1M characters, e.g. a
+        large uploaded file) is encoded in slices cut just before a whitespace."""
+        if len(text) < _SLICE:
+            return list(self._encoding.encode_ordinary(text))
+        ids: list[int] = []
+        start = 0
+        while start < len(text):
+            end = min(start + _SLICE, len(text))
+            if end < len(text):
+                cut = max(text.rfind(" ", start + 1, end), text.rfind("\n", start + 1, end))
+                end = cut if cut > start else end
+            ids.extend(self._encoding.encode_ordinary(text[start:end]))
+            start = end
+        return ids
 
     def count_json(self, value: Mapping[str, object]) -> int:
         return self.count(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
@@ -57,19 +74,19 @@ class TokenCounter:
         """The longest prefix of ``text`` that fits in ``max_tokens``."""
         if max_tokens <= 0:
             return ""
-        ids = self._encoding.encode_ordinary(text)
+        ids = self._ids(text)
         if len(ids) <= max_tokens:
             return text
-        return str(self._encoding.decode(list(ids[:max_tokens])))
+        return str(self._encoding.decode(ids[:max_tokens]))
 
     def tail(self, text: str, max_tokens: int) -> str:
         """The longest suffix of ``text`` that fits in ``max_tokens``."""
         if max_tokens <= 0:
             return ""
-        ids = self._encoding.encode_ordinary(text)
+        ids = self._ids(text)
         if len(ids) <= max_tokens:
             return text
-        return str(self._encoding.decode(list(ids[-max_tokens:])))
+        return str(self._encoding.decode(ids[-max_tokens:]))
 
     def scaled(self, estimate: int) -> int:
         """``estimate`` corrected by what the provider has reported so far."""

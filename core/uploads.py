@@ -121,7 +121,9 @@ class UploadPipeline:
                 "busy", filename, 0, f'I am already reading "{filename}"; one moment.'
             )
         try:
-            parsed = await asyncio.to_thread(self.parser, data, filename, mime=mime)
+            parsed = await asyncio.to_thread(
+                self.parser, data, filename, max_bytes=limit, mime=mime
+            )
             passages = self._passages(parsed, document_id)
             await self._stage(agent_key, document_id, filename, passages, progress)
             count = await self.archival.publish_document(agent_key, document_id, self.clock.now())

@@ -160,6 +160,13 @@ async def test_a_file_over_the_limit_is_refused_before_parsing() -> None:
     assert result.message.startswith('"big.txt" is 5.0 MB; I can take files of up to 2 MB.')
 
 
+async def test_a_limit_raised_above_the_default_is_honoured() -> None:
+    h = Harness(ScriptedModel())
+    big = b"The boat is called Maria. " * (21 * 2**20 // 26 + 1)  # 21 MB of text
+    result = await pipeline(h, max_bytes=25 * 2**20).ingest(AGENT, "big.txt", big)
+    assert result.outcome == "stored", result.message
+
+
 async def test_the_same_file_twice_is_stored_once() -> None:
     h = Harness(ScriptedModel())
     p = pipeline(h)
