@@ -214,17 +214,25 @@ def checkin_service(
 ) -> CheckinService | None:
     if not settings.checkins:
         return None
+    triggers = ApschedulerTriggers()
     quiet = settings.checkin_quiet_hours
+    try:
+        quiet_hours = QuietHours.parse(quiet) if quiet else None
+        if settings.checkin_default_cron:
+            default = Schedule(kind="cron", cron=settings.checkin_default_cron)
+            triggers.validate(default, settings.timezone)
+    except ValueError as exc:
+        raise ConfigurationError(f"PAGEMIND_CHECKIN_*: {exc}") from exc
     return CheckinService(
         store=storage.checkins,
-        triggers=ApschedulerTriggers(),
+        triggers=triggers,
         clock=clock,
         submit=submit,
         owner=settings.worker_name,
         policy=CheckinPolicy(
             grace=timedelta(minutes=settings.checkin_grace_minutes),
             lease=timedelta(seconds=settings.checkin_claim_seconds),
-            quiet_hours=QuietHours.parse(quiet) if quiet else None,
+            quiet_hours=quiet_hours,
         ),
     )
 

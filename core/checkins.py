@@ -138,8 +138,8 @@ class Triggers(Protocol):
 
 
 class CheckinStore(Protocol):
-    async def save(self, checkin: Checkin) -> None:
-        """Create or replace (by id)."""
+    async def add(self, checkin: Checkin) -> bool:
+        """Create it; False (and nothing written) if a check-in with its id exists."""
         ...
 
     async def active(self, agent_key: str) -> list[Checkin]:
@@ -230,8 +230,14 @@ class CheckinService:
         if first is None:
             raise ToolError("That time has already passed; choose a time in the future.")
         checkin = draft.model_copy(update={"next_due": first})
-        await self.store.save(checkin)
-        return checkin
+        # Ids are short, to be typed in /checkins cancel: one already taken (by any agent)
+        # is drawn again, never overwritten. A given id (the operator's default) is created
+        # once.
+        for _ in range(8):
+            if await self.store.add(checkin) or checkin_id is not None:
+                return checkin
+            checkin = checkin.model_copy(update={"id": uuid.uuid4().hex[:6]})
+        raise ToolError("Could not find a free id for the check-in; try again.")
 
     async def active(self, agent_key: str) -> list[Checkin]:
         return await self.store.active(agent_key)

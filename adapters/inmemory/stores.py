@@ -245,8 +245,11 @@ class InMemoryCheckinStore:
         self._checkins: dict[str, Checkin] = {}
         self._claims: dict[str, tuple[str, datetime]] = {}  # id -> (token, until)
 
-    async def save(self, checkin: Checkin) -> None:
+    async def add(self, checkin: Checkin) -> bool:
+        if checkin.id in self._checkins:
+            return False
         self._checkins[checkin.id] = checkin
+        return True
 
     async def active(self, agent_key: str) -> list[Checkin]:
         mine = [c for c in self._checkins.values() if c.agent_key == agent_key and c.next_due]

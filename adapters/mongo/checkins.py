@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from adapters.mongo.connection import MongoConnection, translated
 from core.checkins import Checkin, Claim, Settlement
@@ -65,10 +66,13 @@ class MongoCheckinStore:
         self._uri = connection.uri
         self._checkins = connection.db[CHECKINS]
 
-    async def save(self, checkin: Checkin) -> None:
-        doc = _to_doc(checkin)
+    async def add(self, checkin: Checkin) -> bool:
         with translated(self._uri):
-            await self._checkins.replace_one({"_id": checkin.id}, doc, upsert=True)
+            try:
+                await self._checkins.insert_one(_to_doc(checkin))
+            except DuplicateKeyError:
+                return False
+        return True
 
     async def active(self, agent_key: str) -> list[Checkin]:
         with translated(self._uri):

@@ -7,7 +7,7 @@ hour). Cron times missing on a spring-forward day fire at the equivalent instant
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -18,16 +18,51 @@ from core.clock import zone
 DAY = 86400
 
 
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def crontab(expression: str, tz: tzinfo) -> CronTrigger:
+    """A cron trigger with crontab's weekdays (0 or 7 = Sunday, 1 = Monday).
+
+    APScheduler 3 counts weekday numbers from Monday = 0, so ``1-5`` would mean Tuesday to
+    Saturday; numbers are translated to day names, which it reads as everyone expects."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected five fields, got {len(fields)}")
+    fields[4] = _weekday_names(fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone=tz)
+
+
+def _weekday_names(field: str) -> str:
+    if not any(ch.isdigit() for ch in field):
+        return field  # "*", names ("mon-fri"): the same in both
+    days: set[int] = set()
+    for part in field.split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            low, high = 0, 6
+        elif "-" in base:
+            low, high = (int(value) for value in base.split("-", 1))
+        else:
+            low = int(base)
+            high = 7 if step_text else low  # "1/2": from Monday on, every second day
+        if not 0 <= low <= high <= 7 or step < 1:
+            raise ValueError(f"weekday {part!r} is out of range (0-7, 0 and 7 are Sunday)")
+        days.update(day % 7 for day in range(low, high + 1, step))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
 class ApschedulerTriggers:
     def validate(self, schedule: Schedule, timezone: str) -> None:
         tz = zone(timezone)
         if schedule.kind == "cron":
             try:
-                CronTrigger.from_crontab(schedule.cron or "", timezone=tz)
+                crontab(schedule.cron or "", tz)
             except ValueError as exc:
                 raise ValueError(
                     f"{schedule.cron!r} is not a cron schedule (five fields: minute hour "
-                    f"day month weekday, e.g. 0 9 * * 1-5): {exc}"
+                    f"day month weekday, e.g. 0 9 * * 1-5 for weekdays at 9:00): {exc}"
                 ) from exc
         elif schedule.kind == "interval":
             if not schedule.every_seconds or schedule.every_seconds < 60 or schedule.start is None:
@@ -42,7 +77,7 @@ class ApschedulerTriggers:
             assert schedule.at is not None
             return schedule.at if schedule.at > after else None
         if schedule.kind == "cron":
-            trigger = CronTrigger.from_crontab(schedule.cron or "", timezone=tz)
+            trigger = crontab(schedule.cron or "", tz)
             return trigger.get_next_fire_time(None, later.astimezone(tz))
         every, start = schedule.every_seconds or 0, schedule.start
         assert start is not None

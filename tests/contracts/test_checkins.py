@@ -240,3 +240,64 @@ async def test_cancel_list_and_bad_input(stores: Stores) -> None:
         )
     await stores.checkins.erase(AGENT)
     assert await svc.active(AGENT) == []
+
+
+async def test_a_drawn_id_taken_by_another_agent_is_never_overwritten(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid as uuid_module
+
+    draws = iter(["aaaaaa", "aaaaaa", "bbbbbb"])  # the second agent first draws a taken id
+
+    class FakeUUID:
+        def __init__(self) -> None:
+            self.hex = next(draws) + "0" * 26
+
+    monkeypatch.setattr(uuid_module, "uuid4", FakeUUID)
+    svc = service(stores, [])
+    at(stores, 2026, 11, 21, 12, 0)
+    daily = Schedule(kind="cron", cron="0 18 * * *")
+    mine = await svc.schedule(AGENT, "mine", daily, timezone=BERLIN, created_by="user")
+    other = await svc.schedule(
+        "telegram:user:8", "theirs", daily, timezone=BERLIN, created_by="user"
+    )
+    assert (mine.id, other.id) == ("aaaaaa", "bbbbbb")
+    assert [c.note for c in await svc.active(AGENT)] == ["mine"]
+    assert [c.note for c in await svc.active("telegram:user:8")] == ["theirs"]
+
+
+async def test_cron_weekdays_count_from_sunday_as_in_crontab(stores: Stores) -> None:
+    svc = service(stores, [])
+    at(stores, 2026, 11, 21, 12, 0)  # a Saturday
+    weekdays = await svc.schedule(
+        AGENT, "standup", Schedule(kind="cron", cron="0 9 * * 1-5"), timezone=BERLIN,
+        created_by="user",
+    )  # fmt: skip
+    assert weekdays.next_due == datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo(BERLIN)), "Monday"
+    sunday = await svc.schedule(
+        AGENT, "week ahead", Schedule(kind="cron", cron="0 18 * * 0"), timezone=BERLIN,
+        created_by="user",
+    )  # fmt: skip
+    assert sunday.next_due == datetime(2026, 11, 22, 18, 0, tzinfo=ZoneInfo(BERLIN))
+    also_sunday = await svc.schedule(
+        AGENT, "also", Schedule(kind="cron", cron="0 18 * * 7"), timezone=BERLIN,
+        created_by="user",
+    )  # fmt: skip
+    assert also_sunday.next_due == sunday.next_due
+    named = await svc.schedule(
+        AGENT, "named", Schedule(kind="cron", cron="0 9 * * mon-fri"), timezone=BERLIN,
+        created_by="user",
+    )  # fmt: skip
+    assert named.next_due == weekdays.next_due
+    every_other = await svc.schedule(
+        AGENT, "odd", Schedule(kind="cron", cron="0 9 * * */2"), timezone=BERLIN,
+        created_by="user",
+    )  # fmt: skip
+    assert every_other.next_due == datetime(2026, 11, 21, 9, 0, tzinfo=ZoneInfo(BERLIN)) + (
+        timedelta(days=1)
+    ), "Sun, Tue, Thu, Sat: next is Sunday 09:00"
+    with pytest.raises(ToolError, match="not a cron schedule"):
+        await svc.schedule(
+            AGENT, "x", Schedule(kind="cron", cron="0 9 * * 8"), timezone=BERLIN,
+            created_by="user",
+        )  # fmt: skip

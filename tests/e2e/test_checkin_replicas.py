@@ -63,7 +63,7 @@ async def test_three_replicas_fire_each_check_in_once_despite_a_kill(
         start = datetime.now(UTC) + timedelta(seconds=2)
         for i in range(CHECKINS):
             due = start + timedelta(milliseconds=5 * i)  # 300 due within 1.5 s: big claim batches
-            await store.save(
+            await store.add(
                 Checkin(
                     id=f"ck{i:03d}",
                     agent_key=f"telegram:user:{i % 6}",

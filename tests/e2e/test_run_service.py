@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.fakes.telegram import FakeTelegram
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
@@ -94,3 +96,28 @@ async def test_run_without_any_platform_says_what_to_set(tmp_path: Path) -> None
     assert process.returncode == 2
     assert "PAGEMIND_TELEGRAM_TOKEN" in err.decode() and "PAGEMIND_DISCORD_TOKEN" in err.decode()
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PAGEMIND_CHECKIN_QUIET_HOURS", "late", "quiet hours look like 22:00-08:00"),
+        ("PAGEMIND_CHECKIN_DEFAULT_CRON", "0 9 * *", "not a cron schedule"),
+    ],
+)
+async def test_a_bad_check_in_setting_is_reported_at_start(
+    tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
+    env.update(
+        OPENAI_API_KEY="k", PAGEMIND_STORAGE="memory", PAGEMIND_DATA_DIR=str(tmp_path),
+        PAGEMIND_TELEGRAM_TOKEN="1:x", PAGEMIND_TELEGRAM_API_BASE_URL="http://127.0.0.1:9",
+        **{name: value},
+    )  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bots.cli", "run", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2, err.decode()[-2000:]
+    assert expected in err.decode() and "Traceback" not in err.decode()

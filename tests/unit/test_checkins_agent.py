@@ -133,7 +133,7 @@ async def test_tokens_per_check_in_are_returned_for_recording() -> None:
     )
     assert outcome.tokens == 110 and not outcome.skipped  # the scripted model reports 100 + 10
     store = InMemoryCheckinStore()
-    await store.save(
+    await store.add(
         Checkin(
             id="c1",
             agent_key=AGENT,
