@@ -94,7 +94,7 @@ def configured_platforms() -> list[Platform]:
         def build_discord(gateway: Gateway, policy: PlatformPolicy) -> PlatformAdapter:
             from adapters.discord_chat import DiscordAdapter
 
-            return DiscordAdapter(discord, gateway, policy)
+            return DiscordAdapter(discord, gateway, policy, sync_commands=discord.sync_commands)
 
         found.append(Platform("discord", discord, build_discord))
     return found

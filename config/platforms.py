@@ -79,3 +79,4 @@ class DiscordSettings(PlatformSettings):
     shard_count: int | None = Field(None, ge=1)
     shard_ids: Names = Field(default_factory=list)
     message_content_intent: bool = True
+    sync_commands: bool = True  # publish slash commands at start; true on one replica only
