@@ -29,6 +29,9 @@ from core.context import tool_wire
 from core.llm import ChatRequest, ChatResponse, PromptMessage
 from core.memory import MemoryBlock, WorkingContext
 from core.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, TokenCounter
+from core.tools.checkin_tools import register_checkin_tools
+from core.tools.memgpt import register_memgpt_tools
+from core.tools.registry import ToolRegistry
 from tests.support.agents import Harness
 from tests.support.scripted import call, say
 
@@ -154,7 +157,9 @@ def prefix_reuse(requests: list[ChatRequest], counter: TokenCounter) -> list[flo
 async def run(messages: int) -> None:
     texts, source = user_texts(messages)
     model = TimedScriptedModel()
-    h = Harness(model, settings=AgentSettings(context_window=128_000))  # type: ignore[arg-type]
+    # The function set `pagemind run` offers by default: MemGPT's and the check-in functions.
+    tools = register_checkin_tools(register_memgpt_tools(ToolRegistry()))
+    h = Harness(model, settings=AgentSettings(context_window=128_000), tools=tools)  # type: ignore[arg-type]
     counter = h.counter
     overheads: list[float] = []
     gc.collect()

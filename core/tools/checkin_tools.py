@@ -15,13 +15,13 @@ async def schedule_checkin(
     every: str | None = None,
     cron: str | None = None,
 ) -> str:
-    """Schedule a check-in: you will be woken with the note then, in the user's time zone.
+    """Be woken later with a note, in the user's time zone. Give one of at, every, cron.
 
     Args:
-        note: what it is for, e.g. "ask how the interview went"
-        at: once, at this local time: YYYY-MM-DD HH:MM
-        every: repeating interval: 30m, 12h, 1d, 1w
-        cron: repeating cron schedule, e.g. 0 9 * * 1-5
+        note: what for, e.g. ask how the interview went
+        at: once: YYYY-MM-DD HH:MM
+        every: repeat: 30m, 12h, 1d, 1w
+        cron: e.g. 0 9 * * 1-5
     """
     checkins = _service(ctx)
     schedule = parse_when(at=at, every=every, cron=cron, timezone=ctx.timezone.key, now=ctx.now)
@@ -38,7 +38,7 @@ async def schedule_checkin(
 
 
 async def list_checkins(ctx: ToolContext) -> str:
-    """List your scheduled check-ins."""
+    """List your check-ins."""
     found = await _service(ctx).active(ctx.agent_key)
     if not found:
         return "No check-ins are scheduled."
@@ -46,10 +46,10 @@ async def list_checkins(ctx: ToolContext) -> str:
 
 
 async def cancel_checkin(ctx: ToolContext, checkin_id: str) -> str:
-    """Cancel a scheduled check-in.
+    """Cancel a check-in.
 
     Args:
-        checkin_id: its id, as list_checkins shows it
+        checkin_id: its id from list_checkins
     """
     if await _service(ctx).cancel(ctx.agent_key, checkin_id):
         return f"Cancelled {checkin_id}."

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT = "request_heartbeat"
 HEARTBEAT_SCHEMA: dict[str, JsonValue] = {
     "type": "boolean",
-    "description": "true: act again on the result at once; false: wait for the next event",
+    "description": "true: act again on the result (see the instructions)",
 }
 ToolFunction = Callable[..., Any]
 
