@@ -1,0 +1,890 @@
+"""Archival and recall retrieval on LoCoMo: evidence recall@k, result cost, ingest speed.
+
+Data: LoCoMo (Maharana et al., "Evaluating Very Long-Term Conversational Memory of LLM
+Agents", ACL 2024), license CC BY-NC 4.0. Get it from the public repository
+snap-research/LoCoMo, file ``data/locomo10.json``. This benchmark reads
+``../shared/data/locomo-dev.json`` (relative to the project root), a 6-conversation subset
+of that file (conv-26, -30, -41, -42, -43, -44), in the same format.
+
+    python -m bench.archival_retrieval [--store memory|mongo|both] [--chunks 120,200,300]
+        [--overlap 30] [--modes words,hybrid,semantic] [--conversations 6] [--questions N]
+
+What is measured, for every configuration (mode x chunk size):
+
+* Archival: each conversation is rendered as ONE Markdown file, one ``# session N (date)``
+  heading per session and one ``Speaker: text`` line per turn (a photo a speaker shared is
+  appended as ``[shares <BLIP caption>]``), and goes through the real ``UploadPipeline``
+  with the real ``parse_document``: parse -> chunk by tokens with overlap -> embed in
+  batches -> stage -> publish. Every question of categories 1-4 is then the archival search
+  query against that conversation's agent. A passage *contains* a turn when the turn's whole
+  line lies inside the passage, located by position in the session's text (whitespace
+  ignored, so duplicates of a short line elsewhere do not count); a turn too long for any
+  one chunk counts as contained by every passage that holds a piece of it. Overlapping
+  chunks may both contain a turn. recall@k = the fraction of a question's evidence turns
+  contained in the top k passages, averaged over questions.
+* Recall storage: the same turns as messages (one per turn, with its session's time, the
+  speaker as author, the text including the photo caption); ``RecallQuery(text=question,
+  limit=10)``, the ``conversation_search`` semantics. A message is a hit if it is an evidence
+  turn: recall_conv@10.
+* Cost: tokens of the top 10 results as the model reads them (``format_page`` with
+  ``passage_line``, as ``archival_memory_search`` renders them), counted with
+  ``TokenCounter`` in the default model's encoding (gpt-4o-mini: o200k_base), the same
+  counter that chunks. Mean over questions.
+* Speed: ``ingest_pages_per_s``; a page is 500 tokens (o200k_base) of the uploaded file,
+  about a printed page of prose. Timed: the whole ``UploadPipeline.ingest`` call per file
+  (hash, parse, chunk, embed, stage, publish), model already loaded; parse, embed and store
+  time are also reported on their own.
+
+Modes: ``words`` (BM25, no embedder), ``hybrid`` (local all-MiniLM-L6-v2 + words, fused by
+reciprocal rank: the product's archival search), ``semantic`` (the store's vector list alone:
+the query carries no words). The baseline is BM25 over single turns (``core.ranking.bm25``
+with document frequencies over the whole conversation), top 5 / top 10 turns, and also as
+many turns as fit in the cost cap, with hybrid single turns beside it.
+
+The best configuration is the one with the highest recall@10 whose top-10 cost is within
+``--budget`` tokens (2,000). The last line is its summary:
+recall_at_5=<x> recall_at_10=<y> recall_conv_at_10=<r> top10_tokens=<t> ingest_pages_per_s=<z>
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo
+
+from adapters.documents import parse_document
+from adapters.documents.normalize import normalize_text
+from adapters.inmemory.stores import InMemoryArchivalStore, InMemoryRecallStore
+from core.clock import SystemClock
+from core.documents import DocumentStatus, ParsedDocument
+from core.events import Event
+from core.messages import Message
+from core.ports import ArchivalStore, Embedder, RecallStore
+from core.ranking import rank_by_bm25
+from core.records import ArchivalQuery, Passage, RecallQuery
+from core.tokens import TokenCounter
+from core.tools.formatting import format_page, message_line, passage_line
+from core.uploads import UploadPipeline, UploadSettings
+
+LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
+DEFAULT_MODEL = "gpt-4o-mini"  # Pagemind's default model: its encoding is o200k_base
+PAGE_TOKENS = 500
+TOP = 10
+Mode = Literal["words", "hybrid", "semantic"]
+MODES: tuple[Mode, ...] = ("words", "hybrid", "semantic")
+_EVIDENCE = re.compile(r"D:?(\d+):(\d+)")  # "D1:3"; the data also has "D:11:26", "D8:6; D9:17"
+_SESSION = re.compile(r"session_(\d+)")
+_UTC = ZoneInfo("UTC")
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Turn:
+    dia_id: str
+    speaker: str
+    content: str  # what was said, with "[shares <caption>]" when a photo came with it
+
+    @property
+    def line(self) -> str:
+        return f"{self.speaker}: {self.content}"
+
+
+@dataclass(frozen=True)
+class Session:
+    number: int
+    when: datetime
+    date_text: str  # as the data writes it: "1:56 pm on 8 May, 2023"
+    turns: tuple[Turn, ...]
+
+    @property
+    def label(self) -> str:
+        return f"session {self.number} ({self.date_text})"
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    category: int
+    evidence: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    sample_id: str
+    sessions: tuple[Session, ...]
+    questions: tuple[Question, ...]
+    unusable: int  # category 1-4 questions none of whose evidence ids names a turn
+
+    @property
+    def filename(self) -> str:
+        return f"{self.sample_id}.md"
+
+    @property
+    def turns(self) -> list[Turn]:
+        return [t for s in self.sessions for t in s.turns]
+
+    def markdown(self) -> str:
+        """The file a user would upload: one heading per session, one line per turn."""
+        blocks = [
+            f"# {s.label}\n" + "\n".join(t.line for t in s.turns) for s in self.sessions if s.turns
+        ]
+        return "\n\n".join(blocks) + "\n"
+
+
+def _dia(session: str | int, turn: str | int) -> str:
+    return f"D{int(session)}:{int(turn)}"
+
+
+def load_conversations(
+    path: Path, limit: int | None, per_conversation: int | None
+) -> list[Conversation]:
+    """The LoCoMo conversations in ``path``; exits with a message saying where to get them."""
+    if not path.is_file():
+        sys.exit(
+            f"LoCoMo data not found at {path}.\nGet data/locomo10.json from the public "
+            "repository snap-research/LoCoMo (license CC BY-NC 4.0) and save it there (this "
+            "benchmark's numbers are for the subset conv-26, -30, -41, -42, -43, -44)."
+        )
+    raw = json.loads(path.read_text("utf-8"))
+    return [_conversation(item, per_conversation) for item in raw[:limit]]
+
+
+def _conversation(item: dict[str, Any], per_conversation: int | None) -> Conversation:
+    data = item["conversation"]
+    numbers = sorted(
+        int(m.group(1)) for k in data if (m := _SESSION.fullmatch(k)) and data[k] is not None
+    )
+    sessions = []
+    for n in numbers:
+        date_text = data[f"session_{n}_date_time"]
+        when = datetime.strptime(date_text, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
+        turns = []
+        for t in data[f"session_{n}"]:
+            content = " ".join(t["text"].split())
+            if t.get("blip_caption"):
+                content += f" [shares {t['blip_caption']}]"
+            (dia,) = _EVIDENCE.findall(t["dia_id"])
+            turns.append(Turn(_dia(*dia), t["speaker"], content))
+        sessions.append(Session(n, when, date_text, tuple(turns)))
+    known = {t.dia_id for s in sessions for t in s.turns}
+    questions, unusable = [], 0
+    for qa in item["qa"]:
+        if qa.get("category") not in (1, 2, 3, 4):
+            continue
+        evidence = frozenset(
+            _dia(*ids) for e in qa.get("evidence", []) for ids in _EVIDENCE.findall(e)
+        )
+        if not evidence & known:
+            unusable += 1
+            continue
+        questions.append(Question(qa["question"], qa["category"], evidence & known))
+    return Conversation(
+        item["sample_id"], tuple(sessions), tuple(questions[:per_conversation]), unusable
+    )
+
+
+# ------------------------------------------------------------------------- ingestion
+
+
+@dataclass
+class Timings:
+    total: float = 0.0
+    parse: float = 0.0
+    embed: float = 0.0
+    store: float = 0.0
+
+
+class TimedParser:
+    """``parse_document``, timed; keeps the last parsed document (to locate the turns)."""
+
+    def __init__(self, timings: Timings) -> None:
+        self.timings = timings
+        self.last: ParsedDocument | None = None
+
+    def __call__(
+        self, data: bytes, filename: str, *, max_bytes: int, mime: str | None = None
+    ) -> ParsedDocument:
+        started = time.perf_counter()
+        self.last = parse_document(data, filename, max_bytes=max_bytes, mime=mime)
+        self.timings.parse += time.perf_counter() - started
+        return self.last
+
+
+class TimedEmbedder:
+    def __init__(self, inner: Embedder, timings: Timings) -> None:
+        self.inner = inner
+        self.timings = timings
+
+    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        started = time.perf_counter()
+        vectors = await self.inner.embed(texts)
+        self.timings.embed += time.perf_counter() - started
+        return vectors
+
+
+class TimedArchival:
+    """The archival store with the calls the upload pipeline makes timed."""
+
+    def __init__(self, inner: ArchivalStore, timings: Timings) -> None:
+        self.inner = inner
+        self.timings = timings
+
+    async def begin_document(
+        self, agent_key: str, document_id: str, filename: str, now: datetime, stale_after: float
+    ) -> DocumentStatus:
+        started = time.perf_counter()
+        status = await self.inner.begin_document(agent_key, document_id, filename, now, stale_after)
+        self.timings.store += time.perf_counter() - started
+        return status
+
+    async def stage(
+        self, agent_key: str, document_id: str, passages: Sequence[Passage], now: datetime
+    ) -> None:
+        started = time.perf_counter()
+        await self.inner.stage(agent_key, document_id, passages, now)
+        self.timings.store += time.perf_counter() - started
+
+    async def publish_document(self, agent_key: str, document_id: str, now: datetime) -> int:
+        started = time.perf_counter()
+        count = await self.inner.publish_document(agent_key, document_id, now)
+        self.timings.store += time.perf_counter() - started
+        return count
+
+    async def abandon_document(self, agent_key: str, document_id: str) -> None:
+        await self.inner.abandon_document(agent_key, document_id)
+
+
+async def _ignore(event: Event) -> bool:
+    return True
+
+
+def _squeeze(text: str) -> str:
+    """Text without any whitespace: chunk boundaries may drop or merge spaces."""
+    return "".join(normalize_text(text).split())
+
+
+def passage_turns(
+    conversation: Conversation, parsed: ParsedDocument, passages: Sequence[Passage]
+) -> dict[str, frozenset[str]]:
+    """For each passage id, the dia_ids of the turns it contains (see the module docstring)."""
+    sections = {s.label: s.text for s in parsed.sections}
+    by_section: dict[str | None, list[Passage]] = defaultdict(list)
+    for p in passages:
+        by_section[p.section].append(p)
+    contains: dict[str, set[str]] = {p.id: set() for p in passages}
+    partial: dict[str, list[tuple[str, int, int]]] = {}
+    for session in conversation.sessions:
+        if not session.turns:
+            continue
+        text = _squeeze(sections[session.label])
+        spans, cursor = [], 0
+        for turn in session.turns:
+            line = _squeeze(turn.line)
+            start = text.find(line, cursor)
+            if start < 0:
+                raise RuntimeError(f"{turn.dia_id} not found in its section: {turn.line!r}")
+            spans.append((turn.dia_id, start, start + len(line)))
+            cursor = start + len(line)
+        cursor = 0
+        for p in sorted(by_section[session.label], key=lambda p: p.chunk_index):
+            chunk = _squeeze(p.text)
+            start = text.find(chunk, cursor)
+            if start < 0:
+                raise RuntimeError(f"passage {p.id} not found in {session.label}")
+            end, cursor = start + len(chunk), start + 1
+            partial[p.id] = [(d, a, b) for d, a, b in spans if a < end and b > start]
+            contains[p.id].update(d for d, a, b in spans if a >= start and b <= end)
+    whole = set().union(*contains.values())
+    for pid, overlapping in partial.items():  # turns no chunk holds whole: any piece counts
+        contains[pid].update(d for d, _, _ in overlapping if d not in whole)
+    missing = {t.dia_id for t in conversation.turns} - set().union(*contains.values())
+    if missing:
+        raise RuntimeError(f"turns in no passage: {sorted(missing)[:5]}")
+    return {pid: frozenset(d) for pid, d in contains.items()}
+
+
+@dataclass
+class Ingested:
+    """One configuration's archival store, loaded with every conversation."""
+
+    archival: ArchivalStore
+    agents: dict[str, str]  # sample_id -> agent key
+    turns_of: dict[str, dict[str, frozenset[str]]]  # sample_id -> passage id -> dia_ids
+    passages: int
+    pages: float
+    sessions: int
+    timings: Timings
+
+
+async def ingest(
+    archival: ArchivalStore,
+    conversations: Sequence[Conversation],
+    counter: TokenCounter,
+    embedder: Embedder | None,
+    settings: UploadSettings,
+    tag: str,
+) -> Ingested:
+    timings = Timings()
+    parser = TimedParser(timings)
+    pipeline = UploadPipeline(
+        archival=cast(ArchivalStore, TimedArchival(archival, timings)),
+        parser=parser,
+        counter=counter,
+        clock=SystemClock(),
+        notify=_ignore,
+        embedder=TimedEmbedder(embedder, timings) if embedder is not None else None,
+        settings=settings,
+    )
+    result = Ingested(archival, {}, {}, 0, 0.0, 0, timings)
+    for conversation in conversations:
+        agent = f"bench:{tag}:{conversation.sample_id}"
+        data = conversation.markdown().encode("utf-8")
+        started = time.perf_counter()
+        outcome = await pipeline.ingest(agent, conversation.filename, data)
+        timings.total += time.perf_counter() - started
+        if outcome.outcome != "stored" or parser.last is None:
+            raise RuntimeError(f"{conversation.filename}: {outcome.message}")
+        if len(parser.last.sections) != sum(1 for s in conversation.sessions if s.turns):
+            raise RuntimeError(f"{conversation.filename}: sections are not the sessions")
+        stored = await archival.all(agent)
+        result.agents[conversation.sample_id] = agent
+        result.turns_of[conversation.sample_id] = passage_turns(conversation, parser.last, stored)
+        result.passages += len(stored)
+        result.pages += counter.count(data.decode("utf-8")) / PAGE_TOKENS
+        result.sessions += len(parser.last.sections)
+    return result
+
+
+# ------------------------------------------------------------------------ evaluation
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question's result in one configuration."""
+
+    category: int
+    recall5: float
+    recall10: float
+    tokens: int  # of the top 10 as the model reads them
+    ms: float  # search time
+    top: tuple[str, ...]  # ids of the top 10, to compare stores
+    budget_recall: float = 0.0  # baselines only: evidence in the turns that fit the budget
+    budget_turns: int = 0
+
+
+def _recall(question: Question, found: set[str]) -> float:
+    return len(question.evidence & found) / len(question.evidence)
+
+
+async def archival_outcomes(
+    ingested: Ingested,
+    conversation: Conversation,
+    mode: Mode,
+    vectors: Sequence[tuple[float, ...]] | None,
+    counter: TokenCounter,
+) -> list[Outcome]:
+    agent = ingested.agents[conversation.sample_id]
+    turns_of = ingested.turns_of[conversation.sample_id]
+    out = []
+    for i, question in enumerate(conversation.questions):
+        embedding = vectors[i] if vectors is not None and mode != "words" else None
+        text = "" if mode == "semantic" else question.text  # no words: the vector list alone
+        started = time.perf_counter()
+        page = await ingested.archival.search(
+            agent, ArchivalQuery(text=text, embedding=embedding, limit=TOP)
+        )
+        ms = (time.perf_counter() - started) * 1000
+        ids = [p.id for p in page.items]
+        found5 = set().union(*(turns_of[p] for p in ids[:5]))
+        found10 = set().union(*(turns_of[p] for p in ids))
+        tokens = counter.count(format_page(page, 1, "results", passage_line))
+        out.append(
+            Outcome(
+                question.category,
+                _recall(question, found5),
+                _recall(question, found10),
+                tokens,
+                ms,
+                tuple(ids),
+            )
+        )
+    return out
+
+
+def messages_of(conversation: Conversation) -> list[Message]:
+    """The conversation as recall storage: one user message per turn, the speaker as author,
+    one second apart from the start of its session (sequence order is time order)."""
+    out = []
+    for session in conversation.sessions:
+        for i, turn in enumerate(session.turns):
+            out.append(
+                Message(
+                    seq=len(out) + 1,
+                    role="user",
+                    kind="user_message",
+                    content=turn.content,
+                    created_at=session.when + timedelta(seconds=i),
+                    event_id=f"locomo:{conversation.sample_id}:{turn.dia_id}",
+                    author_id=turn.speaker.lower(),
+                    author_name=turn.speaker,
+                )
+            )
+    return out
+
+
+async def recall_outcomes(
+    recall: RecallStore, conversation: Conversation, counter: TokenCounter, tag: str
+) -> list[Outcome]:
+    agent = f"bench:{tag}:{conversation.sample_id}"
+    messages = messages_of(conversation)
+    await recall.append(agent, messages)
+    dia_of = {m.seq: t.dia_id for m, t in zip(messages, conversation.turns, strict=True)}
+    line = message_line(_UTC)
+    out = []
+    for question in conversation.questions:
+        started = time.perf_counter()
+        page = await recall.search(agent, RecallQuery(text=question.text, limit=TOP))
+        ms = (time.perf_counter() - started) * 1000
+        seqs = [dia_of[m.seq] for m in page.items]
+        out.append(
+            Outcome(
+                question.category,
+                _recall(question, set(seqs[:5])),
+                _recall(question, set(seqs)),
+                counter.count(format_page(page, 1, "messages", line)),
+                ms,
+                tuple(seqs),
+            )
+        )
+    return out
+
+
+def _within_budget(ranked: Sequence[str], cost: dict[str, int], budget: int) -> list[str]:
+    """The best-ranked turns whose lines (as conversation_search shows them) fit ``budget``."""
+    kept, used = [], 15  # the page header
+    for dia in ranked:
+        if used + cost[dia] > budget:
+            break
+        kept.append(dia)
+        used += cost[dia]
+    return kept
+
+
+def turn_costs(conversation: Conversation, counter: TokenCounter) -> dict[str, int]:
+    """Tokens of each turn as a numbered line of a conversation_search page."""
+    line = message_line(_UTC)
+    return {
+        t.dia_id: counter.count(f"10. {line(m)}\n")
+        for m, t in zip(messages_of(conversation), conversation.turns, strict=True)
+    }
+
+
+def _turn_outcome(
+    question: Question, ranked: list[str], cost: dict[str, int], budget: int
+) -> Outcome:
+    kept = _within_budget(ranked, cost, budget)
+    return Outcome(
+        question.category,
+        _recall(question, set(ranked[:5])),
+        _recall(question, set(ranked[:TOP])),
+        15 + sum(cost[d] for d in ranked[:TOP]),
+        0.0,
+        tuple(ranked[:TOP]),
+        _recall(question, set(kept)),
+        len(kept),
+    )
+
+
+def bm25_turn_outcomes(
+    conversation: Conversation, cost: dict[str, int], budget: int
+) -> list[Outcome]:
+    """The baseline: ``core.ranking.bm25`` over the conversation's single turns (document
+    frequencies over all of them), each turn's text as the archival file has it."""
+    turns = conversation.turns
+    ids, lines = [t.dia_id for t in turns], [t.line for t in turns]
+    return [
+        _turn_outcome(q, rank_by_bm25(q.text, ids, lines), cost, budget)
+        for q in conversation.questions
+    ]
+
+
+async def hybrid_turn_outcomes(
+    conversation: Conversation,
+    embedder: Embedder,
+    vectors: Sequence[tuple[float, ...]],
+    cost: dict[str, int],
+    budget: int,
+) -> list[Outcome]:
+    """The product's hybrid archival search (in memory) with one passage per turn."""
+    store, agent = InMemoryArchivalStore(), "turns"
+    turns = conversation.turns
+    embedded = await embedder.embed([t.line for t in turns])
+    now = datetime.now(UTC)
+    await store.insert(
+        agent,
+        [
+            Passage(id=t.dia_id, text=t.line, source="turns", created_at=now, embedding=v)
+            for t, v in zip(turns, embedded, strict=True)
+        ],
+    )
+    out = []
+    for question, vector in zip(conversation.questions, vectors, strict=True):
+        page = await store.search(
+            agent, ArchivalQuery(text=question.text, embedding=vector, limit=200)
+        )
+        out.append(_turn_outcome(question, [p.id for p in page.items], cost, budget))
+    return out
+
+
+# ---------------------------------------------------------------------------- stores
+
+
+class Backend:
+    """Fresh stores for each configuration: in memory, or on one nx-27017 server."""
+
+    def __init__(self, name: str, uri: str | None = None) -> None:
+        self.name = name
+        self.uri = uri
+        self._connections: list[Any] = []
+
+    async def stores(self) -> tuple[ArchivalStore, RecallStore]:
+        if self.uri is None:
+            return InMemoryArchivalStore(), InMemoryRecallStore()
+        from adapters.mongo.archival import MongoArchivalStore
+        from adapters.mongo.connection import MongoConnection
+        from adapters.mongo.recall import MongoRecallStore
+        from adapters.mongo.schema import ensure_indexes
+
+        connection = MongoConnection(self.uri, f"bench_retrieval_{uuid.uuid4().hex[:8]}")
+        await ensure_indexes(connection)
+        self._connections.append(connection)
+        return MongoArchivalStore(connection), MongoRecallStore(connection)
+
+    async def aclose(self) -> None:
+        for connection in self._connections:
+            await connection.client.drop_database(connection.db.name)
+            await connection.aclose()
+
+
+@asynccontextmanager
+async def backend(name: str) -> AsyncIterator[Backend]:
+    if name == "memory":
+        yield Backend("in-memory")
+        return
+    from tests.support.mongo import nx_server
+
+    with nx_server() as uri:
+        b = Backend("nx-27017", uri)
+        try:
+            yield b
+        finally:
+            await b.aclose()
+
+
+# ---------------------------------------------------------------------------- report
+
+
+@dataclass
+class Summary:
+    recall5: float
+    recall10: float
+    tokens: float
+    ms: float
+    by_category: dict[int, float]
+    budget_recall: float = 0.0
+    budget_turns: float = 0.0
+
+
+def summarize(outcomes: Sequence[Outcome]) -> Summary:
+    by_category: dict[int, list[float]] = defaultdict(list)
+    for o in outcomes:
+        by_category[o.category].append(o.recall10)
+    return Summary(
+        statistics.fmean(o.recall5 for o in outcomes),
+        statistics.fmean(o.recall10 for o in outcomes),
+        statistics.fmean(o.tokens for o in outcomes),
+        statistics.median(o.ms for o in outcomes),
+        {c: statistics.fmean(v) for c, v in sorted(by_category.items())},
+        statistics.fmean(o.budget_recall for o in outcomes),
+        statistics.fmean(o.budget_turns for o in outcomes),
+    )
+
+
+@dataclass
+class Config:
+    mode: Mode
+    chunk: int
+    overlap: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    ingested: Ingested | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.mode} / {self.chunk} tok"
+
+
+@dataclass
+class Run:
+    """Everything measured on one backend."""
+
+    backend: str
+    configs: list[Config]
+    recall: list[Outcome]
+    speed: dict[tuple[int, bool], Ingested]  # (chunk, embedded) -> ingestion
+    seconds: float = 0.0
+
+
+def _categories(s: Summary) -> str:
+    return " | ".join(f"{s.by_category.get(c, float('nan')):.3f}" for c in (1, 2, 3, 4))
+
+
+def print_run(run: Run, budget: int) -> Config | None:
+    recall = summarize(run.recall)
+    print(f"## {run.backend} (ingestion and search took {run.seconds:.0f} s)")
+    print()
+    print(
+        "| configuration | passages | recall@5 | recall@10 | recall_conv@10 | top10 tokens "
+        "| r@10 cat 1 | cat 2 | cat 3 | cat 4 | search ms p50 | ingest pages/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    best: Config | None = None
+    for config in run.configs:
+        s = summarize(config.outcomes)
+        ingested = config.ingested
+        assert ingested is not None
+        pages_per_s = ingested.pages / ingested.timings.total
+        print(
+            f"| {config.name} | {ingested.passages:,} | {s.recall5:.3f} | {s.recall10:.3f} "
+            f"| {recall.recall10:.3f} | {s.tokens:,.0f} | {_categories(s)} | {s.ms:.1f} "
+            f"| {pages_per_s:.1f} |"
+        )
+        if s.tokens <= budget and (best is None or s.recall10 > summarize(best.outcomes).recall10):
+            best = config
+    print()
+    print(
+        "| recall storage (conversation_search) | recall@5 | recall@10 | top10 tokens "
+        "| r@10 cat 1 | cat 2 | cat 3 | cat 4 | search ms p50 |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| words (BM25), one message per turn | {recall.recall5:.3f} | {recall.recall10:.3f} "
+        f"| {recall.tokens:,.0f} | {_categories(recall)} | {recall.ms:.1f} |"
+    )
+    print()
+    print(
+        "| ingestion (all conversations) | sessions | pages | passages | total s | parse s "
+        "| chunk + other s | embed s | store s | pages/s | sessions/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (chunk, embedded), ing in sorted(run.speed.items()):
+        t = ing.timings
+        other = t.total - t.parse - t.embed - t.store
+        what = f"{chunk} tok, " + ("MiniLM embeddings" if embedded else "no embedder")
+        print(
+            f"| {what} | {ing.sessions} | {ing.pages:.0f} | {ing.passages:,} | {t.total:.1f} "
+            f"| {t.parse:.2f} | {other:.2f} | {t.embed:.1f} | {t.store:.2f} "
+            f"| {ing.pages / t.total:.1f} | {ing.sessions / t.total:.1f} |"
+        )
+    print()
+    return best
+
+
+def print_baselines(rows: dict[str, list[Outcome]], budget: int) -> None:
+    print("## Baselines: single turns")
+    print()
+    print(
+        f"| retrieval over single turns | recall@5 | recall@10 | top10 tokens | r@10 cat 1 "
+        f"| cat 2 | cat 3 | cat 4 | recall within {budget:,} tokens | turns in it |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, outcomes in rows.items():
+        s = summarize(outcomes)
+        print(
+            f"| {name} | {s.recall5:.3f} | {s.recall10:.3f} | {s.tokens:,.0f} "
+            f"| {_categories(s)} | {s.budget_recall:.3f} | {s.budget_turns:.0f} |"
+        )
+    print()
+
+
+def print_comparison(a: Run, b: Run) -> None:
+    """Whether two backends return the same results."""
+    print(f"## {a.backend} vs {b.backend}")
+    print()
+    print(
+        f"| configuration | recall@10 {a.backend} | recall@10 {b.backend} "
+        "| same top 10, in order | same top 10, as a set |"
+    )
+    print("|---|---|---|---|---|")
+    pairs = [(x.name, x.outcomes, y.outcomes) for x, y in zip(a.configs, b.configs, strict=True)]
+    pairs.append(("recall storage", a.recall, b.recall))
+    for name, xs, ys in pairs:
+        same = sum(x.top == y.top for x, y in zip(xs, ys, strict=True))
+        same_set = sum(set(x.top) == set(y.top) for x, y in zip(xs, ys, strict=True))
+        print(
+            f"| {name} | {summarize(xs).recall10:.3f} | {summarize(ys).recall10:.3f} "
+            f"| {same}/{len(xs)} | {same_set}/{len(xs)} |"
+        )
+    print()
+
+
+# ------------------------------------------------------------------------------- run
+
+
+async def run_backend(
+    name: str,
+    conversations: Sequence[Conversation],
+    modes: Sequence[Mode],
+    chunks: Sequence[int],
+    overlap: int,
+    counter: TokenCounter,
+    embedder: Embedder | None,
+    vectors: dict[str, list[tuple[float, ...]]],
+) -> Run:
+    started = time.perf_counter()
+    async with backend(name) as b:
+        _, recall = await b.stores()
+        recall_results = []
+        for conversation in conversations:
+            recall_results += await recall_outcomes(recall, conversation, counter, "recall")
+        run = Run(b.name, [], recall_results, {})
+        for chunk in chunks:
+            settings = UploadSettings(chunk_tokens=chunk, overlap_tokens=overlap)
+            for embedded in (False, True):
+                wanted = [m for m in modes if (m != "words") == embedded]
+                if not wanted:
+                    continue
+                archival, _ = await b.stores()
+                print(f"  {b.name}: ingesting, {chunk} tokens, {wanted}", file=sys.stderr)
+                ingested = await ingest(
+                    archival,
+                    conversations,
+                    counter,
+                    embedder if embedded else None,
+                    settings,
+                    f"{chunk}:{int(embedded)}",
+                )
+                run.speed[(chunk, embedded)] = ingested
+                for mode in wanted:
+                    config = Config(mode, chunk, overlap, ingested=ingested)
+                    for conversation in conversations:
+                        config.outcomes += await archival_outcomes(
+                            ingested, conversation, mode, vectors.get(conversation.sample_id),
+                            counter,
+                        )  # fmt: skip
+                    run.configs.append(config)
+        run.configs.sort(key=lambda c: (MODES.index(c.mode), c.chunk))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+async def main(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    conversations = load_conversations(args.data, args.conversations, args.questions)
+    modes = cast(list[Mode], [m for m in MODES if m in args.modes.split(",")])
+    chunks = [int(c) for c in args.chunks.split(",")]
+    counter = TokenCounter(DEFAULT_MODEL)
+    embedder: Embedder | None = None
+    vectors: dict[str, list[tuple[float, ...]]] = {}
+    query_seconds = 0.0
+    if any(m != "words" for m in modes):
+        from adapters.local_embeddings.minilm import LocalMiniLMEmbedder
+
+        minilm = LocalMiniLMEmbedder()
+        await minilm.warm_up()
+        embedder = minilm
+        t0 = time.perf_counter()
+        for c in conversations:
+            vectors[c.sample_id] = await minilm.embed([q.text for q in c.questions])
+        query_seconds = time.perf_counter() - t0
+
+    questions = sum(len(c.questions) for c in conversations)
+    turns = sum(len(c.turns) for c in conversations)
+    tokens = sum(counter.count(c.markdown()) for c in conversations)
+    unusable = sum(c.unusable for c in conversations)
+    print(
+        f"{len(conversations)} LoCoMo conversations ({args.data.name}): "
+        f"{sum(len(c.sessions) for c in conversations)} sessions, {turns:,} turns, "
+        f"{tokens:,} {counter.encoding_name} tokens as Markdown files; {questions} questions of "
+        f"categories 1-4 ({unusable} left out: no evidence id names a turn)."
+    )
+    print(
+        f"Tokens: {counter.encoding_name} (the default model {DEFAULT_MODEL}), for chunking and "
+        f"cost. Overlap {args.overlap} tokens. Page = {PAGE_TOKENS} tokens of the file."
+    )
+    if embedder is not None:
+        print(
+            f"Query embeddings (all-MiniLM-L6-v2, CPU): {1000 * query_seconds / questions:.1f} "
+            "ms per question, not included in search ms."
+        )
+    print()
+
+    baselines: dict[str, list[Outcome]] = {"BM25, core.ranking.bm25": []}
+    if embedder is not None:
+        baselines["hybrid BM25 + MiniLM, archival store"] = []
+    for c in conversations:
+        cost = turn_costs(c, counter)
+        baselines["BM25, core.ranking.bm25"] += bm25_turn_outcomes(c, cost, args.budget)
+        if embedder is not None:
+            baselines["hybrid BM25 + MiniLM, archival store"] += await hybrid_turn_outcomes(
+                c, embedder, vectors[c.sample_id], cost, args.budget
+            )
+
+    names = ["memory", "mongo"] if args.store == "both" else [args.store]
+    runs = [
+        await run_backend(n, conversations, modes, chunks, args.overlap, counter, embedder, vectors)
+        for n in names
+    ]
+    bests = [print_run(r, args.budget) for r in runs]
+    print_baselines(baselines, args.budget)
+    if len(runs) == 2:
+        print_comparison(runs[0], runs[1])
+    best = bests[0]
+    elapsed = time.perf_counter() - started
+    if best is None:
+        print(f"No configuration kept the top 10 within {args.budget:,} tokens.")
+        return
+    s = summarize(best.outcomes)
+    assert best.ingested is not None
+    pages_per_s = best.ingested.pages / best.ingested.timings.total
+    print(
+        f"Best within {args.budget:,} tokens ({runs[0].backend}): {best.name}, overlap "
+        f"{best.overlap}. Run took {elapsed:.0f} s."
+    )
+    print()
+    print(
+        f"recall_at_5={s.recall5:.3f} recall_at_10={s.recall10:.3f} "
+        f"recall_conv_at_10={summarize(runs[0].recall).recall10:.3f} "
+        f"top10_tokens={s.tokens:.0f} ingest_pages_per_s={pages_per_s:.1f}"
+    )
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=("memory", "mongo", "both"), default="memory")
+    parser.add_argument("--chunks", default="120,200,300", help="chunk sizes in tokens")
+    parser.add_argument("--overlap", type=int, default=UploadSettings().overlap_tokens)
+    parser.add_argument("--modes", default="words,hybrid,semantic")
+    parser.add_argument("--budget", type=int, default=2_000, help="top-10 token cap")
+    parser.add_argument("--conversations", type=int, default=None, help="only the first N")
+    parser.add_argument("--questions", type=int, default=None, help="first N per conversation")
+    parser.add_argument("--data", type=Path, default=LOCOMO)
+    asyncio.run(main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    cli()
