@@ -9,7 +9,6 @@ recorded and not started is picked up by another replica or at the next start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -134,11 +133,16 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             grace = settings.shutdown_grace_seconds
             log.info("stopping: finishing the turns under way (up to %.0f s)", grace)
             svc.dispatcher.pause()
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(grace):
                     await svc.dispatcher.join()
                     for intake in intakes:
                         await intake.join()
+            except TimeoutError:
+                # What is still running is cut off; its events stay unfinished in the inbox
+                # and are resumed from their last stored step by the next worker to start.
+                log.warning("grace period over: stopping the turns still running")
+                await svc.dispatcher.aclose()
         finally:
             for adapter in reversed(started):
                 try:

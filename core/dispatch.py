@@ -80,9 +80,11 @@ class AgentDispatcher:
         return recovered
 
     async def drain(self) -> None:
-        """Stop taking events, finish those queued, release leases and stop."""
-        self.pause()
-        await self.join()
+        """Stop taking events, finish those queued, release leases and stop. (After
+        ``aclose`` there is nothing left to finish: unfinished events stay in the inbox.)"""
+        if not self._closing:
+            self.pause()
+            await self.join()
         await self.aclose()
 
     async def aclose(self) -> None:

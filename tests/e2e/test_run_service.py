@@ -85,6 +85,47 @@ async def test_run_answers_on_telegram_and_stops_gracefully_mid_turn(tmp_path: P
         assert "stopped" in log.read_text()
 
 
+async def test_a_turn_longer_than_the_grace_period_is_cut_off_and_resumed_next_start(
+    tmp_path: Path,
+) -> None:
+    arrived, end_of_test = asyncio.Event(), asyncio.Event()
+
+    async def hung(body: dict) -> dict:
+        arrived.set()
+        await end_of_test.wait()  # the model does not answer while the test runs
+        return tool_reply("send_message", {"message": "nobody is listening any more"})
+
+    async with FakeTelegram() as tg, ScriptedOpenAIServer() as llm:
+        llm.add(hung, tool_reply("send_message", {"message": "Answered after the restart."}))
+        env = service_env(tg, llm, tmp_path, PAGEMIND_SHUTDOWN_GRACE_SECONDS="1")
+        for attempt in ("first", "second"):
+            log = tmp_path / f"{attempt}.log"
+            with log.open("wb") as out:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bots.cli", "run",
+                    cwd=ROOT, env=env, stdout=out, stderr=out,
+                )  # fmt: skip
+            try:
+                await wait_for_log(log, "telegram: started", process)
+                if attempt == "first":
+                    tg.push_private_message("a question the model hangs on")
+                    await asyncio.wait_for(arrived.wait(), 30)
+                    process.send_signal(signal.SIGTERM)
+                    code = await asyncio.wait_for(process.wait(), 30)
+                    assert code == 0, log.read_text()[-3000:]
+                    assert "grace period over" in log.read_text()
+                else:
+                    sent = await tg.wait_for(lambda c: c.method == "sendMessage", timeout=30)
+                    assert sent.params["text"] == "Answered after the restart."
+                    process.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(process.wait(), 30)
+            finally:
+                end_of_test.set()
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+
+
 async def test_run_without_any_platform_says_what_to_set(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
     env.update(OPENAI_API_KEY="k", PAGEMIND_DATA_DIR=str(tmp_path))
