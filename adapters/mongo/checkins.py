@@ -94,25 +94,32 @@ class MongoCheckinStore:
         stamp = now.timestamp()
         token = f"{owner}:{uuid.uuid4().hex[:12]}"
         claim = {"$set": {"claim": token, "claim_until": (now + lease).timestamp()}}
+        # Due and unclaimed, checked again per document: between the listing and the claim
+        # another worker may have claimed, fired and settled it (a one-off then has no
+        # next_due, a repeating one a later one), and it must not be taken a second time.
+        still_due = {"next_due": {"$lte": stamp}, "claim_until": {"$lt": stamp}}
 
         async def take(checkin_id: str) -> dict[str, Any] | None:
             return await self._checkins.find_one_and_update(  # type: ignore[no-any-return]
-                {"_id": checkin_id, "claim_until": {"$lt": stamp}},
+                {"_id": checkin_id, **still_due},
                 claim,
                 return_document=ReturnDocument.AFTER,
             )
 
         with translated(self._uri):
-            due = self._checkins.find(
-                {"next_due": {"$lte": stamp}, "claim_until": {"$lt": stamp}}, {"_id": 1}
-            )
-            ids = [d["_id"] async for d in due.sort("next_due", ASCENDING).limit(limit)]
+            ids = await self._due_ids(stamp, limit)
             won: list[dict[str, Any]] = []
             for start in range(0, len(ids), _IN_FLIGHT):
                 taken = await asyncio.gather(*map(take, ids[start : start + _IN_FLIGHT]))
                 won.extend(doc for doc in taken if doc is not None)
         won.sort(key=lambda d: d["next_due"])
         return [Claim(_from_doc(doc), token) for doc in won]
+
+    async def _due_ids(self, stamp: float, limit: int) -> list[str]:
+        due = self._checkins.find(
+            {"next_due": {"$lte": stamp}, "claim_until": {"$lt": stamp}}, {"_id": 1}
+        )
+        return [d["_id"] async for d in due.sort("next_due", ASCENDING).limit(limit)]
 
     async def settle(self, settlements: Sequence[Settlement]) -> None:
         if not settlements:

@@ -301,3 +301,32 @@ async def test_cron_weekdays_count_from_sunday_as_in_crontab(stores: Stores) -> 
             AGENT, "x", Schedule(kind="cron", cron="0 9 * * 8"), timezone=BERLIN,
             created_by="user",
         )  # fmt: skip
+
+
+async def test_a_check_in_settled_by_another_worker_after_listing_is_not_claimed_again(
+    stores: Stores,
+) -> None:
+    """The race two busy workers hit: w2 lists a due check-in, w1 claims, fires and
+    settles it, then w2 tries to claim what it listed."""
+    if stores.connection is None:
+        pytest.skip("the in-memory store claims in one step: no listing to go stale")
+    from adapters.mongo.checkins import MongoCheckinStore
+    from core.checkins import Settlement
+
+    at(stores, 2026, 11, 21, 12, 0)
+    svc = service(stores, [])
+    once = parse_when(
+        at="2026-11-21 12:05", every=None, cron=None, timezone=BERLIN, now=stores.clock.now()
+    )
+    checkin = await svc.schedule(AGENT, "once", once, timezone=BERLIN, created_by="user")
+    at(stores, 2026, 11, 21, 12, 6)
+    now = stores.clock.now()
+
+    class ListedEarlier(MongoCheckinStore):
+        async def _due_ids(self, stamp: float, limit: int) -> list[str]:
+            return [checkin.id]  # what w2 saw before w1 settled
+
+    (claim,) = await stores.checkins.claim_due(now, "w1", timedelta(seconds=30), 10)
+    await stores.checkins.settle([Settlement(checkin.id, claim.token, None, now)])
+    late = ListedEarlier(stores.connection)
+    assert await late.claim_due(now, "w2", timedelta(seconds=30), 10) == []
