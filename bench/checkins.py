@@ -9,7 +9,7 @@ double): every check-in turn is one ``send_message`` repeating the check-in's no
 delivered message names its check-in.
 
     python -m bench.checkins [--checkins 10000] [--agents 200] [--workers 2] [--window 60]
-        [--poll 1] [--lead 20] [--timeout 600]
+        [--poll 1] [--lead 20] [--timeout 600] [--keep-logs DIR]
 
 Measured:
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import tempfile
 import time
@@ -143,6 +144,10 @@ async def run(args: argparse.Namespace) -> None:
                 received[index] = time.time()
             for worker in workers:
                 await worker.stop()
+            if args.keep_logs is not None:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for worker in workers:
+                    shutil.copy(worker.log, args.keep_logs / worker.log.name)
             docs = [d async for d in connection.db["checkins"].find({})]
             await connection.client.drop_database(connection.db.name)
             await connection.aclose()
@@ -207,6 +212,7 @@ def cli() -> None:
     parser.add_argument("--poll", type=float, default=1.0, help="PAGEMIND_CHECKIN_POLL_SECONDS")
     parser.add_argument("--lead", type=float, default=20.0, help="seconds before the first due")
     parser.add_argument("--timeout", type=float, default=600.0, help="wait after the last due")
+    parser.add_argument("--keep-logs", type=Path, help="copy the workers' logs here")
     asyncio.run(run(parser.parse_args()))
 
 

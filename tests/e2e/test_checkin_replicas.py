@@ -59,58 +59,61 @@ async def test_three_replicas_fire_each_check_in_once_despite_a_kill(
             )
             for name in ("w1", "w2", "w3")
         }
-        # Due once every worker runs (they take seconds to start on a busy machine).
-        start = datetime.now(UTC) + timedelta(seconds=2)
-        for i in range(CHECKINS):
-            due = start + timedelta(milliseconds=5 * i)  # 300 due within 1.5 s: big claim batches
-            await store.add(
-                Checkin(
-                    id=f"ck{i:03d}",
-                    agent_key=f"telegram:user:{i % 6}",
-                    note=f"note {i}",
-                    schedule=Schedule(kind="once", at=due),
-                    timezone="UTC",
-                    created_by="operator",
-                    created_at=datetime.now(UTC),
-                    next_due=due,
-                    address=Address(platform="test", channel_id=str(i % 6), is_direct=True),
+        try:
+            # Due once every worker runs (they take seconds to start on a busy machine).
+            # 300 due within 1.5 s: big claim batches
+            start = datetime.now(UTC) + timedelta(seconds=2)
+            for i in range(CHECKINS):
+                due = start + timedelta(milliseconds=5 * i)
+                await store.add(
+                    Checkin(
+                        id=f"ck{i:03d}",
+                        agent_key=f"telegram:user:{i % 6}",
+                        note=f"note {i}",
+                        schedule=Schedule(kind="once", at=due),
+                        timezone="UTC",
+                        created_by="operator",
+                        created_at=datetime.now(UTC),
+                        next_due=due,
+                        address=Address(platform="test", channel_id=str(i % 6), is_direct=True),
+                    )
                 )
+            victim = workers["w1"].process
+            held: list[str] = []
+
+            async def claims_of_w1() -> list[str]:
+                now = datetime.now(UTC).timestamp()
+                found = connection.db["checkins"].find(
+                    {"claim": {"$regex": "^w1:"}, "claim_until": {"$gt": now}}, {"_id": 1}
+                )
+                return [d["_id"] async for d in found]
+
+            deadline = asyncio.get_running_loop().time() + 30
+            while not held and asyncio.get_running_loop().time() < deadline:
+                if not await claims_of_w1():
+                    await asyncio.sleep(0.005)
+                    continue
+                victim.send_signal(signal.SIGSTOP)  # it has just claimed a batch: freeze it...
+                held = await claims_of_w1()
+                if held:
+                    victim.send_signal(signal.SIGKILL)  # ...and kill it while it holds them
+                    await victim.wait()
+                else:
+                    victim.send_signal(signal.SIGCONT)  # settled meanwhile: catch its next batch
+            assert held, (
+                "w1 was never caught holding a claim:\n" + (tmp_path / "w1.log").read_text()[-3000:]
             )
-        victim = workers["w1"].process
-        held: list[str] = []
 
-        async def claims_of_w1() -> list[str]:
-            now = datetime.now(UTC).timestamp()
-            found = connection.db["checkins"].find(
-                {"claim": {"$regex": "^w1:"}, "claim_until": {"$gt": now}}, {"_id": 1}
-            )
-            return [d["_id"] async for d in found]
-
-        deadline = asyncio.get_running_loop().time() + 30
-        while not held and asyncio.get_running_loop().time() < deadline:
-            if not await claims_of_w1():
-                await asyncio.sleep(0.005)
-                continue
-            victim.send_signal(signal.SIGSTOP)  # it has just claimed a batch: freeze it...
-            held = await claims_of_w1()
-            if held:
-                victim.send_signal(signal.SIGKILL)  # ...and kill it while it holds them
-                await victim.wait()
-            else:
-                victim.send_signal(signal.SIGCONT)  # settled meanwhile: catch its next batch
-        assert held, (
-            "w1 was never caught holding a claim:\n" + (tmp_path / "w1.log").read_text()[-3000:]
-        )
-
-        await collector.wait_for(CHECKINS, timeout=90)
-        # The dead worker's claims are settled by others once its claim lease runs out.
-        settle_by = asyncio.get_running_loop().time() + 45
-        while await connection.db["checkins"].find_one({"next_due": {"$ne": None}}):
-            assert asyncio.get_running_loop().time() < settle_by, "check-ins left unsettled"
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(2)  # a late duplicate would arrive by now
-        for name in ("w2", "w3"):
-            await workers[name].stop()
+            await collector.wait_for(CHECKINS, timeout=90)
+            # The dead worker's claims are settled by others once its claim lease runs out.
+            settle_by = asyncio.get_running_loop().time() + 45
+            while await connection.db["checkins"].find_one({"next_due": {"$ne": None}}):
+                assert asyncio.get_running_loop().time() < settle_by, "check-ins left unsettled"
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(2)  # a late duplicate would arrive by now
+        finally:
+            for worker in workers.values():  # stops the survivors; the victim is gone
+                await worker.stop()
 
     # One turn per check-in: every delivery of a check-in carries the same idempotency key.
     keys: dict[str, set[str]] = {}

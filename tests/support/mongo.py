@@ -17,7 +17,7 @@ from pathlib import Path
 REAL_MONGODB_ENV = "PAGEMIND_TEST_MONGODB_URI"
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when the test process dies, however it dies (Linux)."""
     try:
         import ctypes
@@ -49,7 +49,7 @@ def nx_server(data_dir: Path | None = None) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30

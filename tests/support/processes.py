@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.mongo import die_with_parent
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -81,6 +83,7 @@ async def start_worker(env: dict[str, str], collector: Collector, log: Path) -> 
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.support.worker", collector.url,
         cwd=ROOT, env=full_env, stdout=handle, stderr=handle, stdin=asyncio.subprocess.DEVNULL,
+        preexec_fn=die_with_parent,  # a failed or interrupted test leaves no worker behind
     )  # fmt: skip
     handle.close()
     deadline = asyncio.get_running_loop().time() + 60

@@ -39,9 +39,17 @@ async def main(collector: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with aiohttp.ClientSession() as session:
         settings = load_settings()
-        async with build_service(settings, replies=HttpSink(collector, session)):
+        async with build_service(settings, replies=HttpSink(collector, session)) as svc:
             print("worker ready", flush=True)
             await stop.wait()
+            # As `pagemind run` does: finish what is under way, but never wait without limit
+            # (the test may have stopped the database already).
+            svc.dispatcher.pause()
+            try:
+                async with asyncio.timeout(10):
+                    await svc.dispatcher.join()
+            except TimeoutError:
+                await svc.dispatcher.aclose()
 
 
 if __name__ == "__main__":
