@@ -136,6 +136,7 @@ async def test_three_replicas_fire_each_check_in_once_despite_a_kill(
         if count > 1:
             senders = {r["worker"] for r in collector.replies if r["idempotency_key"] == key}
             assert victim.pid in senders, f"{key} repeated without the killed worker"
-    assert {r["worker"] for r in collector.replies} >= {workers["w2"].process.pid}
+    survivors = {workers[name].process.pid for name in ("w2", "w3")}
+    assert {r["worker"] for r in collector.replies} & survivors, "the survivors took over"
     await connection.client.drop_database(connection.db.name)
     await connection.aclose()
