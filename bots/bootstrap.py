@@ -178,6 +178,7 @@ async def build_service(
             embedder=vectors,
             checkins=checkins,
             on_created=default_checkin(settings, checkins),
+            inbox=storage.inbox,
         )
 
         async def handle(event: Event) -> TurnOutcome:

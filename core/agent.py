@@ -144,12 +144,14 @@ class AgentRuntime:
         fence: Callable[[str], None] | None = None,
         checkins: CheckinService | None = None,
         on_created: Callable[[AgentState], Awaitable[None]] | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
         self.model = model
         self.observer = observer
         self.fence = fence or (lambda agent_key: None)
         self.checkins = checkins
         self.on_created = on_created
+        self.inbox = inbox  # tells whether a stored step's replies went out (see ``session``)
         self.agents = agents
         self.recall = recall
         self.archival = archival
@@ -205,9 +207,7 @@ class AgentRuntime:
         await self.recall.discard_after(agent_key, state.last_seq)
         fifo = await self.recall.range(agent_key, state.summary_upto_seq, state.last_seq)
         session = AgentSession(state, fifo, self.layout)
-        # Replies stored with the last step and not known to be sent by this process (it may
-        # have dropped the context after sending: a lost lease, an error) go out first.
-        session.outbox_unsent = bool(state.outbox) and self._sent.get(agent_key) != state.version
+        session.outbox_unsent = await self._outbox_unsent(state)
         self._sessions[agent_key] = session
         while len(self._sessions) > self.settings.session_cache:
             oldest = next(iter(self._sessions))
@@ -646,6 +646,16 @@ class AgentRuntime:
             return state
         usage, turn.usage = turn.usage, TokenUsage()
         return state.with_usage(usage, self.clock.now().date().isoformat())
+
+    async def _outbox_unsent(self, state: AgentState) -> bool:
+        """Whether the stored last step's replies may never have gone out: its event is still
+        unfinished in the inbox (events are marked done after their replies are sent), so
+        the worker that stored it stopped in between. Not if this process sent them."""
+        if not state.outbox or self._sent.get(state.agent_key) == state.version:
+            return False
+        if self.inbox is None or state.last_event_id is None:
+            return False
+        return await self.inbox.is_pending(state.last_event_id)
 
     async def _deliver_stored(self, session: AgentSession, replies: Sequence[SendReply]) -> None:
         """Send the stored last step's replies, and remember that this process sent them."""

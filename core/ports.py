@@ -150,6 +150,10 @@ class Inbox(Protocol):
 
     async def mark_done(self, event_id: str, *, error: str | None = None) -> None: ...
 
+    async def is_pending(self, event_id: str) -> bool:
+        """Recorded and not done yet (False for an unknown or purged event)."""
+        ...
+
     async def erase(self, agent_key: str) -> None: ...
 
     async def purge(self, retention: timedelta) -> int:

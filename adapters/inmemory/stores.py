@@ -218,6 +218,9 @@ class InMemoryInbox:
     async def mark_done(self, event_id: str, *, error: str | None = None) -> None:
         self._done[event_id] = time.time()
 
+    async def is_pending(self, event_id: str) -> bool:
+        return event_id in self._events and event_id not in self._done
+
     async def erase(self, agent_key: str) -> None:
         for event_id in [i for i, e in self._events.items() if e.agent_key == agent_key]:
             del self._events[event_id]

@@ -70,6 +70,11 @@ class MongoInbox:
             cursor = self._inbox.find(where, {"event": 1}).sort("order", ASCENDING).limit(limit)
             return [event_from_doc(d) async for d in cursor]
 
+    async def is_pending(self, event_id: str) -> bool:
+        with translated(self._uri):
+            found = await self._inbox.find_one({"_id": event_id, "status": "pending"}, {"_id": 1})
+        return found is not None
+
     async def mark_done(self, event_id: str, *, error: str | None = None) -> None:
         with translated(self._uri):
             await self._inbox.update_one(

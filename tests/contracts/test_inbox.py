@@ -55,3 +55,12 @@ async def test_finished_events_are_purged_after_the_retention(stores: Stores) ->
     assert await stores.inbox.purge(timedelta(seconds=-60)) == 1, "past the retention: gone"
     assert not await stores.inbox.put(event(2, "a", stores.clock)), "pending ones are kept"
     assert await stores.inbox.put(event(1, "a", stores.clock)), "a purged id is new again"
+
+
+async def test_pending_means_recorded_and_not_done(stores: Stores) -> None:
+    e = event(7, "a", stores.clock)
+    assert not await stores.inbox.is_pending(e.event_id), "unknown"
+    await stores.inbox.put(e)
+    assert await stores.inbox.is_pending(e.event_id)
+    await stores.inbox.mark_done(e.event_id)
+    assert not await stores.inbox.is_pending(e.event_id)

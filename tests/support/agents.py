@@ -12,7 +12,7 @@ from core.agent import AgentRuntime, AgentSettings
 from core.checkins import CheckinService
 from core.context import PromptTexts
 from core.events import Address, SendReply, UserMessageReceived
-from core.ports import Embedder
+from core.ports import Embedder, Inbox
 from core.tokens import TokenCounter
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
@@ -66,6 +66,7 @@ class Harness:
     archival: InMemoryArchivalStore = field(default_factory=InMemoryArchivalStore)
     counter: TokenCounter = field(default_factory=lambda: TokenCounter("gpt-4o-mini"))
     checkins: CheckinService | None = None
+    inbox: Inbox | None = None
     _ids: count[int] = field(default_factory=lambda: count(1))
 
     def __post_init__(self) -> None:
@@ -83,6 +84,7 @@ class Harness:
             settings=self.settings,
             embedder=self.embedder,
             checkins=self.checkins,
+            inbox=self.inbox,
         )
 
     def message(self, text: str, agent: str = "agent-1", **kw: object) -> UserMessageReceived:

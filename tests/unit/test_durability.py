@@ -182,17 +182,19 @@ class DyingSink:
 
 async def test_replies_stored_but_never_sent_go_out_before_the_next_event() -> None:
     model = ScriptedModel([say("About the interview: how did it go?")])
-    h = Harness(model)
+    inbox = InMemoryInbox()
+    h = Harness(model, inbox=inbox)
     h.runtime.replies = DyingSink()
     early, later = h.message("one"), h.message("two")
+    await inbox.put(early)
     try:
         await h.runtime.handle(early)
     except asyncio.CancelledError:
-        pass
+        pass  # stored, never sent, never marked done
     # The new owner is handed the later event first (replicas can hand over out of order).
     h2 = Harness(
         ScriptedModel([say("Glad to hear it.")]),
-        agents=h.agents, recall=h.recall, archival=h.archival, clock=h.clock,
+        agents=h.agents, recall=h.recall, archival=h.archival, clock=h.clock, inbox=inbox,
     )  # fmt: skip
     await h2.runtime.handle(later)
     outcome = await h2.runtime.handle(early)
@@ -234,3 +236,20 @@ async def test_replies_this_worker_sent_are_not_resent_after_it_drops_the_contex
     h.runtime.forget("agent-1")  # e.g. its lease looked lost for a moment
     await h.runtime.handle(second)
     assert h.sink.texts == ["Hello!", "Again?"]
+
+
+async def test_after_a_clean_restart_the_last_reply_is_not_sent_again() -> None:
+    inbox = InMemoryInbox()
+    h = Harness(ScriptedModel([say("Hello!")]), inbox=inbox)
+    first = h.message("hi")
+    await inbox.put(first)
+    await h.runtime.handle(first)
+    await inbox.mark_done(first.event_id)
+    # a new process on the same stores (a deploy, a restart)
+    h2 = Harness(
+        ScriptedModel([say("Still here.")]),
+        agents=h.agents, recall=h.recall, archival=h.archival, clock=h.clock, inbox=inbox,
+    )  # fmt: skip
+    h2._ids = h._ids  # event ids go on where the first process stopped
+    await h2.runtime.handle(h2.message("are you there?"))
+    assert h2.sink.texts == ["Still here."]
