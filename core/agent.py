@@ -24,6 +24,7 @@ from core.agent_data import erase_agent
 from core.checkins import CheckinService
 from core.chunking import chunk_text
 from core.context import PromptLayout, PromptTexts
+from core.delivery import ReplyDelivery
 from core.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
@@ -32,17 +33,14 @@ from core.errors import (
 )
 from core.events import (
     Event,
-    HeartbeatRequested,
     SendReply,
-    SystemAlertRaised,
     TimerFired,
-    UploadCompleted,
     UserMessageReceived,
 )
 from core.inbound import is_group_agent
 from core.llm import ChatModel, ChatRequest, ChatResponse, Usage
 from core.memory import MemoryBlock, WorkingContext
-from core.messages import SEND_MESSAGE, Message, MessageKind, ToolCall
+from core.messages import SEND_MESSAGE, Message, ToolCall, event_message
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -151,7 +149,6 @@ class AgentRuntime:
         self.fence = fence or (lambda agent_key: None)
         self.checkins = checkins
         self.on_created = on_created
-        self.inbox = inbox  # tells whether a stored step's replies went out (see ``session``)
         self.agents = agents
         self.recall = recall
         self.archival = archival
@@ -159,7 +156,7 @@ class AgentRuntime:
         self.prompts = prompts
         self.counter = counter
         self.clock = clock
-        self.replies = replies
+        self.delivery = ReplyDelivery(replies, inbox)
         self.settings = settings
         self.embedder = embedder
         self.layout = PromptLayout(
@@ -177,8 +174,6 @@ class AgentRuntime:
             summary_tokens=settings.summary_tokens,
         )
         self._sessions: OrderedDict[str, AgentSession] = OrderedDict()
-        # agent -> the stored step whose replies this process sent last (see ``session``)
-        self._sent: OrderedDict[str, int] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ public API
@@ -207,7 +202,7 @@ class AgentRuntime:
         await self.recall.discard_after(agent_key, state.last_seq)
         fifo = await self.recall.range(agent_key, state.summary_upto_seq, state.last_seq)
         session = AgentSession(state, fifo, self.layout)
-        session.outbox_unsent = await self._outbox_unsent(state)
+        session.outbox_unsent = await self.delivery.unsent(state)
         self._sessions[agent_key] = session
         while len(self._sessions) > self.settings.session_cache:
             oldest = next(iter(self._sessions))
@@ -243,7 +238,7 @@ class AgentRuntime:
             # between storing that step and sending them. Send them before anything else,
             # or a later event would overwrite them unsent.
             session.outbox_unsent = False
-            await self._deliver_stored(session, state.outbox)
+            await self.delivery.send_stored(state, state.outbox)
         if state.last_event_id == event.event_id:
             # A replay of an event whose last step is stored: finish what is left.
             if not state.chain_open:
@@ -328,7 +323,7 @@ class AgentRuntime:
                 ),
             )
         await self._commit(session, turn, session.state.memory, chain_open=False, outbox=notice)
-        await self._deliver_stored(session, notice)
+        await self.delivery.send_stored(session.state, notice)
         return TurnOutcome(
             event.event_id, 0, notice, error="daily token budget spent", skipped=True
         )
@@ -584,7 +579,7 @@ class AgentRuntime:
             # If the lease slipped away meanwhile, the new owner replays this stored step and
             # delivers it: sending here as well would send it twice.
             self.fence(event.agent_key)
-        await self._deliver_stored(session, ctx.replies)
+        await self.delivery.send_stored(session.state, ctx.replies)
         return heartbeat
 
     def _system_alert(self, session: AgentSession, turn: _Turn, text: str) -> Message:
@@ -647,45 +642,13 @@ class AgentRuntime:
         usage, turn.usage = turn.usage, TokenUsage()
         return state.with_usage(usage, self.clock.now().date().isoformat())
 
-    async def _outbox_unsent(self, state: AgentState) -> bool:
-        """Whether the stored last step's replies may never have gone out: its event is still
-        unfinished in the inbox (events are marked done after their replies are sent), so
-        the worker that stored it stopped in between. Not if this process sent them."""
-        if not state.outbox or self._sent.get(state.agent_key) == state.version:
-            return False
-        if self.inbox is None or state.last_event_id is None:
-            return False
-        return await self.inbox.is_pending(state.last_event_id)
-
-    async def _deliver_stored(self, session: AgentSession, replies: Sequence[SendReply]) -> None:
-        """Send the stored last step's replies, and remember that this process sent them."""
-        await self._deliver(replies)
-        if replies:
-            key = session.state.agent_key
-            self._sent[key] = session.state.version  # each stored step has its own version
-            self._sent.move_to_end(key)
-            while len(self._sent) > _SENT_MEMORY:
-                self._sent.popitem(last=False)
-
-    async def _deliver(self, replies: Sequence[SendReply]) -> None:
-        for reply in replies:
-            try:
-                await self.replies.send(reply)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(
-                    "could not deliver a reply",
-                    extra={"agent_key": reply.agent_key, "event_id": reply.event_id},
-                )
-
     async def _notify_failure(self, session: AgentSession, event: Event, exc: LLMError) -> str:
         reason = {
             "LLMRateLimitedError": "the language model is rate-limiting me",
             "ContextWindowExceededError": "the conversation no longer fits the model's context",
         }.get(type(exc).__name__, "the language model is unavailable")
         if isinstance(event, UserMessageReceived):
-            await self._deliver(
+            await self.delivery.send(
                 [
                     SendReply(
                         agent_key=event.agent_key,
@@ -739,49 +702,7 @@ class AgentRuntime:
             )
 
 
-def event_message(event: Event, seq: int) -> Message:
-    """The message an event adds to the FIFO queue and recall."""
-    content: str
-    kind: MessageKind
-    match event:
-        case UserMessageReceived():
-            return Message(
-                seq=seq,
-                role="user",
-                kind="user_message",
-                content=event.text,
-                created_at=event.occurred_at,
-                event_id=event.event_id,
-                author_id=event.author_id,
-                author_name=event.author_name,
-            )
-        case SystemAlertRaised():
-            kind, content = "system_alert", event.text
-        case HeartbeatRequested():
-            kind, content = "heartbeat", event.reason or "no new input"
-        case TimerFired():
-            kind, content = "timer", event.note
-        case UploadCompleted():
-            kind = "upload"
-            content = (
-                f"Archive Storage Upload Complete: {event.passages} passages from {event.filename}."
-            )
-            if event.detail:
-                content += f" {event.detail}"
-    return Message(
-        seq=seq,
-        role="user",
-        kind=kind,
-        content=content,
-        created_at=event.occurred_at,
-        event_id=event.event_id,
-    )
-
-
 RECENT_EVENTS = 128
-
-
-_SENT_MEMORY = 10_000  # agents whose last sent step this process remembers
 
 
 def _remember(recent: tuple[str, ...], event_id: str) -> tuple[str, ...]:

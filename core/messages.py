@@ -13,6 +13,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from core.events import (
+    Event,
+    HeartbeatRequested,
+    SystemAlertRaised,
+    TimerFired,
+    UploadCompleted,
+    UserMessageReceived,
+)
+
 Role = Literal["user", "assistant", "tool"]
 
 MessageKind = Literal[
@@ -91,3 +100,42 @@ def _message_argument(arguments: str) -> str:
         if isinstance(value, str):
             return value
     return ""
+
+
+def event_message(event: Event, seq: int) -> Message:
+    """The message an event adds to the FIFO queue and recall."""
+    content: str
+    kind: MessageKind
+    match event:
+        case UserMessageReceived():
+            return Message(
+                seq=seq,
+                role="user",
+                kind="user_message",
+                content=event.text,
+                created_at=event.occurred_at,
+                event_id=event.event_id,
+                author_id=event.author_id,
+                author_name=event.author_name,
+            )
+        case SystemAlertRaised():
+            kind, content = "system_alert", event.text
+        case HeartbeatRequested():
+            kind, content = "heartbeat", event.reason or "no new input"
+        case TimerFired():
+            kind, content = "timer", event.note
+        case UploadCompleted():
+            kind = "upload"
+            content = (
+                f"Archive Storage Upload Complete: {event.passages} passages from {event.filename}."
+            )
+            if event.detail:
+                content += f" {event.detail}"
+    return Message(
+        seq=seq,
+        role="user",
+        kind=kind,
+        content=content,
+        created_at=event.occurred_at,
+        event_id=event.event_id,
+    )

@@ -184,7 +184,7 @@ async def test_replies_stored_but_never_sent_go_out_before_the_next_event() -> N
     model = ScriptedModel([say("About the interview: how did it go?")])
     inbox = InMemoryInbox()
     h = Harness(model, inbox=inbox)
-    h.runtime.replies = DyingSink()
+    h.runtime.delivery.replies = DyingSink()
     early, later = h.message("one"), h.message("two")
     await inbox.put(early)
     try:
