@@ -28,7 +28,7 @@ from core.events import Address, SendReply
 from core.inbound import Attachment, IncomingMessage, PlatformPolicy
 from core.llm import ChatRequest, ChatResponse
 from tests.support.fakes.slack import Envelope, FakeSlack, Json
-from tests.support.scripted import ScriptedModel, call, say
+from tests.support.scripted import ScriptedModel, learns_tea_and_passport, say
 from tests.support.service import ServiceHarness, service
 
 Mode = Literal["socket", "http"]
@@ -391,27 +391,8 @@ async def test_slacks_sign_in_page_is_not_taken_for_the_file() -> None:
 # --------------------------------------------------------------------------------- commands
 
 
-def alice_remembers() -> ScriptedModel:
-    return ScriptedModel(
-        [
-            call(
-                "core_memory_append",
-                label="human",
-                content="Likes green tea",
-                request_heartbeat=True,
-            ),
-            call(
-                "archival_memory_insert",
-                content="Alice's passport number ends 123",
-                request_heartbeat=True,
-            ),
-            say("Noted."),
-        ]
-    )
-
-
 async def test_every_command_through_the_slash_command(mode: Mode) -> None:
-    async with running(mode, alice_remembers()) as rig:
+    async with running(mode, learns_tea_and_passport("Alice")) as rig:
         slack = rig.slack
         await rig.deliver(rig.dm("I like green tea"))
         await rig.settle()
@@ -453,7 +434,7 @@ async def test_every_command_through_the_slash_command(mode: Mode) -> None:
 
 
 async def test_text_commands_in_a_dm_and_privately_in_a_channel(mode: Mode) -> None:
-    async with running(mode, alice_remembers()) as rig:
+    async with running(mode, learns_tea_and_passport("Alice")) as rig:
         slack = rig.slack
         await rig.deliver(rig.dm("I like green tea"))
         await rig.settle()

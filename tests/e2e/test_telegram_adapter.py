@@ -39,7 +39,7 @@ from tests.support.fakes.telegram import (
     FakeTelegram,
     make_user,
 )
-from tests.support.scripted import ScriptedModel, call, say
+from tests.support.scripted import ScriptedModel, learns_tea_and_passport, say
 from tests.support.service import ServiceHarness, service
 
 TOKEN = "123456:TEST-token"
@@ -409,22 +409,7 @@ async def test_files_over_the_limits_get_a_clear_answer_without_download() -> No
 
 
 async def test_every_command() -> None:
-    model = ScriptedModel(
-        [
-            call(
-                "core_memory_append",
-                label="human",
-                content="Likes green tea",
-                request_heartbeat=True,
-            ),
-            call(
-                "archival_memory_insert",
-                content="Ana's passport number ends 123",
-                request_heartbeat=True,
-            ),
-            say("Noted."),
-        ]
-    )
+    model = learns_tea_and_passport("Ana")
     async with running(model) as rig:
         tg = rig.tg
         await answer_to(tg, tg.push_private_message("I like green tea"))

@@ -91,3 +91,17 @@ class ScriptedModel:
         if callable(step):
             return step(request)
         return step
+
+
+def learns_tea_and_passport(name: str) -> ScriptedModel:
+    """A model that saves two facts about ``name`` (one in working context, one in archival
+    storage) and says "Noted.": what the command tests look for in memory and exports."""
+    return ScriptedModel(
+        [
+            call("core_memory_append", label="human", content="Likes green tea",
+                 request_heartbeat=True),
+            call("archival_memory_insert", content=f"{name}'s passport number ends 123",
+                 request_heartbeat=True),
+            say("Noted."),
+        ]
+    )  # fmt: skip

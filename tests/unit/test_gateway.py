@@ -9,7 +9,7 @@ from itertools import count
 from core.agent import AgentSettings
 from core.commands import confirmation_code, parse_command
 from core.inbound import Attachment, IncomingMessage, PlatformPolicy, Sender, agent_key
-from tests.support.scripted import ScriptedModel, call, say
+from tests.support.scripted import ScriptedModel, call, learns_tea_and_passport, say
 from tests.support.service import service
 
 _ids = count(1)
@@ -120,22 +120,7 @@ async def test_daily_budget_stops_model_calls_politely() -> None:
 
 
 async def test_commands_memory_search_export_erase() -> None:
-    model = ScriptedModel(
-        [
-            call(
-                "core_memory_append",
-                label="human",
-                content="Likes green tea",
-                request_heartbeat=True,
-            ),
-            call(
-                "archival_memory_insert",
-                content="Ana's passport number ends 123",
-                request_heartbeat=True,
-            ),
-            say("Noted."),
-        ]
-    )
+    model = learns_tea_and_passport("Ana")
     async with service(model, policies={"telegram": PlatformPolicy()}) as h:
         await (await h.gateway.receive(msg("I like green tea"))).done
         memory = await h.gateway.receive(msg("/memory"))
