@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from core.events import Address, SendReply
 from core.memory import WorkingContext
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: search terms stemmed with Snowball
 
 SearchRole = Literal["user", "assistant", "system"]
 T = TypeVar("T")

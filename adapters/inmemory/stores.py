@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import asyncio
 import time
 import uuid
 from collections import defaultdict
@@ -10,13 +10,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from adapters.vectors import VectorSet
 from core.checkins import Checkin, Claim, Settlement
 from core.documents import DocumentStatus
 from core.errors import ConcurrentUpdateError
 from core.events import Event
 from core.messages import Message
-from core.ranking import matches, rank_by_bm25, reciprocal_rank_fusion
+from core.ranking import (
+    fuse,
+    lexical_depth,
+    message_terms,
+    passage_terms,
+    query_terms,
+)
 from core.records import AgentState, ArchivalQuery, Page, Passage, RecallQuery
+from core.text_index import Ranked, TermIndex
 
 
 class InMemoryAgentStore:
@@ -47,9 +55,16 @@ class InMemoryAgentStore:
         self._states.pop(agent_key, None)
 
 
+def _seq(message: Message) -> int:
+    return message.seq
+
+
 class InMemoryRecallStore:
+    """Messages per agent, and an inverted index of what was said (``core.text_index``)."""
+
     def __init__(self) -> None:
         self._messages: dict[str, dict[int, Message]] = defaultdict(dict)
+        self._index: dict[str, TermIndex[int]] = {}
 
     async def append(self, agent_key: str, messages: Sequence[Message]) -> None:
         log = self._messages[agent_key]
@@ -59,8 +74,17 @@ class InMemoryRecallStore:
                 raise ConcurrentUpdateError(
                     f"message #{message.seq} of {agent_key!r} was written by another worker"
                 )
-        for message in messages:
+        fresh = sorted({m.seq: m for m in messages if m.seq not in log}.values(), key=_seq)
+        if not fresh:
+            return
+        newest = max(log, default=0)
+        for message in fresh:
             log[message.seq] = message
+        index = self._index.get(agent_key)
+        if index is None or fresh[0].seq < newest:  # the index keeps sequence order
+            index = self._index[agent_key] = TermIndex()
+            fresh = [log[s] for s in sorted(log)]
+        await index.add_many_async([(m.seq, message_terms(m.spoken_text()), m.seq) for m in fresh])
 
     async def range(self, agent_key: str, after_seq: int, upto_seq: int) -> list[Message]:
         log = self._messages.get(agent_key, {})
@@ -68,24 +92,36 @@ class InMemoryRecallStore:
 
     async def search(self, agent_key: str, query: RecallQuery) -> Page[Message]:
         log = self._messages.get(agent_key, {})
-        candidates = [
-            m
-            for s, m in sorted(log.items())
-            if (query.max_seq is None or s <= query.max_seq)
-            and m.spoken_text()
-            and (query.start is None or m.created_at >= query.start)
-            and (query.end is None or m.created_at < query.end)
-            and (query.roles is None or m.search_role in query.roles)
-        ]
+
+        def wanted(m: Message) -> bool:
+            return (
+                (query.max_seq is None or m.seq <= query.max_seq)
+                and bool(m.spoken_text())
+                and (query.start is None or m.created_at >= query.start)
+                and (query.end is None or m.created_at < query.end)
+                and (query.roles is None or m.search_role in query.roles)
+            )
+
         if query.text:
-            text = query.text
-            candidates = [m for m in candidates if matches(text, m.spoken_text())]
-            if query.order == "relevance":
-                candidates = rank_by_bm25(text, candidates, [m.spoken_text() for m in candidates])
+            index = self._index.get(agent_key)
+            words = query_terms(query.text)
+            if index is None or not words:
+                return Page((), 0, query.offset, query.limit)
+            relevance = query.order == "relevance"
+            found = await index.search_async(
+                words,
+                limit=query.offset + query.limit if relevance else None,
+                upto=query.max_seq,
+                accept=lambda seq: wanted(log[seq]),
+            )
+            seqs = [seq for seq, _ in found.ranked]
+            if not relevance:
+                seqs.sort(reverse=query.order == "newest")
+            page = seqs[query.offset : query.offset + query.limit]
+            return Page(tuple(log[s] for s in page), found.total, query.offset, query.limit)
+        candidates = [m for _, m in sorted(log.items()) if wanted(m)]
         if query.order == "newest":
-            candidates.sort(key=lambda m: -m.seq)
-        elif query.order == "oldest":
-            candidates.sort(key=lambda m: m.seq)
+            candidates.reverse()
         items = tuple(candidates[query.offset : query.offset + query.limit])
         return Page(items, len(candidates), query.offset, query.limit)
 
@@ -97,10 +133,14 @@ class InMemoryRecallStore:
         doomed = [s for s in log if s > seq]
         for s in doomed:
             del log[s]
+        index = self._index.get(agent_key)
+        if doomed and index is not None:
+            await asyncio.to_thread(index.drop_after, seq)
         return len(doomed)
 
     async def erase(self, agent_key: str) -> None:
         self._messages.pop(agent_key, None)
+        self._index.pop(agent_key, None)
 
 
 @dataclass
@@ -108,38 +148,61 @@ class _Document:
     filename: str
     status: str
     updated: datetime
-    staged: dict[str, Passage] = field(default_factory=dict)
+    staged: dict[str, tuple[int, Passage]] = field(default_factory=dict)
 
 
 class InMemoryArchivalStore:
-    """Word search (BM25), plus cosine similarity when passages and query carry embeddings;
-    with both, results are ranked by reciprocal-rank fusion of the two lists."""
+    """Word search (BM25 over an inverted index), plus cosine similarity when passages and
+    query carry embeddings; with both, results are ranked by reciprocal-rank fusion.
+
+    Passages are numbered in the order they are stored (staged ones when staged), as the
+    MongoDB store numbers them: equal scores rank the newer first on both."""
 
     def __init__(self) -> None:
         self._passages: dict[str, dict[str, Passage]] = defaultdict(dict)
+        self._index: dict[str, TermIndex[str]] = {}
+        self._vectors: dict[str, VectorSet] = {}
+        self._numbers: dict[str, int] = defaultdict(int)
         self._documents: dict[tuple[str, str], _Document] = {}
 
     async def insert(self, agent_key: str, passages: Sequence[Passage]) -> None:
+        await self._add(agent_key, [(self._number(agent_key), p) for p in passages])
+
+    def _number(self, agent_key: str) -> int:
+        self._numbers[agent_key] += 1
+        return self._numbers[agent_key]
+
+    async def _add(self, agent_key: str, numbered: Sequence[tuple[int, Passage]]) -> None:
         store = self._passages[agent_key]
-        for passage in passages:
-            store.setdefault(passage.id, passage)
+        fresh = [(n, p) for n, p in numbered if p.id not in store]
+        for _, passage in fresh:
+            store[passage.id] = passage
+        index = self._index.setdefault(agent_key, TermIndex())
+        await index.add_many_async([(p.id, passage_terms(p.text, p.section), n) for n, p in fresh])
+        embedded = [p for _, p in fresh if p.embedding is not None]
+        if embedded:
+            vectors = self._vectors.setdefault(agent_key, VectorSet())
+            vectors.add([p.id for p in embedded], [p.embedding or () for p in embedded])
 
     async def search(self, agent_key: str, query: ArchivalQuery) -> Page[Passage]:
         passages = self._passages.get(agent_key, {})
-        candidates = [p for p in passages.values() if matches(query.text, p.text)]
-        ids = [p.id for p in candidates]
-        rankings = [rank_by_bm25(query.text, ids, [p.text for p in candidates])]
+        index = self._index.get(agent_key)
+        depth = lexical_depth(query)
+        words = query_terms(query.text)
+        found = (
+            await index.search_async(words, limit=depth)
+            if index is not None and words
+            else Ranked([], 0)
+        )
+        vectors = self._vectors.get(agent_key)
+        semantic = None
         if query.embedding is not None:
-            scored = [
-                (_cosine(query.embedding, p.embedding), p.id)
-                for p in passages.values()
-                if p.embedding is not None
-            ]
-            scored.sort(key=lambda pair: (-pair[0], pair[1]))
-            rankings.append([pid for score, pid in scored[: query.semantic_k] if score > 0])
-        ranked = reciprocal_rank_fusion(rankings)
+            semantic = (
+                await vectors.nearest_async(query.embedding, query.semantic_k) if vectors else []
+            )
+        ranked, total, exact = fuse(found, semantic, depth)
         items = tuple(passages[i] for i in ranked[query.offset : query.offset + query.limit])
-        return Page(items, len(ranked), query.offset, query.limit)
+        return Page(items, total, query.offset, query.limit, exact_total=exact)
 
     async def count(self, agent_key: str) -> int:
         return len(self._passages.get(agent_key, {}))
@@ -149,6 +212,9 @@ class InMemoryArchivalStore:
 
     async def erase(self, agent_key: str) -> None:
         self._passages.pop(agent_key, None)
+        self._index.pop(agent_key, None)
+        self._vectors.pop(agent_key, None)
+        self._numbers.pop(agent_key, None)
         for key in [k for k in self._documents if k[0] == agent_key]:
             del self._documents[key]
 
@@ -168,12 +234,12 @@ class InMemoryArchivalStore:
         self, agent_key: str, document_id: str, passages: Sequence[Passage], now: datetime
     ) -> None:
         document = self._documents[(agent_key, document_id)]
-        document.staged.update((p.id, p) for p in passages)
+        document.staged.update((p.id, (self._number(agent_key), p)) for p in passages)
         document.updated = now
 
     async def publish_document(self, agent_key: str, document_id: str, now: datetime) -> int:
         document = self._documents[(agent_key, document_id)]
-        await self.insert(agent_key, list(document.staged.values()))
+        await self._add(agent_key, list(document.staged.values()))
         count = len(document.staged)
         document.staged.clear()
         document.status, document.updated = "published", now
@@ -232,15 +298,6 @@ class InMemoryInbox:
         for event_id in old:
             del self._events[event_id], self._done[event_id]
         return len(old)
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    if len(a) != len(b) or not a:
-        return 0.0
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
 
 
 class InMemoryCheckinStore:
