@@ -31,6 +31,7 @@ from core.llm import ToolSchema
 from core.memory import WorkingContext
 from core.messages import ToolCall
 from core.tokens import TokenCounter
+from core.tools.formatting import PAGE_TOKENS
 
 if TYPE_CHECKING:
     from core.checkins import CheckinService
@@ -66,6 +67,7 @@ class ToolContext:
     embedder: Embedder | None = None
     home: Address | None = None
     page_size: int = 5
+    page_tokens: int = PAGE_TOKENS  # a search result page is cut to fit this
     block_limit: int = 2000
     checkins: CheckinService | None = None
     replies: list[SendReply] = field(default_factory=list)
