@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from adapters.text_index import Ranked, TermIndex
 from adapters.vectors import VectorSet
 from core.checkins import Checkin, Claim, Settlement
 from core.documents import DocumentStatus
@@ -24,7 +25,6 @@ from core.ranking import (
     query_terms,
 )
 from core.records import AgentState, ArchivalQuery, Page, Passage, RecallQuery
-from core.text_index import Ranked, TermIndex
 
 
 class InMemoryAgentStore:
@@ -55,12 +55,15 @@ class InMemoryAgentStore:
         self._states.pop(agent_key, None)
 
 
+INLINE_LISTING = 5_000  # a longer log is listed in a worker thread
+
+
 def _seq(message: Message) -> int:
     return message.seq
 
 
 class InMemoryRecallStore:
-    """Messages per agent, and an inverted index of what was said (``core.text_index``)."""
+    """Messages per agent, and an inverted index of what was said (``adapters.text_index``)."""
 
     def __init__(self) -> None:
         self._messages: dict[str, dict[int, Message]] = defaultdict(dict)
@@ -119,11 +122,17 @@ class InMemoryRecallStore:
                 seqs.sort(reverse=query.order == "newest")
             page = seqs[query.offset : query.offset + query.limit]
             return Page(tuple(log[s] for s in page), found.total, query.offset, query.limit)
-        candidates = [m for _, m in sorted(log.items()) if wanted(m)]
-        if query.order == "newest":
-            candidates.reverse()
-        items = tuple(candidates[query.offset : query.offset + query.limit])
-        return Page(items, len(candidates), query.offset, query.limit)
+
+        snapshot = list(log.items())  # one C call: the loop may append while a thread lists
+
+        def listing() -> Page[Message]:
+            candidates = [m for _, m in sorted(snapshot) if wanted(m)]
+            if query.order == "newest":
+                candidates.reverse()
+            items = tuple(candidates[query.offset : query.offset + query.limit])
+            return Page(items, len(candidates), query.offset, query.limit)
+
+        return listing() if len(log) <= INLINE_LISTING else await asyncio.to_thread(listing)
 
     async def count(self, agent_key: str) -> int:
         return len(self._messages.get(agent_key, {}))
@@ -200,7 +209,8 @@ class InMemoryArchivalStore:
             semantic = (
                 await vectors.nearest_async(query.embedding, query.semantic_k) if vectors else []
             )
-        ranked, total, exact = fuse(found, semantic, depth)
+        lexical = [pid for pid, _ in found.ranked]
+        ranked, total, exact = fuse(lexical, found.total, semantic, depth)
         items = tuple(passages[i] for i in ranked[query.offset : query.offset + query.limit])
         return Page(items, total, query.offset, query.limit, exact_total=exact)
 

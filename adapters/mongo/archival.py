@@ -2,7 +2,7 @@
 
 Search runs over the agent's passages held in this process (``adapters.mongo.passage_index``,
 topped up as passages arrive): word search is exact BM25 over every passage
-(``core.text_index``, as the in-memory store ranks), semantic search exact cosine over the
+(``adapters.text_index``, as the in-memory store ranks), semantic search exact cosine over the
 vectors. (Atlas users could swap in ``$vectorSearch`` here; self-hosted MongoDB has no stable
 equivalent, and nx-27017 none.) With both, results are fused by reciprocal rank. Only the
 page shown is read back from the database.
@@ -24,10 +24,10 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from adapters.mongo.codec import doc_id, passage_from_doc, passage_to_doc
 from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.passage_index import VISIBLE, PassageIndex, span
+from adapters.text_index import Ranked
 from core.documents import DocumentStatus
 from core.ranking import fuse, lexical_depth, query_terms
 from core.records import ArchivalQuery, Page, Passage
-from core.text_index import Ranked
 
 PASSAGES = "passages"
 COUNTERS = "archival_counters"
@@ -75,7 +75,9 @@ class MongoArchivalStore:
             semantic = None
             if query.embedding is not None:
                 semantic = await held.vectors.nearest_async(query.embedding, query.semantic_k)
-            ranked, total, exact = fuse(found, semantic, depth)
+            ranked, total, exact = fuse(
+                [key for key, _ in found.ranked], found.total, semantic, depth
+            )
             page = ranked[query.offset : query.offset + query.limit]
             docs = {}
             if page:

@@ -1,4 +1,4 @@
-"""An agent's messages held in this process for word search (``core.text_index``).
+"""An agent's messages held in this process for word search (``adapters.text_index``).
 
 Word search ranks every message of the agent with exact BM25, as the in-memory store does;
 the index is built from the stored ``terms`` (never stemmed again). A message can change
@@ -26,11 +26,11 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from adapters.mongo.codec import message_id, utc
-from core.text_index import Ranked, TermIndex, search_indexes_async
+from adapters.text_index import Ranked, TermIndex, search_indexes_async
 
 Collection = AsyncCollection[dict[str, Any]]
 REBUILD_SECONDS = 600.0
-BATCH = 2000
+BATCH = 500  # documents decoded at once on the event loop
 Fact = tuple[str, datetime]  # who said it (search role), when
 _FIELDS = {"seq": 1, "terms": 1, "search_role": 1, "created_at": 1}
 

@@ -1,18 +1,18 @@
 """An agent's archival passages held in this process for search: a word index and vectors.
 
-Word search ranks with ``core.text_index`` over every visible passage of the agent, like the
+Word search ranks with ``adapters.text_index`` over every visible passage of the agent, like the
 in-memory store, so both rank alike and no candidate cap or storage order can hide the best
 passage (a database text index only finds candidates, and a complete ranking needs all of
 them: at 100,000 passages a typical question's terms match tens of thousands). The index is
 built from the stored ``terms`` (never stemmed again) the first time an agent is searched,
 then topped up: each insert takes a block of numbers from a per-agent counter, so a reader
-fetches only passages numbered above what it holds. Numbers up to ``settled`` are all
-loaded; newer ones are re-read until they are older than ``SETTLE_SECONDS`` (an insert that
-took a block has written it by then). Documents published since the last look are loaded by
-their id (their passages were numbered while still hidden). Everything is reloaded now and
-then (``REBUILD_SECONDS``), and at once when the counter went back (the agent was erased
-elsewhere). Agents not searched lately are dropped first when the process holds more than
-``max_passages``.
+that sees the counter move fetches only passages numbered above the highest it holds.
+Numbers taken but not seen (a slower writer's) are asked for again at each search until they
+are older than ``SETTLE_SECONDS`` (an insert that took a block has written it by then).
+Documents published since the last look are loaded by their id (their passages were
+numbered while still hidden). Everything is reloaded now and then (``REBUILD_SECONDS``), and
+at once when the counter went back (the agent was erased elsewhere). Agents not searched
+lately are dropped first when the process holds more than ``max_passages``.
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
 from adapters.mongo.codec import position, unpack_vector
+from adapters.text_index import TermIndex
 from adapters.vectors import VectorSet
-from core.text_index import TermIndex
 
 Collection = AsyncCollection[dict[str, Any]]
 _LAST = 10**12 - 1
 VISIBLE = {"hidden": {"$ne": True}}
 SETTLE_SECONDS = 5.0  # an insert that took a counter block has written it within this time
 REBUILD_SECONDS = 600.0  # reload everything now and then, healing any slower writer
-BATCH = 2000
+BATCH = 500  # documents decoded at once on the event loop
+MISSING_BY_NUMBER = 2000  # fewer missing numbers are asked for one by one
 
 
 @dataclass
@@ -45,7 +46,9 @@ class AgentPassages:
     built_at: float = field(default_factory=time.monotonic)
     settled: int = 0
     published: int = 0
-    latest: int = 0
+    latest: int = 0  # the counter when last read
+    highest: int = 0  # the highest number loaded
+    missing: set[int] = field(default_factory=set)  # taken above ``settled``, not seen
     allocations: list[tuple[float, int]] = field(default_factory=list)
     known: set[str] = field(default_factory=set)
     index: TermIndex[str] = field(default_factory=TermIndex)
@@ -94,7 +97,6 @@ class PassageIndex:
     async def _top_up(
         self, agent_key: str, agent: AgentPassages, now: float, latest: int, published: int
     ) -> None:
-        agent.latest = latest
         if published > agent.published:
             # Documents published since: their passages were numbered while still hidden.
             done = self._documents.find(
@@ -107,24 +109,38 @@ class PassageIndex:
                     agent, {"agent": agent_key, "document_id": {"$in": document_ids}, **VISIBLE}
                 )
             agent.published = published
-        if latest <= agent.settled:
-            return
-        if not agent.allocations or agent.allocations[-1][1] != latest:
+        if latest > agent.latest:  # numbers taken since the last look: read what is new
+            loaded = await self._load(agent, {"pos": span(agent_key, agent.highest), **VISIBLE})
+            agent.missing.update(range(agent.latest + 1, latest + 1))
+            agent.missing -= loaded
             agent.allocations.append((now, latest))
-        await self._load(agent, {"pos": span(agent_key, agent.settled), **VISIBLE})
+            agent.latest = latest
+        if agent.missing:
+            # Numbers taken but not seen: hidden (a document still loading), never used (a
+            # passage stored twice), or not written yet by a slower writer: asked for again
+            # until they are older than SETTLE_SECONDS.
+            where: dict[str, Any] = {"pos": span(agent_key, min(agent.missing) - 1)}
+            if len(agent.missing) <= MISSING_BY_NUMBER:
+                where = {"pos": {"$in": [position(agent_key, n) for n in agent.missing]}}
+            agent.missing -= await self._load(agent, {**where, **VISIBLE})
         while agent.allocations and agent.allocations[0][0] < now - SETTLE_SECONDS:
             agent.settled = max(agent.settled, agent.allocations.pop(0)[1])
+            agent.missing = {n for n in agent.missing if n > agent.settled}
 
-    async def _load(self, agent: AgentPassages, where: dict[str, Any]) -> None:
+    async def _load(self, agent: AgentPassages, where: dict[str, Any]) -> set[int]:
+        """Read the passages ``where`` selects into ``agent``; their numbers."""
         cursor = self._passages.find(where, {"pid": 1, "n": 1, "terms": 1, "embedding": 1})
         batch: list[dict[str, Any]] = []
+        numbers = set()
         async for doc in cursor.batch_size(BATCH):
+            numbers.add(doc["n"])
             if doc["pid"] not in agent.known:
                 batch.append(doc)
             if len(batch) >= BATCH:
                 await _add(agent, batch)
                 batch = []
         await _add(agent, batch)
+        return numbers
 
     def _evict(self) -> None:
         while len(self._agents) > 1 and sum(len(a.known) for a in self._agents.values()) > (
@@ -137,6 +153,7 @@ async def _add(agent: AgentPassages, docs: list[dict[str, Any]]) -> None:
     if not docs:
         return
     agent.known.update(d["pid"] for d in docs)
+    agent.highest = max(agent.highest, *(d["n"] for d in docs))
     await agent.index.add_many_async([(d["pid"], d["terms"].split(), d["n"]) for d in docs])
     embedded = [d for d in docs if d.get("embedding") is not None]
     if embedded:

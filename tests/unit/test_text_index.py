@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import random
 
-from core.ranking import query_terms, terms
-from core.text_index import K1, B, TermIndex, search_indexes
+from adapters.text_index import TermIndex, search_indexes
+from core.ranking import K1, B, query_terms, terms
 
 WORDS = "boat harbour ferry lisbon porto train ticket noon evening cat garden rain".split()
 

@@ -1,4 +1,5 @@
-"""An inverted index with exact BM25: the one ranking every store uses.
+"""An inverted index with exact BM25: the one ranking every store uses (the in-memory
+stores and the MongoDB stores' per-process index share this module).
 
 Documents are added with their terms (``core.ranking.terms``), a key and an ``order`` (the
 order they were stored in: a message's sequence number, a passage's storage number). A
@@ -9,21 +10,20 @@ can hide a good match:
     score(d) = sum over the query's terms t in d of
                idf(t) * (K1 + 1) * tf / (tf + K1 * (1 - B) + K1 * B * len(d) / avg_len)
 
-with N, df and avg_len over everything indexed (up to ``upto``, when given). Scores are
-added up term by term in the query's order, with the same floating-point operations in
-every store, so equal data gives equal scores everywhere. Ties: the larger ``order``
-(newer) first.
+with N, df and avg_len over everything indexed (up to ``upto``, when given), ``K1`` and
+``B`` from ``core.ranking``. Scores are added up term by term in the query's order, with the
+same floating-point operations (numpy, float64) in every store, so equal data gives equal
+scores everywhere. Ties: the larger ``order`` (newer) first.
 
-Threads: one writer at a time, under the index's lock; searches take the lock too. The
-``*_async`` helpers never make the event loop wait for it: small jobs run inline when the
-lock is free, anything else in a worker thread (a search over 100,000 documents is CPU
-work of tens of milliseconds).
+Postings are appended to compact arrays (``array``), which numpy reads in place at search
+time. Threads: one writer at a time, under the index's lock; searches take the lock too.
+The ``*_async`` helpers never make the event loop wait for it: small jobs run inline when
+the lock is free, anything else in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import math
 import threading
 from array import array
@@ -33,10 +33,12 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import numpy as np
+
+from core.ranking import K1, B, query_terms, terms
+
 K = TypeVar("K", bound=Hashable)
 
-K1 = 1.2  # BM25 term-frequency saturation
-B = 0.75  # BM25 length normalisation
 INLINE_POSTINGS = 4_000  # a search touching fewer postings runs on the caller's thread
 INLINE_DOCUMENTS = 64  # so does adding this many documents
 
@@ -53,10 +55,13 @@ class TermIndex(Generic[K]):
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._keys: list[K] = []
-        self._orders: list[int] = []
+        self._orders = array("q")
         self._lengths = array("I")
         self._cumulative = array("Q", [0])  # total length of the first i documents
-        self._postings: dict[str, tuple[array[int], array[int]]] = {}
+        # per term: document numbers (ascending) and term frequencies; two flat dicts of
+        # arrays, so the garbage collector has no per-term objects to walk
+        self._docs: dict[str, array[int]] = {}
+        self._tfs: dict[str, array[int]] = {}
         self._numbers: dict[K, int] = {}
         self._monotone = True  # orders never decrease: ``upto`` can cut a prefix
 
@@ -68,7 +73,7 @@ class TermIndex(Generic[K]):
 
     @property
     def postings(self) -> int:
-        return sum(len(docs) for docs, _ in self._postings.values())
+        return sum(len(docs) for docs in self._docs.values())
 
     def add(self, key: K, terms: Iterable[str], order: int) -> bool:
         """Index one document (no-op for a known key, or when it has no terms)."""
@@ -103,11 +108,12 @@ class TermIndex(Generic[K]):
         self._cumulative.append(self._cumulative[-1] + length)
         self._numbers[key] = number
         for term, tf in counts.items():
-            posting = self._postings.get(term)
-            if posting is None:
-                posting = self._postings[term] = (array("I"), array("I"))
-            posting[0].append(number)
-            posting[1].append(tf)
+            docs = self._docs.get(term)
+            if docs is None:
+                docs = self._docs[term] = array("I")
+                self._tfs[term] = array("I")
+            docs.append(number)
+            self._tfs[term].append(tf)
         return True
 
     def drop_after(self, order: int) -> int:
@@ -120,16 +126,17 @@ class TermIndex(Generic[K]):
             dropped = len(self._keys) - cut
             if not dropped:
                 return 0
-            for term in list(self._postings):
-                docs, tfs = self._postings[term]
+            for term in list(self._docs):
+                docs, tfs = self._docs[term], self._tfs[term]
                 keep = bisect_left(docs, cut)
                 if keep == 0:
-                    del self._postings[term]
+                    del self._docs[term], self._tfs[term]
                 elif keep < len(docs):
                     del docs[keep:], tfs[keep:]
             for key in self._keys[cut:]:
                 del self._numbers[key]
-            del self._keys[cut:], self._orders[cut:], self._lengths[cut:]
+            del self._keys[cut:]
+            del self._orders[cut:], self._lengths[cut:]
             del self._cumulative[cut + 1 :]
             return dropped
 
@@ -143,7 +150,7 @@ class TermIndex(Generic[K]):
 
     def work(self, terms: Sequence[str]) -> int:
         """Postings a search for ``terms`` reads (how much CPU it will take)."""
-        return sum(len(self._postings.get(t, ((),))[0]) for t in terms)
+        return sum(len(self._docs.get(t, ())) for t in terms)
 
     def search(
         self,
@@ -228,36 +235,70 @@ def _search(
     average = sum(index._cumulative[cut] for index, cut in zip(indexes, cuts, strict=True)) / count
     tf_norm = K1 * (1.0 - B)
     length_norm = K1 * B / average
-    scores: list[dict[int, float]] = [{} for _ in indexes]
+    lengths = [_view(index._lengths, cut) for index, cut in zip(indexes, cuts, strict=True)]
+    scores = [np.zeros(cut) for cut in cuts]
     for term in dict.fromkeys(terms):
-        lists = []
-        df = 0
+        found = []
         for index, cut in zip(indexes, cuts, strict=True):
-            docs, tfs = index._postings.get(term, (array("I"), array("I")))
+            docs = index._docs.get(term)
+            if docs is None:
+                found.append(None)
+                continue
             n = len(docs) if cut == len(index._keys) else bisect_left(docs, cut)
-            lists.append((docs, tfs, n, index._lengths))
-            df += n
+            found.append((_view(docs, n), _view(index._tfs[term], n).astype(np.float64)))
+        df = sum(len(f[0]) for f in found if f is not None)
         if df == 0:
             continue
         weight = math.log(1.0 + (count - df + 0.5) / (df + 0.5)) * (K1 + 1.0)
-        for (docs, tfs, n, lengths), found in zip(lists, scores, strict=True):
-            get = found.get
-            for i in range(n):
-                d = docs[i]
-                tf = tfs[i]
-                found[d] = get(d, 0.0) + weight * tf / (tf + tf_norm + length_norm * lengths[d])
-    rows = []
-    for index, found in zip(indexes, scores, strict=True):
-        keys, orders = index._keys, index._orders
-        for d, score in found.items():
-            key = keys[d]
-            if accept is None or accept(key):
-                rows.append((score, orders[d], key))
-    best = rows if limit is None else heapq.nlargest(limit, rows, key=_rank)
-    if limit is None:
-        best.sort(key=_rank, reverse=True)
-    return Ranked([(key, score) for score, _, key in best], len(rows))
+        for f, score, length in zip(found, scores, lengths, strict=True):
+            if f is not None and len(f[0]):
+                docs, tf = f
+                score[docs] += weight * tf / (tf + tf_norm + length_norm * length[docs])
+    # candidates from every index: (index, document number, score, order)
+    parts = []
+    for i, (index, score) in enumerate(zip(indexes, scores, strict=True)):
+        docs = np.flatnonzero(score)
+        orders = _view(index._orders, len(index._keys))[docs]
+        parts.append((np.full(len(docs), i), docs, score[docs], orders))
+    which = np.concatenate([p[0] for p in parts])
+    docs = np.concatenate([p[1] for p in parts])
+    values = np.concatenate([p[2] for p in parts])
+    orders = np.concatenate([p[3] for p in parts])
+    if accept is None and limit is not None and len(values) > 4 * limit:
+        # only the best ``limit`` scores (and any equal to the last) need sorting
+        floor = np.partition(values, len(values) - limit)[len(values) - limit]
+        keep = values >= floor
+        total = len(values)
+        which, docs, values, orders = which[keep], docs[keep], values[keep], orders[keep]
+    else:
+        total = None
+    ranked = np.lexsort((-orders, -values))  # by score, then newer first
+    out: list[tuple[K, float]] = []
+    matched = 0
+    for j in ranked:
+        key = indexes[which[j]]._keys[docs[j]]
+        if accept is not None and not accept(key):
+            continue
+        matched += 1
+        if limit is None or len(out) < limit:
+            out.append((key, float(values[j])))
+        elif total is not None:
+            break
+    return Ranked(out, total if total is not None else matched)
 
 
-def _rank(row: tuple[float, int, object]) -> tuple[float, int]:
-    return row[0], row[1]
+def _view(values: array[int], n: int) -> np.ndarray:
+    """The first ``n`` values, read in place (valid while the index's lock is held)."""
+    if n == 0:
+        return np.empty(0, dtype=np.dtype(values.typecode))
+    return np.frombuffer(values, dtype=np.dtype(values.typecode), count=n)
+
+
+def rank_by_bm25(query: str, keys: Sequence[K], texts: Sequence[str]) -> list[K]:
+    """``keys`` of the ``texts`` that match ``query``, best first: BM25 over these texts
+    alone (ties: later keys first)."""
+    index: TermIndex[K] = TermIndex()
+    index.add_many(
+        (key, terms(text), i) for i, (key, text) in enumerate(zip(keys, texts, strict=True))
+    )
+    return [key for key, _ in index.search(query_terms(query)).ranked]
