@@ -1,10 +1,12 @@
 """How search results read to the model: paged, counted, each result citing where it is from,
 and never longer than the page's token budget.
 
-A page that would cost more than ``PAGE_TOKENS`` is cut: the result that crosses the budget
-is shortened (or left out when little room is left), the ones after it are left out, and a
-last line says so. Passages of one file that are neighbours (chunk k and k+1 of one
-section, which share their overlapping text) are shown as one result, the overlap once.
+A page that would cost more than ``PAGE_TOKENS`` is cut, and a last line says so. An archival
+page keeps each result's lines that carry the query's words (``core.tools.page_fit``);
+otherwise the result that crosses the budget is shortened (or left out when little room is
+left) and the ones after it are left out. Passages of one file that are neighbours (chunk k
+and k+1 of one section, which share their overlapping text) are shown as one result, the
+overlap once.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from zoneinfo import ZoneInfo
 
 from core.clock import stamp
 from core.messages import Message
+from core.ranking import query_terms
 from core.records import Page, Passage
 from core.tokens import TokenCounter
+from core.tools.page_fit import GAP, Result, fit
 
 T = TypeVar("T")
 SNIPPET_CHARS = 700
@@ -38,8 +42,9 @@ class Shown:
     """One numbered result as the model reads it: which items it shows, and the text."""
 
     items: tuple[int, ...]  # positions in the page
-    text: str  # the result's text as shown (after any shortening)
+    text: str  # the result's line as shown, "[citation] text" (after any shortening)
     cut: bool = False  # shortened to fit the budget
+    parts: tuple[str, ...] = ()  # when cut: the pieces of the items' text it still shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +77,54 @@ def format_page(
     return _render(page_header(page, page_number, what), results, budget).text
 
 
-def render_passages(page: Page[Passage], page_number: int, budget: Budget | None) -> RenderedPage:
-    """An archival search page: neighbouring chunks joined, within ``budget`` when given."""
-    results = []
-    for group in _neighbours(page.items):
-        passages = [page.items[i] for i in group]
-        number = "+".join(str(page.offset + i + 1) for i in sorted(group))
-        results.append((tuple(group), f"{number}.", _passages_line(passages)))
-    return _render(page_header(page, page_number, "results"), results, budget)
+def render_passages(
+    page: Page[Passage], page_number: int, budget: Budget | None, query: str = ""
+) -> RenderedPage:
+    """An archival search page: neighbouring chunks joined, within ``budget`` when given
+    (keeping the lines with ``query``'s words when it must be cut)."""
+    groups = _neighbours(page.items)
+    numbers = ["+".join(str(page.offset + i + 1) for i in sorted(g)) + "." for g in groups]
+    chunks = [[page.items[i] for i in group] for group in groups]
+    results = [
+        (tuple(g), n, _passages_line(c)) for g, n, c in zip(groups, numbers, chunks, strict=True)
+    ]
+    header = page_header(page, page_number, "results")
+    rendered = _render(header, results, budget if not query_terms(query) else None)
+    if budget is None or not query_terms(query):
+        return rendered
+    if budget.counter.count(rendered.text) <= budget.tokens:
+        return rendered
+    texts = [_joined(c) for c in chunks]
+    lines = [
+        Result(n, _citation(c), tuple(" ".join(x.split()) for x in t.splitlines() if x.strip()))
+        for n, c, t in zip(numbers, chunks, texts, strict=True)
+    ]
+    room = (
+        budget.tokens - budget.counter.count(header) - budget.counter.count(_fit_note(budget, 99))
+    )
+    best: RenderedPage | None = None
+    for _ in range(6):  # per-line estimates are close: move the room until the count agrees
+        fitted = fit(lines, query, budget.counter, room)
+        shown = [
+            Shown(tuple(g), f"[{r.citation}] {f.text()}", cut=not f.whole, parts=f.runs)
+            for g, r, f in zip(groups, lines, fitted, strict=True)
+            if f.runs
+        ]
+        left_out = len(groups) - len(shown)
+        body = [
+            f"{r.number} [{r.citation}] {f.text()}"
+            for r, f in zip(lines, fitted, strict=True)
+            if f.runs
+        ]
+        text = "\n".join([header, *body, _fit_note(budget, left_out)])
+        tokens = budget.counter.count(text)
+        if tokens <= budget.tokens:
+            if best is None or tokens > budget.counter.count(best.text):
+                best = RenderedPage(text, tuple(shown), left_out)
+            if tokens >= budget.tokens - 8:
+                break
+        room += budget.tokens - tokens - (4 if tokens > budget.tokens else 0)
+    return best if best is not None else _render(header, results, budget)
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -103,16 +148,24 @@ def passage_line(passage: Passage) -> str:
 
 
 def _passages_line(passages: Sequence[Passage]) -> str:
+    return f"[{_citation(passages)}] {snippet(_joined(passages), PASSAGE_CHARS * len(passages))}"
+
+
+def _citation(passages: Sequence[Passage]) -> str:
     first, last = passages[0], passages[-1]
     citation = first.citation()
     if len(passages) > 1:
         citation = citation.rsplit(", chunk ", 1)[0] + (
             f", chunks {first.chunk_index + 1}-{last.chunk_index + 1}"
         )
-    text = first.text
+    return citation
+
+
+def _joined(passages: Sequence[Passage]) -> str:
+    text = passages[0].text
     for passage in passages[1:]:
         text = _join(text, passage.text)
-    return f"[{citation}] {snippet(text, PASSAGE_CHARS * len(passages))}"
+    return text
 
 
 def _join(before: str, after: str) -> str:
@@ -176,6 +229,14 @@ def _render(
         kept.append(_cut_note(budget, shortened, left_out))
         return RenderedPage("\n".join(kept), tuple(shown), left_out)
     return RenderedPage("\n".join(kept), tuple(shown), 0)  # the pieces fit after all
+
+
+def _fit_note(budget: Budget, left_out: int) -> str:
+    out = f"; {left_out:,} result{'s' if left_out != 1 else ''} left out" if left_out else ""
+    return (
+        f"(Cut to fit {budget.tokens:,} tokens: results show their lines with the query's "
+        f"words, {GAP} marks what was left out{out}.)"
+    )
 
 
 def _cut_note(budget: Budget, shortened: str | None, left_out: int) -> str:

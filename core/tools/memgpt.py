@@ -133,7 +133,7 @@ async def archival_memory_search(ctx: ToolContext, query: str, page: int = 1) ->
         ctx.agent_key,
         ArchivalQuery(text=query, embedding=embedding, offset=offset, limit=ctx.page_size),
     )
-    return render_passages(result, page, Budget(ctx.counter, ctx.page_tokens)).text
+    return render_passages(result, page, Budget(ctx.counter, ctx.page_tokens), query).text
 
 
 def register_memgpt_tools(registry: ToolRegistry) -> ToolRegistry:

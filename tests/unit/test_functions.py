@@ -266,8 +266,29 @@ async def test_a_search_page_never_costs_more_than_its_token_budget_and_says_whe
     )
     assert h.counter.count(result) <= 2000
     assert result.splitlines()[0] == "Showing 10 of 10 results (page 1/1):"
-    assert result.splitlines()[-1].startswith("(Cut to fit 2,000 tokens: result ")
-    assert "left out" in result.splitlines()[-1]
+    assert result.splitlines()[-1].startswith("(Cut to fit 2,000 tokens: ")
+    assert result.splitlines()[-1].endswith("results left out.)")
+
+
+async def test_a_page_cut_to_fit_keeps_the_lines_with_the_query_words_of_every_result() -> None:
+    model = ScriptedModel()
+    h = Harness(model, settings=AgentSettings(page_size=10))
+    now = h.clock.now()
+    chatter = [
+        f"Mel: line {j} about the weather, the garden and the week ahead." for j in range(25)
+    ]
+    logs = []
+    for i in range(10):
+        lines = list(chatter)
+        lines[7 + i] = f"Caroline: the lighthouse at cove {i} opens in May."
+        logs.append(Passage(id=f"log{i}", text="\n".join(lines), source="chat.md", created_at=now))
+    await h.archival.insert("agent-1", logs)
+    result = await run(
+        h, model, call("archival_memory_search", query="lighthouse", request_heartbeat=True)
+    )
+    assert h.counter.count(result) <= 2000
+    assert all(f"the lighthouse at cove {i} opens in May." in result for i in range(10))
+    assert "…" in result and result.splitlines()[-1].startswith("(Cut to fit 2,000 tokens: ")
 
 
 async def test_neighbouring_chunks_of_a_file_are_shown_once_as_one_result() -> None:

@@ -231,7 +231,7 @@ async def test_long_files_report_progress_and_embeddings_are_batched() -> None:
     assert progress.final == f'Stored "garden.md": {result.passages} passages.'
     passages = await h.archival.all(AGENT)
     assert all(p.embedding is not None for p in passages)
-    assert all(h.counter.count(p.text) <= 200 for p in passages)
+    assert all(h.counter.count(p.text) <= UploadSettings().chunk_tokens for p in passages)
 
 
 async def test_the_agent_is_told_in_its_queue_and_can_use_it() -> None:
