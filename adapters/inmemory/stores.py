@@ -58,6 +58,11 @@ class InMemoryAgentStore:
 INLINE_LISTING = 5_000  # a longer log is listed in a worker thread
 
 
+def _filtered(query: RecallQuery) -> bool:
+    """Whether results are filtered by more than the index knows (who said it, when)."""
+    return query.roles is not None or query.start is not None or query.end is not None
+
+
 def _seq(message: Message) -> int:
     return message.seq
 
@@ -80,13 +85,14 @@ class InMemoryRecallStore:
         fresh = sorted({m.seq: m for m in messages if m.seq not in log}.values(), key=_seq)
         if not fresh:
             return
-        newest = max(log, default=0)
+        newest = next(reversed(log), 0)  # the log is kept in sequence order
         for message in fresh:
             log[message.seq] = message
         index = self._index.get(agent_key)
-        if index is None or fresh[0].seq < newest:  # the index keeps sequence order
+        if index is None or fresh[0].seq < newest:  # written out of order: sort again
+            log = self._messages[agent_key] = dict(sorted(log.items()))
             index = self._index[agent_key] = TermIndex()
-            fresh = [log[s] for s in sorted(log)]
+            fresh = list(log.values())
         await index.add_many_async([(m.seq, message_terms(m.spoken_text()), m.seq) for m in fresh])
 
     async def range(self, agent_key: str, after_seq: int, upto_seq: int) -> list[Message]:
@@ -115,7 +121,7 @@ class InMemoryRecallStore:
                 words,
                 limit=query.offset + query.limit if relevance else None,
                 upto=query.max_seq,
-                accept=lambda seq: wanted(log[seq]),
+                accept=(lambda seq: wanted(log[seq])) if _filtered(query) else None,
             )
             seqs = [seq for seq, _ in found.ranked]
             if not relevance:
@@ -123,10 +129,10 @@ class InMemoryRecallStore:
             page = seqs[query.offset : query.offset + query.limit]
             return Page(tuple(log[s] for s in page), found.total, query.offset, query.limit)
 
-        snapshot = list(log.items())  # one C call: the loop may append while a thread lists
+        snapshot = list(log.values())  # in sequence order; the loop may append meanwhile
 
         def listing() -> Page[Message]:
-            candidates = [m for _, m in sorted(snapshot) if wanted(m)]
+            candidates = [m for m in snapshot if wanted(m)]
             if query.order == "newest":
                 candidates.reverse()
             items = tuple(candidates[query.offset : query.offset + query.limit])

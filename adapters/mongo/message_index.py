@@ -8,8 +8,9 @@ up to a committed sequence number, learned from the queries' ``max_seq`` (the se
 pass the agent's last committed message) and from ``discard_after`` calls (made with it).
 Messages above it are read afresh by each search that can see them, into a throw-away index
 searched together with the held one. The held index is rebuilt now and then
-(``REBUILD_SECONDS``) and when the agent's last message is below what is held (it was
-erased elsewhere); agents not searched lately are dropped first past ``max_messages``.
+(``REBUILD_SECONDS``: a fresh copy is built aside while searches go on), and at once when
+the agent's last message is below what is held (it was erased elsewhere); agents not
+searched lately are dropped first past ``max_messages``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from adapters.mongo.codec import message_id, utc
+from adapters.mongo.rebuilds import Rebuilds
 from adapters.text_index import Ranked, TermIndex, search_indexes_async
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -44,12 +47,18 @@ class _Held:
     facts: dict[int, Fact] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def postpone(self) -> None:
+        """Count the next rebuild from now."""
+        self.built_at = time.monotonic()
+
 
 class MessageIndex:
     def __init__(self, messages: Collection, *, max_messages: int = 2_000_000) -> None:
         self._messages = messages
         self.max_messages = max_messages
         self._agents: OrderedDict[str, _Held] = OrderedDict()
+        self._rebuilding = Rebuilds("message index")
+        self.rebuild_seconds = REBUILD_SECONDS
 
     def committed(self, agent_key: str, seq: int) -> None:
         """Messages up to ``seq`` are committed: they will not change."""
@@ -57,8 +66,22 @@ class MessageIndex:
         if held is not None:
             held.committed = max(held.committed, seq)
 
+    async def rebuilt(self) -> None:
+        """Wait for the rebuilds under way."""
+        await self._rebuilding.wait()
+
     def forget(self, agent_key: str) -> None:
         self._agents.pop(agent_key, None)
+        self._rebuilding.cancel(agent_key)
+
+    async def _rebuild(self, agent_key: str, old: _Held) -> None:
+        fresh = _Held(committed=old.committed)
+        async with fresh.lock:
+            target = old.upto
+            await self._load(agent_key, 0, target, fresh.index, fresh.facts)
+            fresh.upto = target
+        if self._agents.get(agent_key) is old:
+            self._agents[agent_key] = fresh
 
     async def search(
         self,
@@ -68,7 +91,7 @@ class MessageIndex:
         upto: int,
         committed: int | None,
         last: int | None,
-        accept: Callable[[int, Fact], bool],
+        accept: Callable[[int, Fact], bool] | None,
         limit: int | None,
     ) -> Ranked[int]:
         """BM25 over the agent's messages numbered up to ``upto``. ``committed``: a number
@@ -77,8 +100,15 @@ class MessageIndex:
         now = time.monotonic()
         held = self._agents.get(agent_key)
         stale = last is not None and last < held.upto if held is not None else False
-        if held is None or stale or now - held.built_at > REBUILD_SECONDS:
+        if held is None or stale:
             held = self._agents[agent_key] = _Held(built_at=now)
+        elif now - held.built_at > self.rebuild_seconds and agent_key not in self._rebuilding:
+            # a fresh copy is built aside; searches use this one meanwhile
+            self._rebuilding.start(
+                agent_key,
+                partial(self._rebuild, agent_key, held),
+                failed=held.postpone,
+            )
         self._agents.move_to_end(agent_key)
         async with held.lock:
             held.committed = max(held.committed, committed or 0)
@@ -97,7 +127,9 @@ class MessageIndex:
                 words,
                 limit=limit,
                 upto=upto,
-                accept=lambda seq: accept(seq, fresh.get(seq) or facts[seq]),
+                accept=None
+                if accept is None
+                else lambda seq: accept(seq, fresh.get(seq) or facts[seq]),
             )
 
     async def _load(

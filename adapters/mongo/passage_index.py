@@ -10,8 +10,9 @@ that sees the counter move fetches only passages numbered above the highest it h
 Numbers taken but not seen (a slower writer's) are asked for again at each search until they
 are older than ``SETTLE_SECONDS`` (an insert that took a block has written it by then).
 Documents published since the last look are loaded by their id (their passages were
-numbered while still hidden). Everything is reloaded now and then (``REBUILD_SECONDS``), and
-at once when the counter went back (the agent was erased elsewhere). Agents not searched
+numbered while still hidden). Everything is reloaded now and then (``REBUILD_SECONDS``: a
+fresh copy is built aside while searches go on), and at once when the counter went back
+(the agent was erased elsewhere). Agents not searched
 lately are dropped first when the process holds more than ``max_passages``.
 """
 
@@ -21,12 +22,14 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
 from adapters.mongo.codec import position, unpack_vector
+from adapters.mongo.rebuilds import Rebuilds
 from adapters.text_index import TermIndex
 from adapters.vectors import VectorSet
 
@@ -55,6 +58,10 @@ class AgentPassages:
     vectors: VectorSet = field(default_factory=VectorSet)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def postpone(self) -> None:
+        """Count the next rebuild from now."""
+        self.built_at = time.monotonic()
+
 
 class PassageIndex:
     def __init__(
@@ -70,16 +77,30 @@ class PassageIndex:
         self._documents = documents
         self.max_passages = max_passages
         self._agents: OrderedDict[str, AgentPassages] = OrderedDict()
+        self._rebuilding = Rebuilds("passage index")
+        self.rebuild_seconds = REBUILD_SECONDS
+
+    async def rebuilt(self) -> None:
+        """Wait for the rebuilds under way."""
+        await self._rebuilding.wait()
 
     def forget(self, agent_key: str) -> None:
         self._agents.pop(agent_key, None)
+        self._rebuilding.cancel(agent_key)
 
     async def get(self, agent_key: str) -> AgentPassages:
         """The agent's passages, brought up to date."""
         now = time.monotonic()
         agent = self._agents.get(agent_key)
-        if agent is None or now - agent.built_at > REBUILD_SECONDS:
+        if agent is None:
             agent = self._agents[agent_key] = AgentPassages(built_at=now)
+        elif now - agent.built_at > self.rebuild_seconds and agent_key not in self._rebuilding:
+            # a fresh copy is built aside; searches use this one meanwhile
+            self._rebuilding.start(
+                agent_key,
+                partial(self._rebuild, agent_key, agent),
+                failed=agent.postpone,
+            )
         self._agents.move_to_end(agent_key)
         async with agent.lock:
             counter = await self._counters.find_one({"_id": agent_key}) or {}
@@ -93,6 +114,15 @@ class PassageIndex:
                 await self._top_up(agent_key, agent, now, latest, published)
         self._evict()
         return agent
+
+    async def _rebuild(self, agent_key: str, old: AgentPassages) -> None:
+        fresh = AgentPassages()
+        async with fresh.lock:
+            counter = await self._counters.find_one({"_id": agent_key}) or {}
+            latest, published = int(counter.get("n", 0)), int(counter.get("published", 0))
+            await self._top_up(agent_key, fresh, time.monotonic(), latest, published)
+        if self._agents.get(agent_key) is old:
+            self._agents[agent_key] = fresh
 
     async def _top_up(
         self, agent_key: str, agent: AgentPassages, now: float, latest: int, published: int

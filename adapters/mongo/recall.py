@@ -89,7 +89,9 @@ class MongoRecallStore:
                     upto=last or 0,
                     committed=committed,
                     last=None if query.max_seq is not None else last,
-                    accept=lambda seq, fact: _wanted(fact, query),
+                    accept=(lambda seq, fact: _wanted(fact, query))
+                    if query.roles is not None or query.start is not None or query.end is not None
+                    else None,
                     limit=query.offset + query.limit if relevance else None,
                 )
                 seqs = [seq for seq, _ in found.ranked]

@@ -276,3 +276,29 @@ async def test_stored_terms_are_stemmed_again_by_the_schema_2_migration(pair: Pa
         assert [m.seq for m in (await recall.search(AGENT, RecallQuery(text=words))).items] == [1]
     assert await db["passages"].find_one({"v": 1}) is None
     assert await migrate(pair.connection, ManualClock()) == [], "applied once"
+
+
+async def test_an_index_rebuilt_aside_serves_the_same_results(pair: Pair) -> None:
+    """Held indexes are rebuilt now and then while searches go on; nothing is lost."""
+    pair.archival.held.rebuild_seconds = pair.recall.held.rebuild_seconds = 0.0
+
+    def said(seq: int, text: str) -> Message:
+        return Message(seq=seq, role="user", kind="user_message", content=text, created_at=WHEN)
+
+    await pair.archival.insert(
+        AGENT, [Passage(id="a", text="red kayak", source="s", created_at=WHEN)]
+    )
+    await pair.recall.append(AGENT, [said(1, "red kayak"), said(2, "blue kayak")])
+    for _ in range(2):
+        await pair.archival.search(AGENT, ArchivalQuery(text="kayak"))
+        await pair.recall.search(AGENT, RecallQuery(text="kayak", max_seq=2))
+        await pair.archival.held.rebuilt()
+        await pair.recall.held.rebuilt()
+        await pair.archival.insert(
+            AGENT, [Passage(id="b", text="blue kayak", source="s", created_at=WHEN)]
+        )
+    assert [
+        p.id for p in (await pair.archival.search(AGENT, ArchivalQuery(text="kayak"))).items
+    ] == ["b", "a"]
+    said_page = await pair.recall.search(AGENT, RecallQuery(text="kayak", max_seq=2))
+    assert [m.seq for m in said_page.items] == [2, 1]
