@@ -521,7 +521,8 @@ async def recall_outcomes(
     out = []
     for question in conversation.questions:
         started = time.perf_counter()
-        page = await recall.search(agent, RecallQuery(text=question.text, limit=TOP))
+        query = RecallQuery(text=question.text, limit=TOP, max_seq=len(messages))  # as the tool
+        page = await recall.search(agent, query)
         ms = (time.perf_counter() - started) * 1000
         seqs = [dia_of[m.seq] for m in page.items]
         out.append(
