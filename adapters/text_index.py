@@ -15,8 +15,8 @@ with N, df and avg_len over everything indexed (up to ``upto``, when given), ``K
 same floating-point operations (numpy, float64) in every store, so equal data gives equal
 scores everywhere. Ties: the larger ``order`` (newer) first.
 
-Postings are appended to compact arrays (``array``), which numpy reads in place at search
-time. Threads: one writer at a time, under the index's lock; searches take the lock too.
+Postings are appended to compact arrays (``array``), which numpy reads (one copy each) at
+search time. Threads: one writer at a time, under the index's lock; searches take the lock too.
 The ``*_async`` helpers never make the event loop wait for it: small jobs run inline when
 the lock is free, anything else in a worker thread.
 """
@@ -288,10 +288,11 @@ def _search(
 
 
 def _view(values: array[int], n: int) -> np.ndarray:
-    """The first ``n`` values, read in place (valid while the index's lock is held)."""
+    """The first ``n`` values as a numpy array, over a copy (a view of ``values`` itself
+    would stop it from growing for as long as the view lives)."""
     if n == 0:
         return np.empty(0, dtype=np.dtype(values.typecode))
-    return np.frombuffer(values, dtype=np.dtype(values.typecode), count=n)
+    return np.frombuffer(values[:n], dtype=np.dtype(values.typecode))
 
 
 def rank_by_bm25(query: str, keys: Sequence[K], texts: Sequence[str]) -> list[K]:

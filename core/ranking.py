@@ -44,13 +44,9 @@ def _stemmer() -> snowballstemmer.Stemmer:
     return stemmer
 
 
-def stem(word: str) -> str:
-    """One lower-case word's stem (apostrophes dropped: text indexes split on them)."""
-    return str(_stemmer().stemWord(word)).replace("'", "")
-
-
 def terms(text: str) -> list[str]:
-    """The searchable terms of ``text``, in order (stop words dropped)."""
+    """The searchable terms of ``text``, in order (stop words dropped; apostrophes too, as
+    text indexes split on them: "don't" is "dont")."""
     words = [w for w in _WORD.findall(text.lower().translate(_APOSTROPHES)) if w not in STOPWORDS]
     if not words:
         return []
