@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ class InMemoryAgentStore:
 
 
 INLINE_LISTING = 5_000  # a longer log is listed in a worker thread
+DATE_MARGIN = 20  # messages either side of a date bound that may be out of time order
+
+
+def _created(message: Message) -> datetime:
+    return message.created_at
 
 
 def _filtered(query: RecallQuery) -> bool:
@@ -132,7 +138,14 @@ class InMemoryRecallStore:
         snapshot = list(log.values())  # in sequence order; the loop may append meanwhile
 
         def listing() -> Page[Message]:
-            candidates = [m for m in snapshot if wanted(m)]
+            # sequence order is time order, up to small clock differences: bisect, then
+            # look a margin further either side (as the MongoDB store does)
+            low, high = 0, len(snapshot)
+            if query.start is not None:
+                low = max(0, bisect_left(snapshot, query.start, key=_created) - DATE_MARGIN)
+            if query.end is not None:
+                high = bisect_left(snapshot, query.end, key=_created) + DATE_MARGIN
+            candidates = [m for m in snapshot[low:high] if wanted(m)]
             if query.order == "newest":
                 candidates.reverse()
             items = tuple(candidates[query.offset : query.offset + query.limit])
