@@ -16,7 +16,7 @@ from core.errors import ConcurrentUpdateError
 from core.events import Event
 from core.messages import Message
 from core.ranking import matches, rank_by_bm25, reciprocal_rank_fusion
-from core.records import AgentState, ArchivalQuery, Page, Passage, RecallQuery
+from core.records import AgentState, ArchivalQuery, FailedEvent, Page, Passage, RecallQuery
 
 
 class InMemoryAgentStore:
@@ -181,6 +181,9 @@ class InMemoryArchivalStore:
 
     async def abandon_document(self, agent_key: str, document_id: str) -> None:
         self._documents.pop((agent_key, document_id), None)
+        store = self._passages.get(agent_key, {})
+        for pid in [i for i, p in store.items() if p.document_id == document_id]:
+            del store[pid]
 
     async def recover_documents(self, older_than: datetime) -> int:
         stalled = [
@@ -197,6 +200,7 @@ class InMemoryInbox:
     def __init__(self) -> None:
         self._events: dict[str, Event] = {}
         self._done: dict[str, float] = {}
+        self._errors: dict[str, str] = {}
 
     async def put(self, event: Event) -> bool:
         if event.event_id in self._events:
@@ -217,6 +221,16 @@ class InMemoryInbox:
 
     async def mark_done(self, event_id: str, *, error: str | None = None) -> None:
         self._done[event_id] = time.time()
+        if error:
+            self._errors[event_id] = error
+
+    async def failed(self, agent_key: str, limit: int = 1000) -> list[FailedEvent]:
+        found = [
+            FailedEvent(event=self._events[eid], error=error)
+            for eid, error in self._errors.items()
+            if eid in self._events and self._events[eid].agent_key == agent_key
+        ]
+        return found[:limit]
 
     async def is_pending(self, event_id: str) -> bool:
         return event_id in self._events and event_id not in self._done
@@ -225,12 +239,14 @@ class InMemoryInbox:
         for event_id in [i for i, e in self._events.items() if e.agent_key == agent_key]:
             del self._events[event_id]
             self._done.pop(event_id, None)
+            self._errors.pop(event_id, None)
 
     async def purge(self, retention: timedelta) -> int:
         cutoff = time.time() - retention.total_seconds()
-        old = [i for i, done in self._done.items() if done < cutoff]
+        old = [i for i, done in self._done.items() if done < cutoff and i not in self._errors]
         for event_id in old:
             del self._events[event_id], self._done[event_id]
+            self._errors.pop(event_id, None)
         return len(old)
 
 

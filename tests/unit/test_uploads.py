@@ -250,11 +250,15 @@ async def test_the_agent_is_told_in_its_queue_and_can_use_it() -> None:
         notify=lambda event: h.runtime.handle(event),  # type: ignore[arg-type, return-value]
     )
     address = Address(platform="test", channel_id="c1", is_direct=True)
-    await p.ingest(
+    result = await p.ingest(
         AGENT, "manual.pdf", pdf_bytes(["The warranty lasts two years."]), reply_to=address
     )
+    assert result.message == 'Stored "manual.pdf": 1 passage.', "one passage, not '1 passages'"
     first_prompt = model.requests[0].messages[-1].content
-    assert "Archive Storage Upload Complete: 1 passages from manual.pdf" in first_prompt
+    assert (
+        "Archive Storage Upload Complete: 1 passage from manual.pdf. (1 page, 1 section;"
+        in first_prompt
+    )
     assert "manual.pdf, page 1" in model.requests[1].messages[-1].content
     assert h.sink.texts == ["Your manual says the warranty lasts two years."]
     assert h.sink.sent[0].address == address
