@@ -14,10 +14,12 @@ from typing import Any
 
 import openai
 
-from adapters.openai_compatible.errors import map_error
-from core.errors import LLMResponseError
+from adapters.openai_compatible.errors import map_error, map_unexpected
+from adapters.openai_compatible.startup import check_model_server
+from core.errors import LLMError, LLMResponseError
 from core.llm import ChatRequest, ChatResponse, PromptMessage, Usage
 from core.messages import ToolCall
+from core.text import valid_json_text, valid_text
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,12 @@ class OpenAICompatibleChatModel:
     async def aclose(self) -> None:
         await self._client.close()
 
+    async def check(self) -> None:
+        """At start: raise ``ConfigurationError`` (one line) if the server cannot be reached,
+        rejects the key or does not serve the model."""
+        where = self.base_url or "api.openai.com"
+        await check_model_server(self._client, self.model, where, self._max_tokens_param)
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
         kwargs: dict[str, Any] = {
             "model": self.model,
@@ -72,12 +80,16 @@ class OpenAICompatibleChatModel:
         if self.temperature is not None:
             kwargs["temperature"] = self.temperature
         started = time.perf_counter()
+        where = self.base_url or "api.openai.com"
         try:
             completion = await self._client.chat.completions.create(**kwargs)
+            response = _from_completion(completion)
         except openai.APIError as exc:
-            where = self.base_url or "api.openai.com"
             raise map_error(exc, service="chat", model=self.model, where=where) from exc
-        response = _from_completion(completion)
+        except LLMError:
+            raise
+        except Exception as exc:  # a body that is not JSON, a shape the SDK did not expect
+            raise map_unexpected(exc, service="chat", where=where) from exc
         log.debug(
             "LLM call: %.0f ms, usage %s",
             (time.perf_counter() - started) * 1000,
@@ -122,8 +134,8 @@ def _from_completion(completion: Any) -> ChatResponse:
         calls.append(
             ToolCall(
                 id=getattr(call, "id", None) or f"call_{i}",
-                name=function.name,
-                arguments=function.arguments or "{}",
+                name=valid_text(function.name),
+                arguments=valid_json_text(function.arguments or "{}"),
             )
         )
     usage = None
@@ -135,7 +147,7 @@ def _from_completion(completion: Any) -> ChatResponse:
             cached_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0,
         )
     return ChatResponse(
-        content=message.content,
+        content=valid_text(message.content) if message.content is not None else None,
         tool_calls=tuple(calls),
         usage=usage,
         finish_reason=choice.finish_reason,
