@@ -35,6 +35,7 @@ from core.errors import (
     ContextWindowExceededError,
     LLMAuthenticationError,
     LLMError,
+    StorageError,
 )
 from core.events import (
     Event,
@@ -330,6 +331,13 @@ class AgentRuntime:
                     await self._admit(session, event)
                     await self._file(session)
                     await self._commit(session, turn, stored.memory, chain_open=False, outbox=())
+            except StorageError as exc:
+                self.forget(event.agent_key)
+                log.error(
+                    "could not store the failed event's message (%s); it stays in the inbox",
+                    exc,
+                    extra={"agent_key": event.agent_key, "event_id": event.event_id},
+                )
             except Exception:
                 self.forget(event.agent_key)
                 log.exception(

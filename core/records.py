@@ -96,8 +96,8 @@ class AgentState(BaseModel):
 
 
 class FailedEvent(BaseModel):
-    """An event that could not be handled (after its attempts ran out, or answered with a
-    failure notice): kept, with the reason, for the person's export and the operator."""
+    """An event whose every attempt failed: kept, with the reason, for the person's export
+    and the operator."""
 
     model_config = ConfigDict(frozen=True)
 
