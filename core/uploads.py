@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 Outcome = Literal["stored", "duplicate", "busy", "rejected"]
 ABANDON_ATTEMPTS = 3
+UPLOAD_FAILED = (
+    'I couldn\'t store "{filename}": something went wrong on my side. Nothing of it was '
+    "kept; please send it again in a moment."
+)
 
 
 class Progress(Protocol):
@@ -301,14 +305,24 @@ class PlatformUploads:
         except UploadError as exc:
             await progress.finish(str(exc))
             return None
-        return await self.pipeline.ingest(
-            agent_key,
-            attachment.filename,
-            data,
-            mime=attachment.mime,
-            reply_to=address,
-            progress=progress,
-        )
+        try:
+            return await self.pipeline.ingest(
+                agent_key,
+                attachment.filename,
+                data,
+                mime=attachment.mime,
+                reply_to=address,
+                progress=progress,
+            )
+        except Exception as exc:
+            # The load was abandoned already: say so, rather than leave "Reading…" standing.
+            extra = {"agent_key": agent_key}
+            if isinstance(exc, StorageError):
+                log.error("upload of %s failed: %s", attachment.filename, exc, extra=extra)
+            else:
+                log.exception("upload of %s failed", attachment.filename, extra=extra)
+            await progress.finish(UPLOAD_FAILED.format(filename=attachment.filename))
+            return None
 
     async def join(self) -> None:
         """Wait for the uploads under way (on shutdown, after intake has stopped)."""

@@ -268,3 +268,40 @@ async def test_upload_errors_are_user_facing() -> None:
     assert issubclass(
         __import__("adapters.documents", fromlist=["DocumentError"]).DocumentError, UploadError
     )
+
+
+async def test_a_chat_upload_that_fails_midway_says_so_and_keeps_nothing() -> None:
+    from core.inbound import Attachment, IncomingMessage, Sender
+    from core.uploads import PlatformUploads
+
+    class Dying:
+        name = "dies"
+
+        async def embed(self, texts):
+            raise RuntimeError("embedding service died")
+
+    class Files:
+        def __init__(self) -> None:
+            self.statuses: list[str] = []
+
+        async def download(self, attachment, max_bytes: int) -> bytes:
+            return b"The lighthouse keeper wrote about storms.\n" * 50
+
+        async def post_status(self, address, text: str) -> str:
+            self.statuses.append(text)
+            return "status-1"
+
+        async def edit_status(self, address, message_id: str, text: str) -> None:
+            self.statuses.append(text)
+
+    h = Harness(ScriptedModel())
+    files = Files()
+    intake = PlatformUploads(pipeline(h, embedder=Dying()), files, max_bytes=2**20)
+    message = IncomingMessage(
+        platform="test", delivery_id="d1", message_id="m1", sender=Sender("u1", "Ana"),
+        channel_id="c1", text="", received_at=h.clock.now(), is_direct=True,
+    )  # fmt: skip
+    assert await intake.accept(message, Attachment("log.txt", "f1"), AGENT) is None
+    await intake.join()
+    assert files.statuses[-1].startswith('I couldn\'t store "log.txt"'), files.statuses
+    assert await h.archival.count(AGENT) == 0
