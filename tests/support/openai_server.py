@@ -54,6 +54,8 @@ class ScriptedOpenAIServer:
     script: deque[Reply | Callable[[dict[str, Any]], Reply]] = field(default_factory=deque)
     default: Reply | None = None
     requests: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    # each chat request as it came: the body's bytes and the headers
+    raw_requests: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
     embedding_requests: list[dict[str, Any]] = field(default_factory=list)
     embedding_dim: int = 8
     delay: float = 0.0
@@ -102,10 +104,12 @@ class ScriptedOpenAIServer:
         return web.json_response({"object": "list", "data": data})
 
     async def _chat(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        raw = await request.read()
+        body = json.loads(raw)
         if self.only_listed and body.get("model") not in self.models:
             return _error(404, f"The model `{body.get('model')}` does not exist.", None, {})
         self.requests.append((time.monotonic(), body))
+        self.raw_requests.append((raw, dict(request.headers)))
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.script:
