@@ -12,7 +12,7 @@ turns when ``../shared/data/locomo-dev.json`` is present. Model ``gpt-4o-mini`` 
 counted in o200k_base), 128k window, no flush in 500 messages.
 
     python -m bench.end_to_end [--messages 500] [--stores nx,memory] [--idle 20]
-        [--no-chat] [--profile FILE]
+        [--no-chat] [--profile FILE] [--locomo PATH]
 
 Measured:
 
@@ -22,8 +22,11 @@ Measured:
   Pagemind: building the request, the SDK, HTTP on both sides of the loopback, storage.
 * database commands: PyMongo command monitoring (``pymongo.monitoring.register``, so the
   client the composition root builds is monitored as it is); per plain user message (one
-  LLM call), and per second while the service sits idle after the conversation (its
-  background polling: inbox, leases, check-ins; server heartbeats are not commands).
+  LLM call; the median from the sixth message on, after the agent is created and leased),
+  and per second while the service sits idle after the conversation (its background
+  polling: inbox, leases, check-ins; server heartbeats are not commands).
+* CPU: of this process per message (``time.process_time``) and of nx-27017 (from /proc,
+  counted in 10 ms ticks, so only as means over 50 messages).
 * peak RSS: a real ``pagemind chat`` process fed the same conversation through a pipe,
   with its embedded nx-27017: the peak resident set (VmHWM) of each, summed, and the
   largest sum seen by sampling both every 0.1 s.
@@ -73,6 +76,7 @@ class TimedModelServer(ScriptedOpenAIServer):
 
     def __init__(self) -> None:
         super().__init__()
+        self.models = [MODEL]  # what the start-up check finds in GET /v1/models
         self.served: list[tuple[float, float]] = []
         self.turn = -1
         self.plan: Iterator[tuple[str, dict[str, object]]] = iter(())

@@ -7,7 +7,7 @@ snap-research/LoCoMo, file data/locomo10.json), otherwise generated sentences. T
 agent replies to every message, edits its working context every 20th message and searches
 recall every 50th, so the numbers include memory edits and chained calls.
 
-    python -m bench.turn_overhead [--messages 500]
+    python -m bench.turn_overhead [--messages 500] [--locomo PATH]
 
 Last line: overhead_ms_p50=<x> prompt_fixed_tokens=<n> prefix_reuse=<r>
 """
@@ -163,8 +163,8 @@ def prefix_reuse(requests: list[ChatRequest], counter: TokenCounter) -> list[flo
     return ratios
 
 
-async def run(messages: int) -> None:
-    texts, source = user_texts(messages)
+async def run(messages: int, locomo: Path = LOCOMO) -> None:
+    texts, source = user_texts(messages, locomo)
     model = TimedScriptedModel()
     # The function set `pagemind run` offers by default: MemGPT's and the check-in functions.
     tools = register_checkin_tools(register_memgpt_tools(ToolRegistry()))
@@ -221,8 +221,9 @@ async def run(messages: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--locomo", type=Path, default=LOCOMO, help="the LoCoMo JSON file")
     args = parser.parse_args()
-    asyncio.run(run(args.messages))
+    asyncio.run(run(args.messages, args.locomo))
 
 
 if __name__ == "__main__":
