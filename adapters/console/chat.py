@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -18,6 +19,7 @@ from rich.markup import escape
 from core.events import Address, Event, SendReply, UserMessageReceived
 from core.messages import Message
 from core.ports import Clock
+from core.text import valid_text
 
 HELP = """Commands:
   /memory   show the agent's working context
@@ -73,12 +75,17 @@ async def run_console(
     usage: Callable[[], Awaitable[str]],
     read_line: Callable[[str], str] | None = None,
 ) -> None:
+    if read_line is None and hasattr(sys.stdin, "reconfigure"):
+        # Whatever the locale says, a byte that does not decode must not end the chat.
+        sys.stdin.reconfigure(errors="surrogateescape")
     reader = read_line or console.input
-    author = agent_key.split(":", 1)[-1]
+    author = valid_text(agent_key.split(":", 1)[-1])
     console.print(f"[dim]Chatting with agent {escape(agent_key)}. /help for commands.[/]")
     while True:
         try:
-            line = await asyncio.to_thread(reader, "[bold]you>[/] ")
+            # A byte that is not UTF-8 arrives as a lone surrogate: made valid here, so the
+            # line is kept (with U+FFFD in its place) and the next one is read.
+            line = valid_text(await asyncio.to_thread(reader, "[bold]you>[/] "))
         except (EOFError, KeyboardInterrupt):
             console.print()
             return

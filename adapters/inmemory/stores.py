@@ -25,7 +25,7 @@ from core.ranking import (
     passage_terms,
     query_terms,
 )
-from core.records import AgentState, ArchivalQuery, Page, Passage, RecallQuery
+from core.records import AgentState, ArchivalQuery, FailedEvent, Page, Passage, RecallQuery
 
 
 class InMemoryAgentStore:
@@ -191,6 +191,7 @@ class InMemoryArchivalStore:
         self._index: dict[str, TermIndex[str]] = {}
         self._vectors: dict[str, VectorSet] = {}
         self._numbers: dict[str, int] = defaultdict(int)
+        self._order: dict[str, dict[str, int]] = defaultdict(dict)  # passage -> its number
         self._documents: dict[tuple[str, str], _Document] = {}
 
     async def insert(self, agent_key: str, passages: Sequence[Passage]) -> None:
@@ -203,8 +204,9 @@ class InMemoryArchivalStore:
     async def _add(self, agent_key: str, numbered: Sequence[tuple[int, Passage]]) -> None:
         store = self._passages[agent_key]
         fresh = [(n, p) for n, p in numbered if p.id not in store]
-        for _, passage in fresh:
+        for n, passage in fresh:
             store[passage.id] = passage
+            self._order[agent_key][passage.id] = n
         index = self._index.setdefault(agent_key, TermIndex())
         await index.add_many_async([(p.id, passage_terms(p.text, p.section), n) for n, p in fresh])
         embedded = [p for _, p in fresh if p.embedding is not None]
@@ -244,6 +246,7 @@ class InMemoryArchivalStore:
         self._index.pop(agent_key, None)
         self._vectors.pop(agent_key, None)
         self._numbers.pop(agent_key, None)
+        self._order.pop(agent_key, None)
         for key in [k for k in self._documents if k[0] == agent_key]:
             del self._documents[key]
 
@@ -276,6 +279,21 @@ class InMemoryArchivalStore:
 
     async def abandon_document(self, agent_key: str, document_id: str) -> None:
         self._documents.pop((agent_key, document_id), None)
+        store = self._passages.get(agent_key, {})
+        gone = [i for i, p in store.items() if p.document_id == document_id]
+        if not gone:
+            return
+        for pid in gone:
+            del store[pid]
+        # The index has no removal: build the agent's anew from what is left (rare).
+        order = self._order[agent_key]
+        for pid in gone:
+            del order[pid]
+        kept = sorted(((order[pid], p) for pid, p in store.items()), key=lambda np: np[0])
+        store.clear()
+        self._index.pop(agent_key, None)
+        self._vectors.pop(agent_key, None)
+        await self._add(agent_key, kept)
 
     async def recover_documents(self, older_than: datetime) -> int:
         stalled = [
@@ -292,6 +310,7 @@ class InMemoryInbox:
     def __init__(self) -> None:
         self._events: dict[str, Event] = {}
         self._done: dict[str, float] = {}
+        self._errors: dict[str, str] = {}
 
     async def put(self, event: Event) -> bool:
         if event.event_id in self._events:
@@ -312,6 +331,16 @@ class InMemoryInbox:
 
     async def mark_done(self, event_id: str, *, error: str | None = None) -> None:
         self._done[event_id] = time.time()
+        if error:
+            self._errors[event_id] = error
+
+    async def failed(self, agent_key: str, limit: int = 1000) -> list[FailedEvent]:
+        found = [
+            FailedEvent(event=self._events[eid], error=error)
+            for eid, error in self._errors.items()
+            if eid in self._events and self._events[eid].agent_key == agent_key
+        ]
+        return found[:limit]
 
     async def is_pending(self, event_id: str) -> bool:
         return event_id in self._events and event_id not in self._done
@@ -320,12 +349,14 @@ class InMemoryInbox:
         for event_id in [i for i, e in self._events.items() if e.agent_key == agent_key]:
             del self._events[event_id]
             self._done.pop(event_id, None)
+            self._errors.pop(event_id, None)
 
     async def purge(self, retention: timedelta) -> int:
         cutoff = time.time() - retention.total_seconds()
-        old = [i for i, done in self._done.items() if done < cutoff]
+        old = [i for i, done in self._done.items() if done < cutoff and i not in self._errors]
         for event_id in old:
             del self._events[event_id], self._done[event_id]
+            self._errors.pop(event_id, None)
         return len(old)
 
 

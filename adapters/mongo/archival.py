@@ -9,8 +9,11 @@ page shown is read back from the database.
 
 Uploaded documents are staged: their passages are written with ``hidden: true`` and a
 ``documents`` record says "loading"; publishing marks the record "publishing", unhides the
-passages in one ``update_many`` and marks it "published". After a crash, a publication is
-finished and a stalled load is removed (``recover_documents``).
+passages in one ``update_many`` and marks it "published". A load that failed is marked
+"abandoning" and every passage of it deleted (hidden or not: a publication that timed out may
+have run all the same), then the record. After a crash, a publication is finished, a stalled
+load is removed and an abandoning one completed (``recover_documents``; ``begin_document``
+completes it too).
 """
 
 from __future__ import annotations
@@ -130,6 +133,9 @@ class MongoArchivalStore:
             if existing["status"] == "publishing":
                 await self._publish(agent_key, document_id, now)
                 return "stored"
+            if existing["status"] == "abandoning":
+                await self._abandon(agent_key, document_id)
+                return await self.begin_document(agent_key, document_id, filename, now, stale_after)
             if existing["updated"] > now.timestamp() - stale_after:
                 return "busy"
             # A load that stopped (its process died): take it over from the start.
@@ -188,8 +194,14 @@ class MongoArchivalStore:
 
     async def abandon_document(self, agent_key: str, document_id: str) -> None:
         with translated(self._uri):
-            await self._drop_staged(agent_key, document_id)
-            await self._documents.delete_one({"_id": doc_id(agent_key, document_id)})
+            await self._documents.update_one(
+                {"_id": doc_id(agent_key, document_id)}, {"$set": {"status": "abandoning"}}
+            )
+            await self._abandon(agent_key, document_id)
+
+    async def _abandon(self, agent_key: str, document_id: str) -> None:
+        await self._passages.delete_many({"agent": agent_key, "document_id": document_id})
+        await self._documents.delete_one({"_id": doc_id(agent_key, document_id)})
 
     async def _drop_staged(self, agent_key: str, document_id: str) -> None:
         await self._passages.delete_many(
@@ -208,5 +220,8 @@ class MongoArchivalStore:
             async for record in stalled:
                 await self._drop_staged(record["agent"], record["document_id"])
                 await self._documents.delete_one({"_id": record["_id"]})
+                repaired += 1
+            async for record in self._documents.find({"status": "abandoning"}):
+                await self._abandon(record["agent"], record["document_id"])
                 repaired += 1
         return repaired

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, create_model
 
 from core.errors import ToolError
-from core.events import Address, Event, SendReply
+from core.events import Address, Event, SendReply, reply_address
 from core.llm import ToolSchema
 from core.memory import WorkingContext
 from core.messages import ToolCall
@@ -79,7 +79,7 @@ class ToolContext:
                 event_id=self.event.event_id,
                 idempotency_key=f"{self.call_key}:{len(self.replies)}",
                 text=text,
-                address=self.event.reply_to or self.home,
+                address=reply_address(self.event, self.home),
             )
         )
 
