@@ -19,6 +19,12 @@ Postings are appended to compact arrays (``array``), which numpy reads (one copy
 search time. Threads: one writer at a time, under the index's lock; searches take the lock too.
 The ``*_async`` helpers never make the event loop wait for it: small jobs run inline when
 the lock is free, anything else in a worker thread.
+
+Removal (``remove``) marks documents dead instead of rewriting postings: a removed
+document's length leaves the totals at once, and searches mask its postings out before
+counting document frequencies, so N, df, avg_len and every score are those of an index of
+the documents left (and ties keep their order: numbering keeps insertion order). Once a
+quarter of the numbers are dead, the postings are rewritten without them (``_compact``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -41,6 +47,8 @@ K = TypeVar("K", bound=Hashable)
 
 INLINE_POSTINGS = 4_000  # a search touching fewer postings runs on the caller's thread
 INLINE_DOCUMENTS = 64  # so does adding this many documents
+INLINE_REMOVALS = 10_000  # and removing this many, unless it compacts
+COMPACT_SHARE = 4  # rewrite the postings once 1/COMPACT_SHARE of the numbers are dead
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +70,13 @@ class TermIndex(Generic[K]):
         # arrays, so the garbage collector has no per-term objects to walk
         self._docs: dict[str, array[int]] = {}
         self._tfs: dict[str, array[int]] = {}
-        self._numbers: dict[K, int] = {}
+        self._numbers: dict[K, int] = {}  # live documents only
+        self._alive = array("B")  # per document number: 0 once removed
+        self._removed = 0  # dead document numbers (their postings are masked at search)
         self._monotone = True  # orders never decrease: ``upto`` can cut a prefix
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._keys) - self._removed
 
     def __contains__(self, key: object) -> bool:
         return key in self._numbers
@@ -102,6 +112,7 @@ class TermIndex(Generic[K]):
         if self._orders and order < self._orders[-1]:
             self._monotone = False
         self._keys.append(key)
+        self._alive.append(1)
         self._orders.append(order)
         length = sum(counts.values())
         self._lengths.append(length)
@@ -133,12 +144,84 @@ class TermIndex(Generic[K]):
                     del self._docs[term], self._tfs[term]
                 elif keep < len(docs):
                     del docs[keep:], tfs[keep:]
-            for key in self._keys[cut:]:
-                del self._numbers[key]
+            for number in range(cut, len(self._keys)):
+                if self._alive[number]:
+                    del self._numbers[self._keys[number]]
+                else:
+                    self._removed -= 1
+                    dropped -= 1
             del self._keys[cut:]
-            del self._orders[cut:], self._lengths[cut:]
+            del self._orders[cut:], self._lengths[cut:], self._alive[cut:]
             del self._cumulative[cut + 1 :]
             return dropped
+
+    def remove(self, keys: Iterable[K]) -> int:
+        """Forget these documents (unknown keys are skipped); returns how many. A key can be
+        added again afterwards (it is then a new document)."""
+        with self.lock:
+            return self._remove(keys)
+
+    async def remove_async(self, keys: Collection[K]) -> int:
+        """``remove``, off the event loop unless it is small and the lock is free."""
+        small = len(keys) <= INLINE_REMOVALS and not self._compacts(len(keys))
+        if small and self.lock.acquire(blocking=False):
+            try:
+                return self._remove(keys)
+            finally:
+                self.lock.release()
+        return await asyncio.to_thread(self.remove, keys)
+
+    def _compacts(self, more: int) -> bool:
+        """Whether removing ``more`` documents would rewrite the postings."""
+        return (self._removed + more) * COMPACT_SHARE > len(self._keys)
+
+    def _remove(self, keys: Iterable[K]) -> int:
+        numbers = [n for n in (self._numbers.pop(key, None) for key in keys) if n is not None]
+        if not numbers:
+            return 0
+        for number in numbers:
+            self._alive[number] = 0
+            self._lengths[number] = 0
+        self._removed += len(numbers)
+        if self._compacts(0):
+            self._compact()
+        else:
+            self._recount()
+        return len(numbers)
+
+    def _recount(self) -> None:
+        """Total lengths of the first i documents again (removed ones count 0)."""
+        totals = np.cumsum(_view(self._lengths, len(self._lengths)), dtype=np.uint64)
+        self._cumulative = array("Q", [0])
+        self._cumulative.frombytes(totals.tobytes())
+
+    def _compact(self) -> None:
+        """Renumber the live documents 0..n-1 (in the same order) and rewrite the postings
+        without the dead ones."""
+        count = len(self._keys)
+        alive = _view(self._alive, count).astype(bool)
+        live = np.flatnonzero(alive)
+        first_dead = int(np.argmin(alive)) if len(live) < count else count
+        renumber = np.cumsum(alive, dtype=np.int64) - 1
+        for term in list(self._docs):
+            docs = self._docs[term]
+            if docs[-1] < first_dead:  # nothing dead among them, nothing renumbered
+                continue
+            numbers = _view(docs, len(docs))
+            keep = alive[numbers]
+            if not keep.any():
+                del self._docs[term], self._tfs[term]
+                continue
+            self._docs[term] = array("I", renumber[numbers[keep]].astype(np.uint32).tobytes())
+            self._tfs[term] = array("I", _view(self._tfs[term], len(docs))[keep].tobytes())
+        self._keys = [self._keys[i] for i in live]
+        self._orders = array("q", _view(self._orders, count)[live].tobytes())
+        self._lengths = array("I", _view(self._lengths, count)[live].tobytes())
+        self._alive = array("B", bytes([1]) * len(live))
+        self._removed = 0
+        self._monotone = bool(np.all(np.diff(_view(self._orders, len(live))) >= 0))
+        self._numbers = {key: i for i, key in enumerate(self._keys)}
+        self._recount()
 
     def _cut(self, upto: int | None) -> int:
         """How many documents (a prefix) have an order up to ``upto``."""
@@ -229,7 +312,15 @@ def _search(
     accept: Callable[[K], bool] | None,
 ) -> Ranked[K]:
     cuts = [index._cut(upto) for index in indexes]
-    count = sum(cuts)
+    # per index: which of its first ``cut`` numbers are live (None: all of them)
+    masks = [
+        _view(index._alive, cut).astype(bool) if index._removed else None
+        for index, cut in zip(indexes, cuts, strict=True)
+    ]
+    count = sum(
+        cut if mask is None else int(np.count_nonzero(mask))
+        for cut, mask in zip(cuts, masks, strict=True)
+    )
     if count == 0 or not terms:
         return Ranked([], 0)
     average = sum(index._cumulative[cut] for index, cut in zip(indexes, cuts, strict=True)) / count
@@ -239,13 +330,17 @@ def _search(
     scores = [np.zeros(cut) for cut in cuts]
     for term in dict.fromkeys(terms):
         found = []
-        for index, cut in zip(indexes, cuts, strict=True):
+        for index, cut, mask in zip(indexes, cuts, masks, strict=True):
             docs = index._docs.get(term)
             if docs is None:
                 found.append(None)
                 continue
             n = len(docs) if cut == len(index._keys) else bisect_left(docs, cut)
-            found.append((_view(docs, n), _view(index._tfs[term], n).astype(np.float64)))
+            numbers, tfs = _view(docs, n), _view(index._tfs[term], n).astype(np.float64)
+            if mask is not None:  # removed documents' postings do not count
+                keep = mask[numbers]
+                numbers, tfs = numbers[keep], tfs[keep]
+            found.append((numbers, tfs))
         df = sum(len(f[0]) for f in found if f is not None)
         if df == 0:
             continue
