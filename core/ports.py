@@ -16,7 +16,15 @@ from core.events import Address, Event, SendReply
 from core.inbound import Attachment, IncomingMessage
 from core.llm import ChatModel
 from core.messages import Message
-from core.records import AgentState, ArchivalQuery, FailedEvent, Page, Passage, RecallQuery
+from core.records import (
+    AgentState,
+    ArchivalQuery,
+    ArchivalSource,
+    FailedEvent,
+    Page,
+    Passage,
+    RecallQuery,
+)
 
 __all__ = [
     "AgentStore",
@@ -88,6 +96,23 @@ class ArchivalStore(Protocol):
     async def all(self, agent_key: str) -> list[Passage]: ...
 
     async def erase(self, agent_key: str) -> None: ...
+
+    # Deletions are seen at once by every search, in every process sharing the store.
+
+    async def delete_passage(self, agent_key: str, passage_id: str) -> int:
+        """Delete one searchable passage; returns how many were deleted (0 or 1)."""
+        ...
+
+    async def delete_source(self, agent_key: str, document_id: str | None) -> int:
+        """Delete every passage of one uploaded file (by its document id), or with None
+        every passage the agent saved itself; returns how many. A file still loading is not
+        a source yet: 0, and it goes on loading."""
+        ...
+
+    async def sources(self, agent_key: str) -> list[ArchivalSource]:
+        """The agent's uploaded files in the order they were stored, then, if it saved any,
+        one entry for the passages it saved itself."""
+        ...
 
     # An uploaded document becomes searchable all at once: its passages are staged
     # (invisible), then published together. After a crash, ``recover_documents`` rolls a

@@ -128,6 +128,19 @@ class Passage(BaseModel):
         return ", ".join(parts)
 
 
+class ArchivalSource(BaseModel):
+    """Where some of an agent's passages came from: one uploaded file (``document_id`` and
+    ``filename``), or, with both None, every passage the agent saved itself. ``stored_at``:
+    when the file was stored; for the agent's own passages, when the latest was saved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    document_id: str | None
+    filename: str | None
+    passages: int
+    stored_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class RecallQuery:
     text: str | None = None

@@ -25,7 +25,15 @@ from core.ranking import (
     passage_terms,
     query_terms,
 )
-from core.records import AgentState, ArchivalQuery, FailedEvent, Page, Passage, RecallQuery
+from core.records import (
+    AgentState,
+    ArchivalQuery,
+    ArchivalSource,
+    FailedEvent,
+    Page,
+    Passage,
+    RecallQuery,
+)
 
 
 class InMemoryAgentStore:
@@ -177,6 +185,7 @@ class _Document:
     status: str
     updated: datetime
     staged: dict[str, tuple[int, Passage]] = field(default_factory=dict)
+    passages: int = 0  # published and not deleted
 
 
 class InMemoryArchivalStore:
@@ -184,12 +193,14 @@ class InMemoryArchivalStore:
     query carry embeddings; with both, results are ranked by reciprocal-rank fusion.
 
     Passages are numbered in the order they are stored (staged ones when staged), as the
-    MongoDB store numbers them: equal scores rank the newer first on both."""
+    MongoDB store numbers them: equal scores rank the newer first on both. Every deletion
+    (a passage, a source, an abandoned document) goes through ``_forget``, which removes
+    the passages from the index and the vectors in place."""
 
     def __init__(self) -> None:
         self._passages: dict[str, dict[str, Passage]] = defaultdict(dict)
         self._index: dict[str, TermIndex[str]] = {}
-        self._vectors: dict[str, VectorSet] = {}
+        self._vectors: dict[str, VectorSet[str]] = {}
         self._numbers: dict[str, int] = defaultdict(int)
         self._order: dict[str, dict[str, int]] = defaultdict(dict)  # passage -> its number
         self._documents: dict[tuple[str, str], _Document] = {}
@@ -274,26 +285,71 @@ class InMemoryArchivalStore:
         await self._add(agent_key, list(document.staged.values()))
         count = len(document.staged)
         document.staged.clear()
-        document.status, document.updated = "published", now
+        document.status, document.updated, document.passages = "published", now, count
         return count
 
     async def abandon_document(self, agent_key: str, document_id: str) -> None:
         self._documents.pop((agent_key, document_id), None)
+        await self._forget(agent_key, self._of_source(agent_key, document_id))
+
+    async def delete_passage(self, agent_key: str, passage_id: str) -> int:
+        passage = self._passages.get(agent_key, {}).get(passage_id)
+        if passage is None:
+            return 0
+        deleted = await self._forget(agent_key, [passage_id])
+        key = (agent_key, passage.document_id or "")
+        document = self._documents.get(key) if passage.document_id is not None else None
+        if document is not None and document.status == "published":
+            document.passages -= deleted  # its file has one passage fewer
+            if document.passages <= 0:
+                del self._documents[key]
+        return deleted
+
+    async def delete_source(self, agent_key: str, document_id: str | None) -> int:
+        if document_id is not None:
+            document = self._documents.get((agent_key, document_id))
+            if document is not None and document.status == "loading":
+                return 0  # still loading: not a source yet
+            self._documents.pop((agent_key, document_id), None)
+        return await self._forget(agent_key, self._of_source(agent_key, document_id))
+
+    def _of_source(self, agent_key: str, document_id: str | None) -> list[str]:
         store = self._passages.get(agent_key, {})
-        gone = [i for i, p in store.items() if p.document_id == document_id]
-        if not gone:
-            return
-        for pid in gone:
-            del store[pid]
-        # The index has no removal: build the agent's anew from what is left (rare).
-        order = self._order[agent_key]
+        return [pid for pid, p in store.items() if p.document_id == document_id]
+
+    async def _forget(self, agent_key: str, passage_ids: Sequence[str]) -> int:
+        store, order = self._passages.get(agent_key, {}), self._order[agent_key]
+        gone = [pid for pid in passage_ids if store.pop(pid, None) is not None]
         for pid in gone:
             del order[pid]
-        kept = sorted(((order[pid], p) for pid, p in store.items()), key=lambda np: np[0])
-        store.clear()
-        self._index.pop(agent_key, None)
-        self._vectors.pop(agent_key, None)
-        await self._add(agent_key, kept)
+        index, vectors = self._index.get(agent_key), self._vectors.get(agent_key)
+        if index is not None:
+            await index.remove_async(gone)
+        if vectors is not None:
+            await vectors.remove_async(gone)
+        return len(gone)
+
+    async def sources(self, agent_key: str) -> list[ArchivalSource]:
+        files = sorted(
+            (
+                ArchivalSource(
+                    document_id=document_id,
+                    filename=d.filename,
+                    passages=d.passages,
+                    stored_at=d.updated,
+                )
+                for (agent, document_id), d in self._documents.items()
+                if agent == agent_key and d.status == "published"
+            ),
+            key=lambda s: (s.stored_at, s.document_id or ""),
+        )
+        own = [p for p in self._passages.get(agent_key, {}).values() if p.document_id is None]
+        if own:
+            latest = max(p.created_at for p in own)
+            files.append(
+                ArchivalSource(document_id=None, filename=None, passages=len(own), stored_at=latest)
+            )
+        return files
 
     async def recover_documents(self, older_than: datetime) -> int:
         stalled = [

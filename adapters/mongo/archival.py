@@ -13,28 +13,36 @@ passages in one ``update_many`` and marks it "published". A load that failed is 
 "abandoning" and every passage of it deleted (hidden or not: a publication that timed out may
 have run all the same), then the record. After a crash, a publication is finished, a stalled
 load is removed and an abandoning one completed (``recover_documents``; ``begin_document``
-completes it too).
+completes it too). Deleting a source is abandoning a published document.
+
+Every deletion (a passage, a source, an abandoned document, an erased agent) names the
+passages' storage numbers in the agent's deletion log before deleting them
+(``adapters.mongo.deletions``): every process's held index drops them before its next
+search returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from adapters.mongo.codec import doc_id, passage_from_doc, passage_to_doc
+from adapters.mongo.codec import doc_id, passage_from_doc, passage_to_doc, position, utc
 from adapters.mongo.connection import MongoConnection, translated
+from adapters.mongo.deletions import epoch, log_deletion, parts, runs
 from adapters.mongo.passage_index import VISIBLE, PassageIndex, span
 from adapters.text_index import Ranked
 from core.documents import DocumentStatus
 from core.ranking import fuse, lexical_depth, query_terms
-from core.records import ArchivalQuery, Page, Passage
+from core.records import ArchivalQuery, ArchivalSource, Page, Passage
 
 PASSAGES = "passages"
 COUNTERS = "archival_counters"
 DOCUMENTS = "documents"
+BATCH = 10_000  # passage numbers read at once when deleting
 
 
 class MongoArchivalStore:
@@ -54,7 +62,8 @@ class MongoArchivalStore:
             return
         counter = await self._counters.find_one_and_update(
             {"_id": agent_key},
-            {"$inc": {"n": len(passages)}},
+            {"$inc": {"n": len(passages)}, **epoch()},
+            {"n": 1},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
@@ -81,11 +90,11 @@ class MongoArchivalStore:
             ranked, total, exact = fuse(
                 [key for key, _ in found.ranked], found.total, semantic, depth
             )
-            page = ranked[query.offset : query.offset + query.limit]
+            page = ranked[query.offset : query.offset + query.limit]  # passage numbers
             docs = {}
-            if page:
-                ids = [doc_id(agent_key, pid) for pid in page]
-                docs = {d["pid"]: d async for d in self._passages.find({"_id": {"$in": ids}})}
+            if page:  # by _id: nx-27017 scans the collection for an $in over another field
+                ids = [doc_id(agent_key, held.pids[n]) for n in page if n in held.pids]
+                docs = {d["n"]: d async for d in self._passages.find({"_id": {"$in": ids}})}
         items = tuple(passage_from_doc(docs[p]) for p in page if p in docs)
         return Page(items, total, query.offset, query.limit, exact_total=exact)
 
@@ -99,11 +108,96 @@ class MongoArchivalStore:
             return [passage_from_doc(d) async for d in cursor]
 
     async def erase(self, agent_key: str) -> None:
+        """Every passage numbered so far is logged as deleted, then everything goes, the
+        counter last (a new one starts a new epoch, which every reader notices)."""
         self.held.forget(agent_key)
         with translated(self._uri):
+            counter = await self._counters.find_one({"_id": agent_key}, {"n": 1})
+            if counter is not None and int(counter.get("n", 0)) > 0:
+                await log_deletion(self._counters, agent_key, [1, int(counter["n"])])
             await self._passages.delete_many({"agent": agent_key})
             await self._documents.delete_many({"agent": agent_key})
             await self._counters.delete_one({"_id": agent_key})
+
+    async def delete_passage(self, agent_key: str, passage_id: str) -> int:
+        key = doc_id(agent_key, passage_id)
+        with translated(self._uri):
+            found = await self._passages.find_one({"_id": key, **VISIBLE}, {"document_id": 1})
+            if found is None:
+                return 0
+            deleted = await self._delete(agent_key, {"_id": key, **VISIBLE})
+            document_id = found.get("document_id")
+            if deleted and document_id is not None:  # its file has one passage fewer
+                record = doc_id(agent_key, document_id)
+                await self._documents.update_one({"_id": record}, {"$inc": {"passages": -deleted}})
+                await self._documents.delete_one(
+                    {"_id": record, "status": "published", "passages": {"$lte": 0}}
+                )
+            return deleted
+
+    async def delete_source(self, agent_key: str, document_id: str | None) -> int:
+        with translated(self._uri):
+            if document_id is None:
+                return await self._delete(agent_key, {"document_id": None, **VISIBLE})
+            key = doc_id(agent_key, document_id)
+            marked = await self._documents.update_one(
+                {"_id": key, "status": {"$ne": "loading"}}, {"$set": {"status": "abandoning"}}
+            )
+            if not marked.matched_count and await self._documents.find_one({"_id": key}):
+                return 0  # still loading: not a source yet
+            return await self._abandon(agent_key, document_id)
+
+    async def _delete(self, agent_key: str, where: dict[str, Any]) -> int:
+        """Delete the agent's passages ``where`` selects, each logged before it is deleted;
+        returns how many. Passages it selects that are written meanwhile go too."""
+        deleted = 0
+        while True:
+            cursor = self._passages.find({"agent": agent_key, **where}, {"n": 1}).batch_size(BATCH)
+            found = {d["n"]: d["_id"] async for d in cursor}
+            if not found:
+                return deleted
+            for part in parts(found):
+                await log_deletion(self._counters, agent_key, runs(part))
+                # by _id, and only the copy numbered so (the one logged)
+                done = await self._passages.delete_many(
+                    {"_id": {"$in": [found[n] for n in part]}, "n": {"$in": part}}
+                )
+                deleted += done.deleted_count
+
+    async def sources(self, agent_key: str) -> list[ArchivalSource]:
+        with translated(self._uri):
+            files = [
+                ArchivalSource(
+                    document_id=r["document_id"],
+                    filename=r["filename"],
+                    passages=int(r.get("passages", 0)),
+                    stored_at=datetime.fromtimestamp(r.get("published_at", r["updated"]), UTC),
+                )
+                async for r in self._documents.find({"agent": agent_key, "status": "published"})
+            ]
+            own = await (
+                await self._passages.aggregate(
+                    [
+                        {"$match": {"agent": agent_key, "document_id": None, **VISIBLE}},
+                        {"$group": {"_id": None, "count": {"$sum": 1}, "last": {"$max": "$n"}}},
+                    ]
+                )
+            ).to_list(None)
+            latest = None
+            if own and own[0]["count"]:  # when the newest was saved
+                where = {"pos": position(agent_key, int(own[0]["last"]))}
+                latest = await self._passages.find_one(where, {"created_at": 1})
+        files.sort(key=lambda s: (s.stored_at, s.document_id or ""))
+        if own and latest is not None:
+            files.append(
+                ArchivalSource(
+                    document_id=None,
+                    filename=None,
+                    passages=int(own[0]["count"]),
+                    stored_at=utc(latest["created_at"]),
+                )
+            )
+        return files
 
     # ------------------------------------------------------------------ staged documents
 
@@ -172,7 +266,8 @@ class MongoArchivalStore:
         )
         counter = await self._counters.find_one_and_update(
             {"_id": agent_key},
-            {"$inc": {"published": 1}},
+            {"$inc": {"published": 1}, **epoch()},
+            {"published": 1},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
@@ -187,6 +282,7 @@ class MongoArchivalStore:
                     "updated": now.timestamp(),
                     "passages": count,
                     "published_seq": int(counter["published"]),
+                    "published_at": now.timestamp(),  # epoch seconds: set by $set
                 }
             },
         )
@@ -199,11 +295,13 @@ class MongoArchivalStore:
             )
             await self._abandon(agent_key, document_id)
 
-    async def _abandon(self, agent_key: str, document_id: str) -> None:
-        await self._passages.delete_many({"agent": agent_key, "document_id": document_id})
+    async def _abandon(self, agent_key: str, document_id: str) -> int:
+        deleted = await self._delete(agent_key, {"document_id": document_id})
         await self._documents.delete_one({"_id": doc_id(agent_key, document_id)})
+        return deleted
 
     async def _drop_staged(self, agent_key: str, document_id: str) -> None:
+        """Staged passages were never searchable: no process holds them, nothing to log."""
         await self._passages.delete_many(
             {"agent": agent_key, "document_id": document_id, "hidden": True}
         )

@@ -10,10 +10,13 @@ that sees the counter move fetches only passages numbered above the highest it h
 Numbers taken but not seen (a slower writer's) are asked for again at each search until they
 are older than ``SETTLE_SECONDS`` (an insert that took a block has written it by then).
 Documents published since the last look are loaded by their id (their passages were
-numbered while still hidden). Everything is reloaded now and then (``REBUILD_SECONDS``: a
-fresh copy is built aside while searches go on), and at once when the counter went back
-(the agent was erased elsewhere). Agents not searched
-lately are dropped first when the process holds more than ``max_passages``.
+numbered while still hidden). Deletions anywhere reach the held passages through the deletion
+log in the same counter document (``adapters.mongo.deletions``) before the search that
+reads it returns; passages are held by their storage number, which the log names.
+Everything is reloaded now and then (``REBUILD_SECONDS``: a fresh copy is built aside while
+searches go on), and at once when the counter has another epoch (the agent was erased
+elsewhere) or the log no longer reaches back to what is held. Agents not searched lately are
+dropped first when the process holds more than ``max_passages``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
 from adapters.mongo.codec import position, unpack_vector
+from adapters.mongo.deletions import Tombstones, since
 from adapters.mongo.rebuilds import Rebuilds
 from adapters.text_index import TermIndex
 from adapters.vectors import VectorSet
@@ -47,20 +51,30 @@ class AgentPassages:
     """One agent's searchable passages: ``index`` (words) and ``vectors`` (meaning)."""
 
     built_at: float = field(default_factory=time.monotonic)
+    started: bool = False  # the counter was read: ``epoch`` and ``gen`` are its
+    epoch: int | None = None
+    gen: int = 0  # deletions applied
+    tombstones: Tombstones = field(default_factory=Tombstones)  # the whole log's numbers
     settled: int = 0
     published: int = 0
     latest: int = 0  # the counter when last read
     highest: int = 0  # the highest number loaded
     missing: set[int] = field(default_factory=set)  # taken above ``settled``, not seen
     allocations: list[tuple[float, int]] = field(default_factory=list)
-    known: set[str] = field(default_factory=set)
-    index: TermIndex[str] = field(default_factory=TermIndex)
-    vectors: VectorSet = field(default_factory=VectorSet)
+    pids: dict[int, str] = field(default_factory=dict)  # the numbers held: their passage ids
+    index: TermIndex[int] = field(default_factory=TermIndex)
+    vectors: VectorSet[int] = field(default_factory=VectorSet)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def postpone(self) -> None:
         """Count the next rebuild from now."""
         self.built_at = time.monotonic()
+
+    async def forget(self, numbers: list[int]) -> None:
+        for n in numbers:
+            del self.pids[n]
+        await self.index.remove_async(numbers)
+        await self.vectors.remove_async(numbers)
 
 
 class PassageIndex:
@@ -103,30 +117,61 @@ class PassageIndex:
             )
         self._agents.move_to_end(agent_key)
         async with agent.lock:
-            counter = await self._counters.find_one({"_id": agent_key}) or {}
-            latest, published = int(counter.get("n", 0)), int(counter.get("published", 0))
-            if latest < agent.latest:  # erased and begun again elsewhere: start over
+            counter = await self._catch_up(agent_key, agent, await self._counter(agent_key))
+            if counter is None:  # erased elsewhere, or behind the deletion log: start over
                 self._agents[agent_key] = fresh = AgentPassages(built_at=now)
-                async with fresh.lock:
-                    await self._top_up(agent_key, fresh, now, latest, published)
-                agent = fresh
+                agent = await self._build(agent_key, fresh)
             else:
-                await self._top_up(agent_key, agent, now, latest, published)
+                await self._top_up(agent_key, agent, now, counter)
         self._evict()
         return agent
 
-    async def _rebuild(self, agent_key: str, old: AgentPassages) -> None:
-        fresh = AgentPassages()
+    async def _counter(self, agent_key: str, *, log: bool = False) -> dict[str, Any]:
+        """The agent's counter document (its deletion log only when asked: it can be long)."""
+        found = await self._counters.find_one({"_id": agent_key}, None if log else {"log": 0})
+        return found or {}
+
+    async def _build(self, agent_key: str, fresh: AgentPassages) -> AgentPassages:
         async with fresh.lock:
-            counter = await self._counters.find_one({"_id": agent_key}) or {}
-            latest, published = int(counter.get("n", 0)), int(counter.get("published", 0))
-            await self._top_up(agent_key, fresh, time.monotonic(), latest, published)
+            counter = await self._catch_up(agent_key, fresh, await self._counter(agent_key))
+            assert counter is not None  # a fresh copy is never behind
+            await self._top_up(agent_key, fresh, time.monotonic(), counter)
+        return fresh
+
+    async def _rebuild(self, agent_key: str, old: AgentPassages) -> None:
+        fresh = await self._build(agent_key, AgentPassages())
         if self._agents.get(agent_key) is old:
             self._agents[agent_key] = fresh
 
+    async def _catch_up(
+        self, agent_key: str, agent: AgentPassages, counter: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Apply the deletions logged since ``agent`` last looked; the counter as last read,
+        or None when ``agent`` cannot be brought up to date (another epoch: the agent was
+        erased; or the log no longer reaches back to it)."""
+        if int(counter.get("gen", 0)) != agent.gen:
+            counter = await self._counter(agent_key, log=True)  # only after a deletion
+        epoch, gen = counter.get("epoch"), int(counter.get("gen", 0))
+        if not agent.started:  # a fresh copy: nothing held yet, nothing to remove
+            agent.started, agent.epoch, agent.gen = True, epoch, gen
+            agent.tombstones = Tombstones(counter.get("log", []))
+            return counter
+        if epoch != agent.epoch or gen < agent.gen or int(counter.get("n", 0)) < agent.latest:
+            return None
+        if gen != agent.gen:
+            deleted = since(counter, agent.gen)
+            if deleted is None:
+                return None
+            await agent.forget(deleted.among(agent.pids.keys()))
+            agent.tombstones = Tombstones(counter.get("log", []))
+            agent.missing = {n for n in agent.missing if n not in agent.tombstones}
+            agent.gen = gen
+        return counter
+
     async def _top_up(
-        self, agent_key: str, agent: AgentPassages, now: float, latest: int, published: int
+        self, agent_key: str, agent: AgentPassages, now: float, counter: dict[str, Any]
     ) -> None:
+        latest, published = int(counter.get("n", 0)), int(counter.get("published", 0))
         if published > agent.published:
             # Documents published since: their passages were numbered while still hidden.
             done = self._documents.find(
@@ -164,7 +209,8 @@ class PassageIndex:
         numbers = set()
         async for doc in cursor.batch_size(BATCH):
             numbers.add(doc["n"])
-            if doc["pid"] not in agent.known:
+            # a passage named in the deletion log is being deleted: never hold it
+            if doc["n"] not in agent.pids and doc["n"] not in agent.tombstones:
                 batch.append(doc)
             if len(batch) >= BATCH:
                 await _add(agent, batch)
@@ -173,7 +219,7 @@ class PassageIndex:
         return numbers
 
     def _evict(self) -> None:
-        while len(self._agents) > 1 and sum(len(a.known) for a in self._agents.values()) > (
+        while len(self._agents) > 1 and sum(len(a.pids) for a in self._agents.values()) > (
             self.max_passages
         ):
             self._agents.popitem(last=False)
@@ -182,12 +228,12 @@ class PassageIndex:
 async def _add(agent: AgentPassages, docs: list[dict[str, Any]]) -> None:
     if not docs:
         return
-    agent.known.update(d["pid"] for d in docs)
+    agent.pids.update((d["n"], d["pid"]) for d in docs)
     agent.highest = max(agent.highest, *(d["n"] for d in docs))
-    await agent.index.add_many_async([(d["pid"], d["terms"].split(), d["n"]) for d in docs])
+    await agent.index.add_many_async([(d["n"], d["terms"].split(), d["n"]) for d in docs])
     embedded = [d for d in docs if d.get("embedding") is not None]
     if embedded:
-        ids = [d["pid"] for d in embedded]
+        ids = [d["n"] for d in embedded]
         rows = [_as_array(d["embedding"]) for d in embedded]
         await asyncio.to_thread(agent.vectors.add, ids, rows)
 
