@@ -32,7 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from adapters.mongo.codec import doc_id, passage_from_doc, passage_to_doc, position, utc
 from adapters.mongo.connection import MongoConnection, translated
-from adapters.mongo.deletions import epoch, log_deletion, parts, runs
+from adapters.mongo.deletions import LOG_ENTRIES, epoch, log_deletion, parts, runs
 from adapters.mongo.passage_index import VISIBLE, PassageIndex, span
 from adapters.text_index import Ranked
 from core.documents import DocumentStatus
@@ -46,7 +46,8 @@ BATCH = 10_000  # passage numbers read at once when deleting
 
 
 class MongoArchivalStore:
-    def __init__(self, connection: MongoConnection) -> None:
+    def __init__(self, connection: MongoConnection, *, deletion_log: int = LOG_ENTRIES) -> None:
+        self.deletion_log = deletion_log  # deletions a reader may fall behind before a rebuild
         self._uri = connection.uri
         self._passages = connection.db[PASSAGES]
         self._counters = connection.db[COUNTERS]
@@ -114,7 +115,8 @@ class MongoArchivalStore:
         with translated(self._uri):
             counter = await self._counters.find_one({"_id": agent_key}, {"n": 1})
             if counter is not None and int(counter.get("n", 0)) > 0:
-                await log_deletion(self._counters, agent_key, [1, int(counter["n"])])
+                bounds = [1, int(counter["n"])]
+                await log_deletion(self._counters, agent_key, bounds, self.deletion_log)
             await self._passages.delete_many({"agent": agent_key})
             await self._documents.delete_many({"agent": agent_key})
             await self._counters.delete_one({"_id": agent_key})
@@ -157,7 +159,7 @@ class MongoArchivalStore:
             if not found:
                 return deleted
             for part in parts(found):
-                await log_deletion(self._counters, agent_key, runs(part))
+                await log_deletion(self._counters, agent_key, runs(part), self.deletion_log)
                 # by _id, and only the copy numbered so (the one logged)
                 done = await self._passages.delete_many(
                     {"_id": {"$in": [found[n] for n in part]}, "n": {"$in": part}}

@@ -8,7 +8,8 @@ their storage numbers (never reused within an epoch), as runs. A deletion:
 
 1. appends its entry and bumps ``gen`` in one conditional update of the counter document
    (compare-and-set on ``gen`` and ``epoch``: single-document atomic, no transaction),
-   dropping the oldest entries beyond ``LOG_ENTRIES`` or ``LOG_NUMBERS``;
+   dropping the oldest entries beyond ``LOG_ENTRIES`` (or the store's own limit) or
+   ``LOG_NUMBERS``;
 2. only then deletes the passages, by their positions (so nothing is deleted unlogged).
 
 A reader whose ``gen`` is behind reads the log (one more read, only then), removes the
@@ -32,7 +33,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from core.errors import StorageError
 
 Documents = AsyncCollection[dict[str, Any]]
-LOG_ENTRIES = 64  # deletions kept in the counter document
+LOG_ENTRIES = 1_000  # deletions kept in the counter document (one passage each: ~30 KiB)
 LOG_NUMBERS = 65_536  # run bounds kept in it, at most (a few hundred KiB)
 ENTRY_NUMBERS = 8_192  # run bounds in one entry: a larger deletion is logged in parts
 ATTEMPTS = 100  # compare-and-set attempts against other deleters of the same agent
@@ -124,19 +125,19 @@ def since(counter: dict[str, Any], applied: int) -> Tombstones | None:
     return Tombstones(entries[g] for g in wanted)
 
 
-async def log_deletion(counters: Documents, agent_key: str, bounds: list[int]) -> bool:
-    """Append one entry naming the runs ``bounds`` to the agent's deletion log; False when
-    the agent has no counter (then no process holds any of its passages under the current
-    epoch)."""
+async def log_deletion(
+    counters: Documents, agent_key: str, bounds: list[int], keep: int = LOG_ENTRIES
+) -> bool:
+    """Append one entry naming the runs ``bounds`` to the agent's deletion log, which keeps
+    the last ``keep`` entries; False when the agent has no counter (then no process holds
+    any of its passages under the current epoch)."""
     for _ in range(ATTEMPTS):
         counter = await counters.find_one({"_id": agent_key}, {"gen": 1, "log": 1, "epoch": 1})
         if counter is None:
             return False
         gen = int(counter.get("gen", 0))
         log = [*counter.get("log", []), {"g": gen + 1, "r": bounds}]
-        while len(log) > 1 and (
-            len(log) > LOG_ENTRIES or sum(len(e["r"]) for e in log) > LOG_NUMBERS
-        ):
+        while len(log) > 1 and (len(log) > keep or sum(len(e["r"]) for e in log) > LOG_NUMBERS):
             log.pop(0)
         where: dict[str, Any] = {
             "_id": agent_key,
