@@ -1,4 +1,5 @@
-"""MongoDB store benchmark: round trips per turn, recall and archival search latency.
+"""MongoDB store benchmark: round trips per turn, recall and archival search latency, and
+what deleting an uploaded file costs.
 
     python -m bench.store [--messages 100000] [--passages 100000] [--queries 200]
 
@@ -12,8 +13,18 @@ Messages and passages are LoCoMo turns (Maharana et al. 2024; ../shared/data/loc
 from the public repository snap-research/LoCoMo), repeated with a counter to reach the
 requested size; queries are LoCoMo questions.
 
+Deletion: the last 1,000 passages are one uploaded file (staged and published as uploads
+are). After the searches, the file is deleted (``delete_source``) and one passage
+(``delete_passage``); timed, with the next search in the same store and the first search
+after each in another store over the same database whose index was already held (on
+MongoDB: another connection, as another process has; it learns of the deletion from the
+deletion log). For comparison, what a full rebuild of the agent's index costs instead: on
+MongoDB the first search of a fresh store, in memory re-adding the passages left (what the
+in-memory store's abandon did before).
+
 Last line: roundtrips_per_turn=<n> recall_search_ms_p95=<x> archival_search_ms_p95=<y>
-(nx-27017 numbers).
+delete_source_ms=<d> search_after_delete_ms=<s> (nx-27017 numbers; the last, another
+process's first search after the deletion).
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +72,8 @@ from tests.support.scripted import ScriptedModel, say
 
 LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
 AGENT = "bench:user:1"
+SOURCE = 1_000  # passages of the uploaded file that is deleted
+FILE = "bench-file"
 
 
 @dataclass
@@ -216,21 +230,26 @@ async def search_latency(
     load_recall = time.perf_counter() - t0
     print(f"  loaded {messages:,} messages in {load_recall:.0f} s", file=sys.stderr, flush=True)
 
-    t0 = time.perf_counter()
-    for first in range(0, passages, batch):
-        await archival.insert(
-            AGENT,
-            [
-                Passage(
-                    id=f"p{n}",
-                    text=f"{turns[(n * 7) % len(turns)]} {turns[(n * 7 + 1) % len(turns)]}",
-                    source="locomo",
-                    created_at=start,
-                    embedding=tuple(rng.gauss(0, 1) for _ in range(384)),
-                )
-                for n in range(first, min(first + batch, passages))
-            ],
+    def made(n: int, document_id: str | None = None) -> Passage:
+        return Passage(
+            id=f"p{n}",
+            text=f"{turns[(n * 7) % len(turns)]} {turns[(n * 7 + 1) % len(turns)]}",
+            source="locomo" if document_id is None else "bench.pdf",
+            document_id=document_id,
+            created_at=start,
+            embedding=tuple(rng.gauss(0, 1) for _ in range(384)),
         )
+
+    t0 = time.perf_counter()
+    saved = passages - SOURCE if passages >= 2 * SOURCE else passages
+    for first in range(0, saved, batch):
+        await archival.insert(AGENT, [made(n) for n in range(first, min(first + batch, saved))])
+    if saved < passages:  # the last SOURCE passages are one uploaded file
+        await archival.begin_document(AGENT, FILE, "bench.pdf", start, 600)
+        for first in range(saved, passages, batch):
+            chunk = [made(n, FILE) for n in range(first, min(first + batch, passages))]
+            await archival.stage(AGENT, FILE, chunk, start)
+        await archival.publish_document(AGENT, FILE, start)
     load_archival = time.perf_counter() - t0
     print(f"  loaded {passages:,} passages in {load_archival:.0f} s", file=sys.stderr, flush=True)
 
@@ -298,10 +317,66 @@ async def search_latency(
         "archival_words": await timed(lambda i: archival.search(AGENT, kept(i)), queries),
         "archival_hybrid": await timed(lambda i: archival.search(AGENT, hybrid(i)), queries),
     }
+    if passages >= 2 * SOURCE:
+        results["deletion"] = await deletion_costs(uri, connection, archival, hybrid(0), monitor)
     if connection is not None:
         await connection.client.drop_database(connection.db.name)
         await connection.aclose()
     return results
+
+
+async def deletion_costs(
+    uri: str | None,
+    connection: MongoConnection | None,
+    archival: ArchivalStore,
+    query: ArchivalQuery,
+    monitor: Monitor,
+) -> dict[str, float]:
+    """Delete the uploaded file, then one passage: what each costs, and the next search
+    here and in another store over the same data whose index is held already."""
+    other_connection = None
+    if uri is not None and connection is not None:
+        other_connection = MongoConnection(uri, connection.db.name)
+        other: ArchivalStore | None = MongoArchivalStore(other_connection)
+    else:
+        other = None  # in memory, nothing is shared between two stores
+    out: dict[str, float] = {}
+
+    async def clocked(label: str, run) -> object:
+        with LoopWatch() as watch:
+            await asyncio.sleep(0.02)
+            t = time.perf_counter()
+            value = await run()
+            out[label] = time.perf_counter() - t
+        out[f"{label}_stall"] = watch.worst
+        return value
+
+    if other is not None:  # the full build: what a rebuild of the held index costs
+        await clocked("rebuild", lambda: other.search(AGENT, query))
+    monitor.reset()
+    monitor.counting = True
+    removed = await clocked("delete_source", lambda: archival.delete_source(AGENT, FILE))
+    monitor.counting = False
+    out["delete_source_commands"] = sum(monitor.commands.values())
+    assert removed == SOURCE, removed
+    here = await clocked("search_after", lambda: archival.search(AGENT, query))
+    if other is not None:
+        there = await clocked("other_search_after", lambda: other.search(AGENT, query))
+        same = [p.id for p in there.items] == [p.id for p in here.items]  # type: ignore[attr-defined]
+        out["same_top"] = float(same)
+    gone = [p for p in here.items if p.document_id == FILE]  # type: ignore[attr-defined]
+    assert not gone, "a deleted passage was found"
+    await clocked("delete_passage", lambda: archival.delete_passage(AGENT, "p5"))
+    if other is not None:
+        await clocked("other_after_one", lambda: other.search(AGENT, query))
+    else:
+        await clocked("other_after_one", lambda: archival.search(AGENT, query))
+        # the in-memory store's abandon rebuilt the agent's whole index: the cost it replaced
+        left = await archival.all(AGENT)
+        await clocked("rebuild", lambda: InMemoryArchivalStore().insert(AGENT, left))
+    if other_connection is not None:
+        await other_connection.aclose()
+    return out
 
 
 SEARCHES = [
@@ -310,6 +385,47 @@ SEARCHES = [
     ("archival, words", "archival_words"),
     ("archival, words + 384-d vectors (hybrid)", "archival_hybrid"),
 ]
+
+
+def report_deletions(searches: dict[str, dict]) -> None:
+    measured = {name: s["deletion"] for name, s in searches.items() if "deletion" in s}
+    if not measured:
+        return
+    print(f"## Deleting an uploaded file of {SOURCE:,} passages, one agent")
+    print()
+    names = list(measured)
+    print("| | " + " | ".join(names) + " |")
+    print("|---" * (1 + len(names)) + "|")
+
+    def row(label: str, cell) -> None:
+        print(f"| {label} | " + " | ".join(cell(measured[n]) for n in names) + " |")
+
+    def ms(key: str) -> Callable[[dict[str, float]], str]:
+        def cell(d: dict[str, float]) -> str:
+            if key not in d:
+                return "-"
+            return f"{1000 * d[key]:,.1f} (stall {1000 * d[key + '_stall']:.0f})"
+
+        return cell
+
+    row("delete the file (`delete_source`), ms", ms("delete_source"))
+    row(
+        "database commands it sends",
+        lambda d: f"{d['delete_source_commands']:g}" if "same_top" in d else "-",
+    )
+    row("next search, same store, ms", ms("search_after"))
+    row("first search after it, another process (index held), ms", ms("other_search_after"))
+    row("same top 10 in both", lambda d: {1.0: "yes", 0.0: "no"}.get(d.get("same_top", -1), "-"))
+    row("delete one passage (`delete_passage`), ms", ms("delete_passage"))
+    row(
+        "first search after that, another process (in memory: same store), ms",
+        ms("other_after_one"),
+    )
+    row(
+        "instead: rebuild the agent's index (MongoDB: first search; in memory: re-add), ms",
+        ms("rebuild"),
+    )
+    print()
 
 
 def report_round_trips(
@@ -399,11 +515,15 @@ async def main(messages: int, passages: int, queries: int) -> None:
     for name, (rt, rt_peers) in round_trip_results.items():
         report_round_trips(name, rt, rt_peers)
     report_searches(searches)
+    report_deletions(searches)
     rt, _ = round_trip_results["nx-27017"]
     s = searches["nx-27017"]
+    deletion = s.get("deletion", {})
     print(
         f"roundtrips_per_turn={rt[0]:g} recall_search_ms_p95={pct(s['recall'][0], 95):.1f} "
-        f"archival_search_ms_p95={pct(s['archival_hybrid'][0], 95):.1f}"
+        f"archival_search_ms_p95={pct(s['archival_hybrid'][0], 95):.1f} "
+        f"delete_source_ms={1000 * deletion.get('delete_source', float('nan')):.1f} "
+        f"search_after_delete_ms={1000 * deletion.get('other_search_after', float('nan')):.1f}"
     )
 
 
