@@ -10,7 +10,7 @@ their storage numbers (never reused within an epoch), as runs. A deletion:
    (compare-and-set on ``gen`` and ``epoch``: single-document atomic, no transaction),
    dropping the oldest entries beyond ``LOG_ENTRIES`` (or the store's own limit) or
    ``LOG_NUMBERS``;
-2. only then deletes the passages, by their positions (so nothing is deleted unlogged).
+2. only then deletes the passages it named, by ``_id`` and number (nothing unlogged).
 
 A reader whose ``gen`` is behind reads the log (one more read, only then), removes the
 numbers of the entries it has not applied from its held index and vectors, and keeps the
@@ -33,7 +33,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from core.errors import StorageError
 
 Documents = AsyncCollection[dict[str, Any]]
-LOG_ENTRIES = 1_000  # deletions kept in the counter document (one passage each: ~30 KiB)
+LOG_ENTRIES = 1_000  # deletions kept in the counter document (one passage each: ~50 KiB)
 LOG_NUMBERS = 65_536  # run bounds kept in it, at most (a few hundred KiB)
 ENTRY_NUMBERS = 8_192  # run bounds in one entry: a larger deletion is logged in parts
 ATTEMPTS = 100  # compare-and-set attempts against other deleters of the same agent
@@ -137,8 +137,11 @@ async def log_deletion(
             return False
         gen = int(counter.get("gen", 0))
         log = [*counter.get("log", []), {"g": gen + 1, "r": bounds}]
-        while len(log) > 1 and (len(log) > keep or sum(len(e["r"]) for e in log) > LOG_NUMBERS):
-            log.pop(0)
+        size, first = sum(len(e["r"]) for e in log), 0
+        while first < len(log) - 1 and (len(log) - first > keep or size > LOG_NUMBERS):
+            size -= len(log[first]["r"])
+            first += 1
+        log = log[first:]
         where: dict[str, Any] = {
             "_id": agent_key,
             "gen": gen if "gen" in counter else {"$exists": False},
