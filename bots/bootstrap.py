@@ -193,6 +193,7 @@ async def build_service(
             handle,
             inbox=storage.inbox,
             leases=storage.leases,
+            signals=storage.signals,
             forget=runtime.forget,
             max_concurrent_turns=settings.max_concurrent_turns,
             poll_interval=settings.inbox_poll_seconds,

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: user_data_path("pagemind"))
     lease_ttl: float = Field(15.0, ge=1)
     worker_name: str | None = None  # names this process in leases and check-in claims
-    inbox_poll_seconds: float = Field(1.0, gt=0)
+    inbox_poll_seconds: float = Field(2.0, gt=0)
     inbox_retention_days: float = Field(7.0, gt=0)
 
     # --- check-ins -----------------------------------------------------------------------

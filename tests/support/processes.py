@@ -12,6 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.mongo.connection import MongoConnection
+from adapters.mongo.inbox import MongoInbox
+from adapters.mongo.leases import MongoLeases
+from core.clock import SystemClock
+from core.events import Event
 from tests.support.mongo import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +58,21 @@ class Collector:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"only {len(self.replies)} of {count} replies arrived")
             await asyncio.sleep(0.05)
+
+
+class Recorder:
+    """Records events the way a process that runs no agents does (``pagemind ingest``): in
+    the inbox, then rings the worker that runs the agent (or every worker, if none does)."""
+
+    def __init__(self, connection: MongoConnection) -> None:
+        self.inbox = MongoInbox(connection, SystemClock())
+        self.leases = MongoLeases(connection, SystemClock(), worker_id="test-recorder")
+
+    async def put(self, event: Event) -> bool:
+        fresh = await self.inbox.put(event)
+        if fresh:
+            await self.leases.nudge(event.agent_key)
+        return fresh
 
 
 @dataclass
