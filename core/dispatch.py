@@ -13,10 +13,11 @@ them from the inbox; and a poller that reads the whole inbox, often when some li
 cannot signal this one, otherwise rarely, as a safety net (and at start, for what a crash
 left unfinished).
 
-Order: while other live workers share the database, or after events recorded elsewhere
-turned up, a worker reads the agent's unfinished events from the inbox (oldest first) before
-each turn and takes the oldest, so an event accepted by another process before one accepted
-here is processed first. Alone, it trusts its own queue and saves that read.
+Order: while other live workers share the database, after events recorded elsewhere turned
+up, and before its first turn with a newly taken lease, a worker reads the agent's
+unfinished events from the inbox (oldest first) before a turn and takes the oldest, so an
+event accepted by another process before one accepted here is processed first. Alone, it
+trusts its own queue and saves that read.
 
 Stopping (``pause``): no new event is queued and no new turn starts; the turns under way
 finish (``join``), or are cancelled (``aclose``). What was left stays unfinished in the inbox
@@ -94,7 +95,8 @@ class AgentDispatcher:
         self._elsewhere: dict[str, float] = {}  # agent -> loop time to look at it again
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._foreign: set[str] = set()  # agents with events recorded by other processes
-        self._accepting = True
+        self._accepting = True  # new events are queued here
+        self._starting = True  # queued events are started
         self._closing = False
         self.left = 0  # events left unfinished by ``pause`` or ``aclose``
 
@@ -111,9 +113,10 @@ class AgentDispatcher:
         return recovered
 
     async def drain(self) -> None:
-        """Stop (``pause``), let the turns under way finish, release leases and stop."""
+        """A normal end (``/exit``): queue nothing more, finish what is queued here (events
+        recovered at start included), release leases and stop."""
         if not self._closing:
-            self.pause()
+            self._accepting = False
             await self.join()
         await self.aclose()
 
@@ -121,7 +124,7 @@ class AgentDispatcher:
         """Stop at once: turns still running are cancelled (they resume from their last
         stored step wherever their agent runs next)."""
         self.left += sum(1 for task in self._workers.values() if not task.done())
-        self._accepting = False
+        self._accepting = self._starting = False
         self._closing = True
         for handle in self._rechecks.values():
             handle.cancel()
@@ -144,9 +147,14 @@ class AgentDispatcher:
         """Start stopping: queue nothing more and start no new turn. Events accepted from
         now on are still recorded (nothing is lost) and left to another worker or the next
         start, as is everything queued and not started."""
-        self._accepting = False
+        self._accepting = self._starting = False
         for wakeup in self._wakeups.values():
             wakeup.set()
+
+    @property
+    def busy(self) -> bool:
+        """Whether events are queued or under way here."""
+        return bool(self._known)
 
     async def join(self) -> None:
         """Wait until every event this process queued has been processed or handed over
@@ -256,11 +264,16 @@ class AgentDispatcher:
                 return
             self._elsewhere.pop(key, None)
             self._forget(key)  # anything cached may be stale: reload on first use
-            while self._accepting:
+            # The previous holder (a process that stopped or died) may have left events
+            # older than those queued here: the first turn reads the inbox.
+            self._foreign.add(key)
+            while self._starting:
                 if self._leases.has_peers or key in self._foreign:
                     self._foreign.discard(key)
                     await self._refill_from_inbox(key)
                 if not queue:
+                    if not self._accepting:
+                        return  # draining: nothing more will come
                     wakeup.clear()
                     try:
                         async with asyncio.timeout(self._idle):
@@ -280,6 +293,8 @@ class AgentDispatcher:
                         )
                         await self._leave_to_holder(key)
                         return
+                    self._foreign.add(key)
+                    continue
                 event = queue.popleft()
                 processed = False
                 try:
@@ -399,7 +414,7 @@ class AgentDispatcher:
         queue = self._queues.get(key)
         while queue:
             event = queue.popleft()
-            if handover is None and not self._accepting:
+            if handover is None and not self._starting:
                 self._left_one(event)
                 await self._finish(event, handover=Handover(None))
             else:
