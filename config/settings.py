@@ -73,7 +73,7 @@ class Settings(BaseSettings):
 
     # --- check-ins -----------------------------------------------------------------------
     checkins: bool = True
-    checkin_poll_seconds: float = Field(2.0, gt=0)
+    checkin_poll_seconds: float = Field(30.0, gt=0)
     checkin_default_cron: str | None = None  # e.g. "0 9 * * *": a check-in for every user
     checkin_default_note: str = (
         "Morning check-in: if there is something worth saying to the user (a follow-up, a "

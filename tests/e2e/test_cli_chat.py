@@ -87,6 +87,7 @@ async def test_chat_session_with_memory_and_calls_shown(tmp_path) -> None:
             cwd=str(tmp_path),
         )
     assert code == 0, err
+    assert "Traceback" not in err and "CancelledError" not in err, err
     assert "agent> Lovely to meet you, Ana!" in out
     assert "thinks: She told me her name." in out
     assert "calls core_memory_append" in out
