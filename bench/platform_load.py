@@ -583,6 +583,7 @@ class Options:
     timeout: float
     turns: int
     profile_dir: Path | None
+    replicas: list[int]
 
 
 @dataclass
@@ -776,12 +777,19 @@ async def run_slack(opts: Options, settings: Settings, model: EchoModel, meter: 
 
 
 async def one_run(
-    opts: Options, storage: str, platform: str, db: DbMonitor, logs: LogCounter
+    opts: Options,
+    storage: str,
+    platform: str,
+    db: DbMonitor,
+    logs: LogCounter,
+    replicas: int = 1,
 ) -> Result:
-    """One platform on one storage, in a fresh service (and a fresh nx-27017)."""
+    """One platform on one storage, in a fresh service (and a fresh nx-27017); with
+    ``replicas=2``, two services on that nx-27017 (``bench.replicas``)."""
     model = EchoModel()
     workdir = Path(tempfile.mkdtemp(prefix="pagemind-load-"))
-    keep = opts.profile_dir / f"{storage}-{platform}.folded" if opts.profile_dir else None
+    label = platform if replicas == 1 else f"{platform}, {replicas} replicas"
+    keep = opts.profile_dir / f"{storage}-{label}.folded" if opts.profile_dir else None
     meter = Meter(db, Profiler(opts.profile, keep=keep))
     try:
         with contextlib.ExitStack() as stack:
@@ -796,14 +804,18 @@ async def one_run(
                 meter.nx_pid = int((workdir / "nx" / "nx.pid").read_text().strip() or 0)
                 values = {**values, "storage": "mongodb", "mongodb_uri": uri}
             settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-            print(f"  {storage} / {platform}: running...", file=sys.stderr, flush=True)
+            print(f"  {storage} / {label}: running...", file=sys.stderr, flush=True)
             logs.seen.clear()
             runner = run_telegram if platform == "telegram" else run_slack
+            if replicas > 1:
+                from bench import replicas as two
+
+                runner = two.run_telegram if platform == "telegram" else two.run_slack
             outcome = await runner(opts, settings, model, meter)
         last = max((r.at for r in outcome.replies), default=outcome.start)
         result = Result(
             storage=storage,
-            platform=platform,
+            platform=label,
             sent=outcome.sent,
             replies=outcome.replies,
             processed=dict(model.order),
@@ -825,7 +837,7 @@ async def one_run(
             timed_out=outcome.stalled,
         )
         print(
-            f"  {storage} / {platform}: {len(result.first_replies)}/{len(result.sent)} "
+            f"  {storage} / {label}: {len(result.first_replies)}/{len(result.sent)} "
             f"answered in {result.wall:.1f} s ({result.msgs_per_s:.0f}/s), lost "
             f"{result.lost}, duplicated {result.duplicated}",
             file=sys.stderr,
@@ -996,8 +1008,10 @@ def summary(results: list[Result]) -> str:
     p99 = max(pct(r.latencies_ms, 99) for r in nx)
     lost = sum(r.lost for r in nx)
     duplicated = sum(r.duplicated for r in nx)
+    late = sum(sum(r.order_violations()[1:]) for r in results)
     return (
         f"msgs_per_s={rate:.1f} reply_latency_ms_p99={p99:.0f} lost={lost} duplicated={duplicated}"
+        f" out_of_order={late}"
     )
 
 
@@ -1010,7 +1024,10 @@ async def main(opts: Options) -> None:
     started = time.monotonic()
     for storage in opts.storages:
         for platform in opts.platforms:
-            results.append(await one_run(opts, storage, platform, db, logs))
+            for replicas in opts.replicas:
+                if replicas > 1 and storage == "memory":
+                    continue  # replicas share a database; memory is one process's
+                results.append(await one_run(opts, storage, platform, db, logs, replicas))
     print(f"  all runs: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     report(opts, results)
     print(summary(results))
@@ -1038,6 +1055,9 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="s per run at most")
     parser.add_argument("--turns", type=int, default=8, help="max_concurrent_turns")
+    parser.add_argument(
+        "--replicas", default="1,2", help="1: one service; 2: two on one nx-27017 (alternating)"
+    )
     parser.add_argument("--quick", action="store_true", help="100 users x 3 messages")
     args = parser.parse_args(argv)
     if args.quick:
@@ -1056,6 +1076,7 @@ def parse(argv: list[str] | None = None) -> Options:
         timeout=args.timeout,
         turns=args.turns,
         profile_dir=args.profile_dir,
+        replicas=[int(n) for n in args.replicas.split(",") if n.strip()],
     )
 
 

@@ -347,7 +347,7 @@ async def test_next_due_is_the_earliest_check_in_nobody_holds(stores: Stores) ->
     assert await stores.checkins.next_due(stores.clock.now()) == soon
     at(stores, 2026, 11, 21, 12, 6)
     assert await stores.checkins.next_due(stores.clock.now()) == soon, "due and not claimed"
-    (claim,) = await stores.checkins.claim_due(stores.clock.now(), "w1", timedelta(seconds=30), 10)
+    (_claim,) = await stores.checkins.claim_due(stores.clock.now(), "w1", timedelta(seconds=30), 10)
     assert await stores.checkins.next_due(stores.clock.now()) == later, "a held claim is not"
     stores.clock.advance(seconds=31)
     assert await stores.checkins.next_due(stores.clock.now()) == soon, "a claim that ran out is"

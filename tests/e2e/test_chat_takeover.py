@@ -14,6 +14,7 @@ from pathlib import Path
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.embedded import EmbeddedMongo
 from tests.e2e.test_cli_chat import clean_env, run
+from tests.support.mongo import die_with_parent
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 
@@ -42,6 +43,7 @@ async def test_a_chat_killed_mid_turn_and_started_again_answers_at_once(tmp_path
             sys.executable, "-m", "bots.cli", "chat", "--agent", "console:ana",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL, env=env, cwd=str(tmp_path),
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         try:
             assert first.stdin is not None
@@ -76,6 +78,7 @@ async def test_a_chat_says_whom_it_waits_for_when_it_cannot_check(tmp_path: Path
                 sys.executable, "-m", "bots.cli", "chat", "--agent", "console:ana",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, env=env, cwd=str(tmp_path),
+                preexec_fn=die_with_parent,
             )  # fmt: skip
             assert chat.stdin is not None and chat.stdout is not None
             try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.mongo.processes import ProcessIdentity, this_process
+from tests.support.mongo import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,7 @@ class User:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.support.embedded_user", str(data),
             cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stderr=asyncio.subprocess.STDOUT, preexec_fn=die_with_parent,
         )  # fmt: skip
         return cls(process)
 

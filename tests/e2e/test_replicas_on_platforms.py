@@ -21,6 +21,7 @@ from adapters.mongo.connection import MongoConnection
 from adapters.mongo.recall import MongoRecallStore
 from tests.support.fakes.slack import FakeSlack
 from tests.support.fakes.telegram import FakeTelegram, make_user
+from tests.support.mongo import die_with_parent
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +59,7 @@ class Replica:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bots.cli", "run",
                 cwd=ROOT, env=full, stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
+                preexec_fn=die_with_parent,  # a failed test leaves no replica behind
             )  # fmt: skip
         replica = cls(name, process, log)
         deadline = asyncio.get_running_loop().time() + 90

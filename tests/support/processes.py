@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class Collector:
     """An HTTP endpoint on 127.0.0.1 that records every reply the workers deliver."""
 
     replies: list[dict[str, Any]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.time() of each reply
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -49,7 +51,9 @@ class Collector:
             await self._runner.cleanup()
 
     async def _record(self, request: web.Request) -> web.Response:
-        self.replies.append(await request.json())
+        body = await request.json()
+        self.arrived.append(time.time())
+        self.replies.append(body)
         return web.json_response({"ok": True})
 
     async def wait_for(self, count: int, timeout: float = 30.0) -> None:
