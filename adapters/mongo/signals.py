@@ -61,6 +61,11 @@ class MongoInboxSignals:
         """For the start-up log line."""
         return "change streams and the doorbell" if self._change_streams else "the doorbell"
 
+    @property
+    def streaming(self) -> bool:
+        """Whether the change stream is open."""
+        return self._streaming
+
     def complete(self) -> bool:
         if self._streaming:
             return True
