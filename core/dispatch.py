@@ -259,7 +259,14 @@ class AgentDispatcher:
         queue = self._queues[key]
         wakeup = self._wakeups[key]
         try:
-            if not await self._leases.acquire(key):
+            try:
+                acquired = await self._leases.acquire(key)
+            except StorageError as exc:
+                log.warning("could not take the lease: %s", exc, extra={"agent_key": key})
+                self._look_again(key, self._retry_delay)  # its events wait in the inbox
+                await self._drop_queue(key, Handover(None))
+                return
+            if not acquired:
                 await self._leave_to_holder(key)
                 return
             self._elsewhere.pop(key, None)
@@ -270,7 +277,13 @@ class AgentDispatcher:
             while self._starting:
                 if self._leases.has_peers or key in self._foreign:
                     self._foreign.discard(key)
-                    await self._refill_from_inbox(key)
+                    try:
+                        await self._refill_from_inbox(key)
+                    except StorageError as exc:
+                        log.warning("inbox read failed: %s", exc, extra={"agent_key": key})
+                        self._foreign.add(key)
+                        await asyncio.sleep(self._retry_delay)
+                        continue
                 if not queue:
                     if not self._accepting:
                         return  # draining: nothing more will come

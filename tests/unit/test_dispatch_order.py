@@ -7,6 +7,7 @@ import asyncio
 
 from adapters.inmemory import InMemoryInbox
 from core.dispatch import AgentDispatcher
+from core.errors import StorageUnavailableError
 from core.leases import LeaseHolder, SoleWorkerLeases
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel
@@ -143,4 +144,33 @@ async def test_a_holder_rung_after_its_worker_stopped_reads_the_agent_at_once() 
     await inbox.put(h.message("recorded by another process"))
     dispatcher._arrived(["agent-1"], True)  # its doorbell datagram
     assert await asyncio.wait_for(handled.get(), 10) == "recorded by another process"
+    await dispatcher.aclose()
+
+
+class FlakyInbox(InMemoryInbox):
+    """Fails the first read of one agent's events, as a database would on a dropped link."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def pending(self, agent_key: str | None = None, limit: int = 1000):
+        if agent_key is not None and self.failures:
+            self.failures -= 1
+            raise StorageUnavailableError("connection dropped")
+        return await super().pending(agent_key, limit)
+
+
+async def test_a_failed_inbox_read_before_a_turn_is_retried_not_fatal() -> None:
+    h = Harness(ScriptedModel())
+    inbox = FlakyInbox()
+    handled: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handle(event) -> None:
+        await handled.put(event.text)
+
+    dispatcher = AgentDispatcher(handle, inbox=inbox, leases=PeerLeases(), retry_delay=0.01)
+    await dispatcher.submit(h.message("still answered"))
+    assert await asyncio.wait_for(handled.get(), 10) == "still answered"
+    assert inbox.failures == 0
     await dispatcher.aclose()
