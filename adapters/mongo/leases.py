@@ -119,8 +119,16 @@ class MongoLeases:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.ttl.total_seconds()
         step = min(0.1, self.ttl.total_seconds() / 30)
+        beat_every = self.ttl.total_seconds() / 3
+        next_beat = loop.time() + beat_every
         while waiting and loop.time() < deadline:
             await asyncio.sleep(step)
+            if self._beat_asked or loop.time() >= next_beat:
+                # Beat as ``maintain`` will: a peer starting at the same moment waits
+                # for this one too.
+                self._beat_asked = False
+                next_beat = loop.time() + beat_every
+                await self.heartbeat()
             now = self._clock.now().timestamp()
             with translated(self._uri):
                 found = {

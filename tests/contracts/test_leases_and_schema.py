@@ -245,3 +245,21 @@ async def test_a_worker_rings_the_holder_and_a_newcomer_waits_until_peers_know_i
             await maintained
         newcomer.doorbell.close()
     assert await newcomer.acquire("agent-z"), "a stopped holder hands its leases back"
+
+
+async def test_two_workers_introducing_themselves_at_once_do_not_wait_for_each_other(
+    connection: MongoConnection,
+) -> None:
+    """Both start together (neither renews its heartbeat in the background yet): each asks
+    the other on this machine to renew, and each answers while it waits, so both are done
+    long before the 600 s TTL."""
+    first = MongoLeases(connection, SystemClock(), ttl=600, worker_id="first")
+    second = MongoLeases(connection, SystemClock(), ttl=600, worker_id="second")
+    await first.heartbeat()
+    await second.heartbeat()  # each is already registered when the other looks
+    try:
+        await asyncio.wait_for(asyncio.gather(first.introduce(), second.introduce()), 60)
+        assert first.has_peers and second.has_peers
+    finally:
+        first.doorbell.close()
+        second.doorbell.close()
