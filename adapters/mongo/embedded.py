@@ -184,6 +184,15 @@ class EmbeddedMongo:
         """Under ``start.lock``: the server ``server.json`` names, if its process still runs;
         else a new one, on ``port`` if given (a restart) or the old port if free."""
         info = ServerInfo.read(self._info_file)
+        if info is not None and info.process is not None and is_running(info.process) is None:
+            # Another container (or machine) shares this directory: its server is out of
+            # this process's reach, and a second server must never open the same files.
+            raise StorageUnavailableError(
+                f"the embedded database in {self.data_dir} is run by a process this one "
+                f"cannot see ({info.process.describe()}: another container or machine); "
+                "to share a database between them, give every process the same "
+                "PAGEMIND_MONGODB_URI"
+            )
         if info is not None and info.running():
             if await self._answers_soon(info):
                 log.info("using the embedded database already running at %s", info.uri)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.processes import ProcessIdentity, this_process
+from core.errors import StorageUnavailableError
 from tests.support.mongo import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,3 +231,20 @@ async def test_a_killed_server_comes_back_on_the_same_port(tmp_path: Path, users
     await second.keeps_writing()
     assert await first.leave() == 0
     assert await second.leave() == 0
+
+
+async def test_a_server_of_another_container_is_never_joined_nor_doubled(tmp_path: Path) -> None:
+    """``server.json`` names a process in another pid namespace (a container sharing the
+    data directory): this process can neither reach nor check it, so it says so instead of
+    opening the same database files with a second server."""
+    data = tmp_path / "mongo"
+    data.mkdir(parents=True)
+    me = this_process()
+    assert me is not None
+    other = ProcessIdentity("another-boot/pid:[7]", "another-boot/net:[7]", 1, 1, "box-2")
+    (data / "server.json").write_text(
+        json.dumps({"uri": "mongodb://127.0.0.1:1", "port": 1, "process": other.to_doc()})
+    )
+    with pytest.raises(StorageUnavailableError, match="another container or machine"):
+        await EmbeddedMongo(data).start()
+    assert server_info(data)["process"]["host"] == "box-2", "left as it was"  # type: ignore[index]
