@@ -10,7 +10,6 @@ doorbell and adapter on its own port; they share nothing but the database. The t
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections import Counter
@@ -30,10 +29,10 @@ from bench.platform_load import (
     ReplyLog,
     Sent,
     pagemind,
+    post_in_turn,
     schedule,
     telegram_flood_control,
     text_of,
-    token_of,
     wait_for_replies,
 )
 from bots.bootstrap import Service
@@ -116,32 +115,21 @@ async def run_telegram(
         urls = [f"http://127.0.0.1:{port}/telegram" for port in ports]
         with telegram_flood_control(opts.flood_control):
             async with replicas(settings, model, "telegram", options, build, probe) as running:
-                slots = asyncio.Semaphore(opts.concurrency)
                 connector = aiohttp.TCPConnector(limit=opts.concurrency)
                 async with aiohttp.ClientSession(connector=connector) as session:
+
+                    async def post(user: int, index: int) -> int:
+                        update = tg.push_private_message(text_of(user, index), user=users[user])
+                        return await tg.post_update_to_webhook(
+                            urls[(user + index) % REPLICAS],  # the two replicas in turn
+                            update,
+                            secret_token=SECRET,
+                            session=session,
+                        )
+
                     meter.begin()
                     start = time.monotonic()
-
-                    async def user_posts(user: int) -> None:
-                        """One user's updates, each POSTed once the previous was acked,
-                        to the two replicas in turn."""
-                        for index in range(opts.messages):
-                            delay = start + when(user, index) - time.monotonic()
-                            if delay > 0:
-                                await asyncio.sleep(delay)
-                            update = tg.push_private_message(text_of(user, index), user=users[user])
-                            async with slots:
-                                at = time.monotonic()
-                                status = await tg.post_update_to_webhook(
-                                    urls[(user + index) % REPLICAS],
-                                    update,
-                                    secret_token=SECRET,
-                                    session=session,
-                                )
-                            statuses[status] += 1
-                            sent[token_of(user, index)] = Sent(user, index, at)
-
-                    await asyncio.gather(*(user_posts(u) for u in range(opts.users)))
+                    await post_in_turn(opts, start, when, sent, statuses, post)
                     offered = time.monotonic() - start
                 stalled = await wait_for_replies(set(sent), replies, running[0][0], lambda: 0, opts)
                 meter.end()
@@ -188,35 +176,20 @@ async def run_slack(opts: Options, settings: Settings, model: EchoModel, meter: 
         replies = ReplyLog(slack.calls, posted_text)
         async with replicas(settings, model, "slack", options, build, probe) as running:
             urls = [adapter.events_url for _, adapter in running]  # type: ignore[attr-defined]
-            slots = asyncio.Semaphore(opts.concurrency)
             connector = aiohttp.TCPConnector(limit=opts.concurrency)
             async with aiohttp.ClientSession(connector=connector) as session:
+
+                async def post(user: int, index: int) -> int:
+                    event = slack.message_event(
+                        text_of(user, index), channel=f"D{user:08d}", user=ids[user]
+                    )
+                    url = urls[(user + index) % REPLICAS]  # the two replicas in turn
+                    payload = slack.event_callback(event)
+                    return (await slack.post_event(url, payload, session=session)).status
+
                 meter.begin()
                 start = time.monotonic()
-
-                async def user_posts(user: int) -> None:
-                    """One user's messages, each posted once the previous one was acked,
-                    to the two replicas in turn."""
-                    for index in range(opts.messages):
-                        delay = start + when(user, index) - time.monotonic()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                        event = slack.message_event(
-                            text_of(user, index),
-                            channel=f"D{user:08d}",
-                            user=ids[user],
-                            channel_type="im",
-                        )
-                        payload = slack.event_callback(event)
-                        async with slots:
-                            at = time.monotonic()
-                            result = await slack.post_event(
-                                urls[(user + index) % REPLICAS], payload, session=session
-                            )
-                        statuses[result.status] += 1
-                        sent[token_of(user, index)] = Sent(user, index, at)
-
-                await asyncio.gather(*(user_posts(u) for u in range(opts.users)))
+                await post_in_turn(opts, start, when, sent, statuses, post)
                 offered = time.monotonic() - start
             stalled = await wait_for_replies(set(sent), replies, running[0][0], lambda: 0, opts)
             for _, adapter in running:

@@ -7,37 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-
-import pytest
 
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.inbox import MongoInbox
 from adapters.mongo.leases import MongoLeases
-from adapters.mongo.schema import ensure_indexes
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
 from core.clock import SystemClock
 from core.events import UserMessageReceived
-from tests.support.mongo import REAL_MONGODB_ENV
-
-SERVERS = ["nx-27017"] + (["mongodb"] if os.environ.get(REAL_MONGODB_ENV) else [])
-
-
-@pytest.fixture(params=SERVERS)
-async def connection(request: pytest.FixtureRequest) -> AsyncIterator[MongoConnection]:
-    uri = (
-        request.getfixturevalue("nx_uri")
-        if request.param == "nx-27017"
-        else os.environ[REAL_MONGODB_ENV]
-    )
-    conn = MongoConnection(uri, f"signals_{uuid.uuid4().hex[:12]}")
-    await ensure_indexes(conn)
-    yield conn
-    await conn.client.drop_database(conn.db.name)
-    await conn.aclose()
 
 
 def event(agent: str) -> UserMessageReceived:

@@ -7,37 +7,17 @@ import contextlib
 import os
 import socket
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.leases import MongoLeases
-from adapters.mongo.schema import Migration, ensure_indexes, migrate
+from adapters.mongo.schema import Migration, migrate
 from core.clock import SystemClock
 from tests.support.agents import ManualClock
-from tests.support.mongo import REAL_MONGODB_ENV, die_with_parent
+from tests.support.mongo import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
-
-SERVERS = ["nx-27017"] + (["mongodb"] if os.environ.get(REAL_MONGODB_ENV) else [])
-
-
-@pytest.fixture(params=SERVERS)
-async def connection(request: pytest.FixtureRequest) -> AsyncIterator[MongoConnection]:
-    uri = (
-        request.getfixturevalue("nx_uri")
-        if request.param == "nx-27017"
-        else os.environ[REAL_MONGODB_ENV]
-    )
-    conn = MongoConnection(uri, f"contract_{uuid.uuid4().hex[:12]}")
-    await ensure_indexes(conn)
-    yield conn
-    await conn.client.drop_database(conn.db.name)
-    await conn.aclose()
 
 
 async def test_one_worker_per_agent_and_takeover_after_expiry(connection: MongoConnection) -> None:

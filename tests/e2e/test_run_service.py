@@ -44,6 +44,22 @@ async def wait_for_log(
         await asyncio.sleep(0.05)
 
 
+async def start_run(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    """``pagemind run`` as a real process, once Telegram is started (output in ``log``)."""
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bots.cli", "run",
+            cwd=ROOT, env=env, stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        await wait_for_log(log, "telegram: started", process)
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    return process
+
+
 async def test_run_answers_on_telegram_and_stops_gracefully_mid_turn(tmp_path: Path) -> None:
     arrived, release = asyncio.Event(), asyncio.Event()
 
@@ -100,13 +116,8 @@ async def test_a_turn_longer_than_the_grace_period_is_cut_off_and_resumed_next_s
         env = service_env(tg, llm, tmp_path, PAGEMIND_SHUTDOWN_GRACE_SECONDS="1")
         for attempt in ("first", "second"):
             log = tmp_path / f"{attempt}.log"
-            with log.open("wb") as out:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bots.cli", "run",
-                    cwd=ROOT, env=env, stdout=out, stderr=out,
-                )  # fmt: skip
+            process = await start_run(env, log)
             try:
-                await wait_for_log(log, "telegram: started", process)
                 if attempt == "first":
                     tg.push_private_message("a question the model hangs on")
                     await asyncio.wait_for(arrived.wait(), 30)
@@ -148,13 +159,8 @@ async def test_sigterm_starts_no_new_turn_and_the_next_start_answers_what_was_qu
         env = service_env(tg, llm, tmp_path)
         for attempt in ("first", "second"):
             log = tmp_path / f"{attempt}.log"
-            with log.open("wb") as out:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bots.cli", "run",
-                    cwd=ROOT, env=env, stdout=out, stderr=out,
-                )  # fmt: skip
+            process = await start_run(env, log)
             try:
-                await wait_for_log(log, "telegram: started", process)
                 if attempt == "first":
                     for text in ("first", "second", "third"):
                         tg.push_private_message(text)
