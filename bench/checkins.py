@@ -176,8 +176,8 @@ def report(
     missed = sum(1 for c in due_of if fired_count.get(c, 0) == 0 or c not in first_delivery)
     print(
         f"{args.checkins:,} one-off check-ins due within {args.window:.0f} s across "
-        f"{args.agents} agents; {args.workers} worker processes on nx-27017; poll every "
-        f"{args.poll} s; written in {written:.1f} s"
+        f"{args.agents} agents; {args.workers} worker processes on nx-27017; looking at least "
+        f"every {args.poll} s (PAGEMIND_CHECKIN_POLL_SECONDS); written in {written:.1f} s"
     )
     print()
     print(f"{'metric':<34}{'value':>12}")
