@@ -112,6 +112,7 @@ async def _chat(settings: Settings, agent_key: str, show_calls: bool) -> int:
             usage=usage,
             stop=stop.requested,
         ):
+            stop.remove()  # leaving normally: a signal now interrupts as it always does
             return 0
         grace = settings.shutdown_grace_seconds
         if svc.dispatcher.busy:

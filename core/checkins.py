@@ -273,11 +273,13 @@ class CheckinService:
             if upcoming is not None:
                 until = (upcoming - self.clock.now()).total_seconds()
                 wait = min(longest_wait, max(0.0, until) + 0.01)
+            # asyncio.wait, not a timeout by cancellation: a cancel that a driver call lost
+            # earlier must not turn the next timeout into an endless loop (Python 3.11).
+            woken = asyncio.ensure_future(self._scheduled.wait())
             try:
-                async with asyncio.timeout(wait):
-                    await self._scheduled.wait()
-            except TimeoutError:
-                pass
+                await asyncio.wait({woken}, timeout=wait)
+            finally:
+                woken.cancel()
 
     async def cancel(self, agent_key: str, checkin_id: str) -> bool:
         return await self.store.cancel(agent_key, checkin_id.strip())

@@ -36,7 +36,14 @@ async def run(
         env=env,
         cwd=cwd,
     )
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+    except TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
+        raise AssertionError(
+            f"pagemind {args} did not exit:\n{out.decode()}\n{err.decode()}"
+        ) from None
     return proc.returncode or 0, out.decode(), err.decode()
 
 
