@@ -198,8 +198,9 @@ class Leases(Protocol):
         ...
 
     async def nudge(self, agent_key: str) -> None:
-        """Tell the agent's holder that events wait for it, where that can be done without
-        the database (a process on the same machine); otherwise it finds them itself."""
+        """Tell the agent's holder that events wait for it: a holder on this machine is rung
+        at once, one elsewhere finds them itself; if nobody holds the agent, every worker on
+        this machine is rung and one takes it."""
         ...
 
     async def maintain(

@@ -34,6 +34,7 @@ from adapters.slack_chat.handling import InboundHandler, Respond
 from adapters.slack_chat.outbound import escape
 from adapters.slack_chat.tasks import TaskTracker
 from adapters.slack_chat.translate import BotIdentity
+from core.errors import StorageError
 from core.split import split_message
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,7 @@ def register_listeners(
         await ack()  # sent when this returns, after the event is recorded
         event_id = str(body.get("event_id") or "")
         context = {"event_id": f"slack:{event_id}"}
-        try:
-            received = await handler.record_event(body, identity())
-        except Exception:
-            log.exception("could not record a Slack event; Slack will retry it", extra=context)
-            raise
+        received = await handler.record_event(body, identity())  # raises: 500, Slack retries
         if received is not None:
             tasks.spawn(handler.act(*received), name=f"event {event_id}", context=context)
 
@@ -82,6 +79,16 @@ def register_listeners(
     async def acknowledge(ack: AsyncAck) -> None:
         await ack()
 
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        """A listener raised (bolt answers 500; Slack retries an event): one line for a
+        storage fault, which is expected while the database is away; a traceback else."""
+        event_id = {"event_id": f"slack:{body.get('event_id') or ''}"}
+        if isinstance(error, StorageError):
+            log.warning("could not record a Slack event (%s); Slack will retry it", error)
+        else:
+            log.error("a Slack listener failed", exc_info=error, extra=event_id)
+
+    app.error(on_error)
     app.event("message")(on_message)
     app.event("app_mention")(on_mention)
     app.command(slash_command)(on_command)

@@ -50,10 +50,11 @@ async def service(
     policies: Mapping[str, PlatformPolicy],
     settings: AgentSettings | None = None,
     uploads: Mapping[str, UploadIntake] | None = None,
+    inbox: InMemoryInbox | None = None,
 ) -> AsyncIterator[ServiceHarness]:
     clock = SystemClock()
     agents, recall = InMemoryAgentStore(), InMemoryRecallStore()
-    archival, inbox = InMemoryArchivalStore(), InMemoryInbox()
+    archival, inbox = InMemoryArchivalStore(), inbox or InMemoryInbox()
     replies = ReplyRouter()
     runtime = AgentRuntime(
         model=model,
