@@ -36,7 +36,7 @@ from adapters.telegram_chat.outbound import MAX_CAPTION, Outbound, Target, utf16
 from adapters.telegram_chat.recent import RecentKeys
 from adapters.telegram_chat.translate import BotIdentity, incoming_message
 from adapters.telegram_chat.webhook import WebhookServer
-from core.errors import ConfigurationError, UploadError
+from core.errors import ConfigurationError, StorageError, UploadError
 from core.events import Address, SendReply
 from core.gateway import Gateway, GatewayResult
 from core.inbound import Attachment, IncomingMessage, PlatformPolicy
@@ -265,6 +265,22 @@ class TelegramAdapter:
             result = await self._gateway.receive(message, self._identity.username)
         except asyncio.CancelledError:
             raise
+        except StorageError as exc:
+            webhook = self._webhook
+            if webhook is not None:  # not acknowledged: Telegram delivers it again
+                log.warning(
+                    "could not record update %s (%s); Telegram will deliver it again",
+                    update.update_id,
+                    exc,
+                    extra=extra,
+                )
+                self._seen_updates.discard(update.update_id)
+                webhook.refuse(update.update_id)
+                return
+            log.warning("could not record update %s: %s", update.update_id, exc, extra=extra)
+            if message.is_direct or message.mentions_bot or message.replies_to_bot:
+                self._respond_later(message, GatewayResult("ignored", reply=SORRY), extra)
+            return
         except Exception:
             log.exception(
                 "could not handle message %s in chat %s",

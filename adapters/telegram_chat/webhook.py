@@ -6,8 +6,9 @@ at that moment loses it, and with several replicas an update Telegram sends afte
 can be recorded by another replica before this one recorded the first, and overtake it.
 Here each update goes through the application's handlers (``process_update``: the gateway
 records it in the inbox) before the 200 leaves, one update at a time in arrival order, as
-PTB's own queue would take them. Requests without the secret token get 403; a body that is
-not an update gets 400.
+PTB's own queue would take them. An update the handler could not record (``refuse``, called
+from the handler) gets 500, and Telegram delivers it again later. Requests without the
+secret token get 403; a body that is not an update gets 400.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ class WebhookServer:
         self._path = "/" + path.strip("/")
         self._secret = secret
         self._turn = asyncio.Lock()
+        self._refused: set[int] = set()
         self._runner: web.AppRunner | None = None
+
+    def refuse(self, update_id: int) -> None:
+        """Answer this update with 500 (it could not be recorded): Telegram retries it."""
+        self._refused.add(update_id)
 
     async def start(self) -> None:
         web_app = web.Application()
@@ -70,4 +76,7 @@ class WebhookServer:
         if update is not None:
             async with self._turn:  # one at a time, in the order they arrived
                 await self._app.process_update(update)
+            if update.update_id in self._refused:
+                self._refused.discard(update.update_id)
+                return web.Response(status=HTTPStatus.INTERNAL_SERVER_ERROR)
         return web.Response(status=HTTPStatus.OK)
