@@ -114,3 +114,78 @@ async def test_a_chat_says_whom_it_waits_for_when_it_cannot_check(tmp_path: Path
     assert re.search(r"its lease runs out in [1-4] s", flat), flat
     assert "echo ana: hello?" in flat, "answered once the lease ran out"
     assert flat.index("Waiting for") < flat.index("echo ana: hello?")
+
+
+class Chat:
+    """A ``pagemind chat`` in its own process, typed into line by line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.out = ""
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, env: dict[str, str], agent: str, cwd: Path) -> Chat:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bots.cli", "chat", "--agent", agent,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=str(cwd), preexec_fn=die_with_parent,
+        )  # fmt: skip
+        return cls(process)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while chunk := await self.process.stdout.read(4096):
+            self.out += chunk.decode(errors="replace")
+
+    async def say(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{line}\n".encode())
+        await self.process.stdin.drain()
+
+    async def shows(self, text: str, timeout: float = 60) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while text not in " ".join(self.out.split()):
+            if asyncio.get_running_loop().time() > deadline or self._reader.done():
+                raise AssertionError(f"never showed {text!r}:\n{self.out[-3000:]}")
+            await asyncio.sleep(0.05)
+
+    async def exit(self) -> int:
+        await self.say("/exit")
+        code = await asyncio.wait_for(self.process.wait(), 60)
+        await self._reader
+        return code
+
+
+async def test_two_chats_on_one_data_directory_outlive_each_other(tmp_path: Path) -> None:
+    """Two terminals, two agents, one data directory: /exit in the one that started the
+    database leaves the other chatting; a second chat on the same agent says the first
+    answers there."""
+    async with ScriptedOpenAIServer(default=echo) as llm:  # type: ignore[arg-type]
+        env = clean_env(tmp_path, PAGEMIND_LLM_BASE_URL=llm.base_url, PAGEMIND_LLM_MODEL="scripted")
+        ann = await Chat.start(env, "console:ann", tmp_path)
+        bee = twin = None
+        try:
+            await ann.say("hello from ann")
+            await ann.shows("echo ann: hello from ann")
+            bee = await Chat.start(env, "console:bee", tmp_path)
+            await bee.say("hello from bee")
+            await bee.shows("echo bee: hello from bee")
+            twin = await Chat.start(env, "console:ann", tmp_path)
+            await twin.say("ann again, in a second terminal")
+            await twin.shows("This agent is open in another Pagemind process")
+            await ann.shows("echo ann: ann again, in a second terminal")  # answered there
+            assert await twin.exit() == 0
+            assert await ann.exit() == 0  # the process that started the database
+            assert bee is not None
+            await bee.say("still there?")
+            await bee.shows("echo bee: still there?")
+            assert await bee.exit() == 0
+        finally:
+            for chat in (ann, bee, twin):
+                if chat is not None and chat.process.returncode is None:
+                    chat.process.kill()
+                    await chat.process.wait()
+    for chat in (ann, bee, twin):
+        assert chat is not None and "Traceback" not in chat.out, chat.out[-3000:]
