@@ -28,6 +28,7 @@ from adapters.mongo.leases import MongoLeases
 log = logging.getLogger(__name__)
 
 Arrived = Callable[[Sequence[str], bool], None]
+MAX_RETRY_SECONDS = 300.0  # the longest wait before opening a failed change stream again
 
 
 async def has_change_streams(connection: MongoConnection) -> bool:
@@ -84,6 +85,7 @@ class MongoInboxSignals:
             },
             {"$project": {"fullDocument.agent": 1}},
         ]
+        delay, warned = self._retry_after, False
         while True:
             try:
                 stream = await self._inbox.watch(
@@ -91,16 +93,22 @@ class MongoInboxSignals:
                 )
                 async with stream:
                     self._streaming = True
+                    if warned:
+                        log.info("the inbox change stream is back")
+                    delay, warned = self._retry_after, False
                     async for change in stream:
                         agent = (change.get("fullDocument") or {}).get("agent")
                         if isinstance(agent, str):
                             arrived([agent], False)
             except PyMongoError as exc:
-                log.warning(
-                    "the inbox change stream failed (%s); reading the inbox every few seconds "
-                    "until it is back",
-                    exc,
-                )
+                if not warned:  # one line per outage, not one per retry
+                    log.warning(
+                        "the inbox change stream failed (%s); reading the inbox every "
+                        "PAGEMIND_INBOX_POLL_SECONDS until it is back",
+                        exc,
+                    )
+                    warned = True
             finally:
                 self._streaming = False
-            await asyncio.sleep(self._retry_after)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
