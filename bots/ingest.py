@@ -17,6 +17,7 @@ from bots.storage import open_storage
 from config.settings import Settings
 from core.clock import SystemClock
 from core.events import Event
+from core.text import valid_text
 from core.tokens import TokenCounter
 from core.uploads import UploadPipeline, UploadSettings
 
@@ -36,7 +37,8 @@ def files_in(paths: list[Path]) -> Iterator[Path]:
 
 
 async def ingest(settings: Settings, agent_key: str, paths: list[Path], console: Console) -> int:
-    """Load every file; returns how many were refused."""
+    """Load every file; returns how many were not stored (refused, or being loaded by
+    another process)."""
     clock = SystemClock()
     async with AsyncExitStack() as stack:
         storage = await open_storage(settings, clock, stack)
@@ -71,13 +73,17 @@ async def ingest(settings: Settings, agent_key: str, paths: list[Path], console:
         refused = 0
         with progress_bars(console) as bars:
             for path in files_in(paths):
+                shown = valid_text(str(path))  # a name that is not UTF-8 is still shown
                 try:
                     data = path.read_bytes()
                 except OSError as exc:
-                    console.print(f"{path}: cannot read it ({exc.strerror})")
+                    console.print(f"{shown}: cannot read it ({exc.strerror})")
                     refused += 1
                     continue
-                progress = BarProgress(bars, console, path.name)
-                result = await pipeline.ingest(agent_key, path.name, data, progress=progress)
-                refused += result.outcome == "rejected"
+                name = valid_text(path.name)
+                progress = BarProgress(bars, console, name)
+                result = await pipeline.ingest(agent_key, name, data, progress=progress)
+                # A file another load holds is not stored either: a script must not read
+                # success into it.
+                refused += result.outcome in ("rejected", "busy")
         return refused

@@ -1,8 +1,32 @@
-"""Logging set-up: one line per record, with the agent and event it concerns when known."""
+"""Logging set-up: one line per record, with the agent and event it concerns when known.
+
+Libraries log message bodies, request bodies and URLs with tokens at INFO and below, and some
+set their loggers' levels themselves (slack-bolt copies the root level onto every logger it
+creates), so a level set on their loggers cannot be relied on. The handler itself lets
+their records through only at WARNING and above, or at DEBUG when the operator asked for it.
+"""
 
 from __future__ import annotations
 
 import logging
+
+# httpx logs request URLs, Telegram's include the bot token; slack-bolt logs refused request
+# bodies (user text) at INFO.
+LIBRARIES = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "openai",
+    "pymongo",
+    "asyncio",
+    "slack_bolt",
+    "slack_sdk",
+    "telegram",
+    "discord",
+    "aiohttp.access",
+    "apscheduler",
+)
 
 
 class _ContextFilter(logging.Filter):
@@ -16,29 +40,30 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+class _LibraryFilter(logging.Filter):
+    """Drop a library's records below ``threshold``, whatever its loggers' levels say."""
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= self.threshold:
+            return True
+        name = record.name
+        return not any(name == lib or name.startswith(f"{lib}.") for lib in LIBRARIES)
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(_ContextFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s")
-    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    noisy_libraries = (
-        "httpx",
-        "httpx2",
-        "httpcore",
-        "httpcore2",
-        "openai",
-        "pymongo",
-        "asyncio",
-        "slack_bolt",
-        "slack_sdk",
-        "telegram",
-        "discord",
-        "aiohttp.access",
-        "apscheduler",
-    )  # fmt: skip  (httpx logs request URLs, Telegram's include the bot token)
-    for noisy in noisy_libraries:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    threshold = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    handler.addFilter(_LibraryFilter(threshold))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s")
+    )
+    for library in LIBRARIES:
+        logging.getLogger(library).setLevel(max(logging.WARNING, root.level))

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(60.0, gt=0)
     llm_max_retries: int = Field(3, ge=0, le=10)
     llm_temperature: float | None = Field(None, ge=0, le=2)
+    llm_check: bool = True  # one call at start: key, model and server checked (see README)
 
     # --- embeddings (semantic archival search; word search works without) --------------
     embedding_model: str | None = None

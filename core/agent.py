@@ -1,14 +1,18 @@
 """The agent turn: one event in, a chain of LLM steps out, each step stored before it is acted on.
 
-A step is: make room in the context (warn, or evict into the recursive summary), call the
-model, run the functions it called, store the step (new messages in recall, the agent state
-with its version bumped), then deliver what it said. The chain goes on while a function asked
-for a heartbeat (or failed), up to ``max_steps`` per event.
+A step is: write what recall storage does not have yet (the event's message and the last
+step's messages), make room in the context (warn, or evict into the recursive summary), call
+the model, run the functions it called, store the step (the agent state with its version
+bumped, carrying the step's new messages until the next recall write), then deliver what it
+said. The chain goes on while a function asked for a heartbeat (or failed), up to
+``max_steps`` per event; a chain stopped there tells the person so.
 
-Crash safety: messages of a step are written with their sequence numbers before the state
-that makes them part of the log, so a crash between the two leaves only unreferenced
-messages, discarded when the agent is next loaded. The state records the last event and
-whether its chain was still open, so replaying an event resumes instead of repeating it.
+Nothing from the model path is lost: a person's message is in recall before the model is
+called, and any failure of the call (of whatever type) is stored with the message and told
+to the person. Crash safety: recall holds only messages of stored steps and the input of the
+event under way (numbered past ``last_seq``: discarded when the agent is next loaded, and
+written again when the event is replayed). The state records the last event and whether its
+chain was still open, so replaying an event resumes instead of repeating it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from core.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
     ContextWindowExceededError,
+    LLMAuthenticationError,
     LLMError,
+    StorageError,
 )
 from core.events import (
     Event,
@@ -38,9 +44,17 @@ from core.events import (
     UserMessageReceived,
 )
 from core.inbound import is_group_agent
-from core.llm import ChatModel, ChatRequest, ChatResponse, Usage
+from core.llm import ChatModel, ChatRequest, ChatResponse, Usage, complete_guarded
 from core.memory import MemoryBlock, WorkingContext
 from core.messages import SEND_MESSAGE, Message, ToolCall, event_message
+from core.notices import (
+    CHAIN_CAPPED_AFTER_REPLIES,
+    CHAIN_CAPPED_NOTICE,
+    GAVE_UP_REASON,
+    LLM_FAILED_NOTICE,
+    failure_reason,
+    notice,
+)
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -75,10 +89,6 @@ GROUP_NOTE = (
 BUDGET_NOTICE = (
     "I've reached my conversation limit for today, so I can't answer right now. "
     "Your message is saved; I'll be back tomorrow."
-)
-LLM_FAILED_NOTICE = (
-    "Sorry, I couldn't answer just now: {reason}. Your message is saved, so nothing is lost; "
-    "please try again in a moment."
 )
 
 
@@ -141,14 +151,16 @@ class AgentRuntime:
         observer: TurnObserver | None = None,
         fence: Callable[[str], None] | None = None,
         checkins: CheckinService | None = None,
-        on_created: Callable[[AgentState], Awaitable[None]] | None = None,
+        on_reachable: Callable[[AgentState], Awaitable[None]] | None = None,
         inbox: Inbox | None = None,
     ) -> None:
         self.model = model
         self.observer = observer
         self.fence = fence or (lambda agent_key: None)
         self.checkins = checkins
-        self.on_created = on_created
+        # Called once an agent first has a conversation to write to (its ``home``), before
+        # that is stored: the operator's default check-in is created there.
+        self.on_reachable = on_reachable
         self.agents = agents
         self.recall = recall
         self.archival = archival
@@ -258,6 +270,13 @@ class AgentRuntime:
                     extra={"agent_key": event.agent_key, "event_id": event.event_id},
                 )
                 return TurnOutcome(event.event_id, 0, skipped=True)
+            if isinstance(event, TimerFired) and event.reply_to is None and state.home is None:
+                log.warning(
+                    "check-in %s has no conversation to write to; not calling the model",
+                    event.checkin_id,
+                    extra={"agent_key": event.agent_key, "event_id": event.event_id},
+                )
+                return TurnOutcome(event.event_id, 0, skipped=True)
             await self._admit(session, event)
             if self._over_budget(session.state):
                 return await self._decline_over_budget(session, turn)
@@ -265,6 +284,7 @@ class AgentRuntime:
         try:
             while True:
                 steps += 1
+                await self._file(session)
                 turn.warned = await self._make_room(session, turn) or turn.warned
                 response = await self._complete(session, turn)
                 heartbeat = await self._act(
@@ -273,17 +293,59 @@ class AgentRuntime:
                 if not heartbeat:
                     break
         except LLMError as exc:
-            log.warning(
-                "turn failed: %s",
-                exc,
-                extra={"agent_key": event.agent_key, "event_id": event.event_id},
+            extra = {"agent_key": event.agent_key, "event_id": event.event_id}
+            if isinstance(exc, LLMAuthenticationError):
+                log.error("turn failed: %s; fix PAGEMIND_LLM_API_KEY", exc, extra=extra)
+            else:
+                log.warning("turn failed: %s", exc, extra=extra)
+            failed = notice(
+                event,
+                session.state.home,
+                "failed",
+                LLM_FAILED_NOTICE.format(reason=failure_reason(exc)),
             )
-            await self._commit(session, turn, session.state.memory, chain_open=False, outbox=())
-            notice = await self._notify_failure(session, event, exc)
+            outbox = (failed,) if failed else ()
+            await self._commit(session, turn, session.state.memory, chain_open=False, outbox=outbox)
+            await self.delivery.send_stored(session.state, outbox)
             return TurnOutcome(
-                event.event_id, steps, tuple(turn.replies), error=notice, tokens=turn.spent
+                event.event_id,
+                steps,
+                tuple(turn.replies),
+                error=f"{type(exc).__name__}: {exc}",
+                tokens=turn.spent,
             )
         return TurnOutcome(event.event_id, steps, tuple(turn.replies), tokens=turn.spent)
+
+    async def give_up(self, event: Event, error: str) -> None:
+        """The event failed on every attempt: keep its message in the log (stored without a
+        model call, if it is not there yet) and tell the person it is saved but unanswered."""
+        lock = self._locks.setdefault(event.agent_key, asyncio.Lock())
+        async with lock:
+            home = None
+            try:
+                session = await self.session(event.agent_key)
+                home = session.state.home
+                stored = session.state
+                if event.event_id not in (stored.last_event_id, *stored.recent_event_ids):
+                    turn = _Turn(event)
+                    await self._admit(session, event)
+                    await self._file(session)
+                    await self._commit(session, turn, stored.memory, chain_open=False, outbox=())
+            except StorageError as exc:
+                self.forget(event.agent_key)
+                log.error(
+                    "could not store the failed event's message (%s); it stays in the inbox",
+                    exc,
+                    extra={"agent_key": event.agent_key, "event_id": event.event_id},
+                )
+            except Exception:
+                self.forget(event.agent_key)
+                log.exception(
+                    "could not store the failed event's message; it stays in the inbox",
+                    extra={"agent_key": event.agent_key, "event_id": event.event_id},
+                )
+            failed = notice(event, home, "failed", LLM_FAILED_NOTICE.format(reason=GAVE_UP_REASON))
+            await self.delivery.send([failed] if failed else [])
 
     def _recently_active(self, state: AgentState, event: Event) -> bool:
         """The cheap check before a check-in: no model call if the user spoke recently."""
@@ -322,11 +384,21 @@ class AgentRuntime:
                     address=event.reply_to or session.state.home,
                 ),
             )
+        await self._file(session)
         await self._commit(session, turn, session.state.memory, chain_open=False, outbox=notice)
         await self.delivery.send_stored(session.state, notice)
         return TurnOutcome(
             event.event_id, 0, notice, error="daily token budget spent", skipped=True
         )
+
+    async def _file(self, session: AgentSession) -> None:
+        """Write to recall whatever it does not have yet: the event's message (so it is kept
+        whatever the model does) and the messages the last stored step carried."""
+        if session.unfiled:
+            key = session.state.agent_key
+            self.fence(key)
+            await self.recall.append(key, session.unfiled)
+            session.filed()
 
     async def _admit(self, session: AgentSession, event: Event) -> None:
         state = session.state
@@ -417,6 +489,7 @@ class AgentRuntime:
                 update={
                     "summary": summary,
                     "summary_upto_seq": evicted[-1].seq,
+                    "unfiled": session.unfiled_upto(state.last_seq),
                     "shown_memory": None,
                     "memory_warning_sent": False,
                     "updated_at": self.clock.now(),
@@ -460,7 +533,7 @@ class AgentRuntime:
                 estimated_prompt_tokens=self.counter.scaled(estimate),
             )
             try:
-                response = await self.model.complete(request)
+                response = await complete_guarded(self.model, request)
             except ContextWindowExceededError:
                 if attempt == s.context_retries:
                     raise
@@ -557,6 +630,7 @@ class AgentRuntime:
                 )
             )
         session.add(results)
+        outbox = list(ctx.replies)
         if heartbeat and last:
             heartbeat = False
             session.add(
@@ -567,19 +641,26 @@ class AgentRuntime:
                 ]
             )
             log.warning(
-                "chain stopped at the step cap (%d)",
+                "chain stopped at the step cap (%d calls)",
                 self.settings.max_steps,
                 extra={"agent_key": event.agent_key, "event_id": event.event_id},
             )
-        await self._commit(
-            session, turn, ctx.memory, chain_open=heartbeat, outbox=tuple(ctx.replies)
-        )
-        turn.replies.extend(ctx.replies)
-        if ctx.replies:
+            said = turn.replies or ctx.replies
+            capped = notice(
+                event,
+                session.state.home,
+                "capped",
+                CHAIN_CAPPED_AFTER_REPLIES if said else CHAIN_CAPPED_NOTICE,
+            )
+            if capped is not None:
+                outbox.append(capped)
+        await self._commit(session, turn, ctx.memory, chain_open=heartbeat, outbox=tuple(outbox))
+        turn.replies.extend(outbox)
+        if outbox:
             # If the lease slipped away meanwhile, the new owner replays this stored step and
             # delivers it: sending here as well would send it twice.
             self.fence(event.agent_key)
-        await self.delivery.send_stored(session.state, ctx.replies)
+        await self.delivery.send_stored(session.state, outbox)
         return heartbeat
 
     def _system_alert(self, session: AgentSession, turn: _Turn, text: str) -> Message:
@@ -601,19 +682,24 @@ class AgentRuntime:
         chain_open: bool,
         outbox: tuple[SendReply, ...],
     ) -> None:
-        """Store the step: its messages first, then the state that points past them."""
+        """Store the step: the state, pointing past its messages and carrying those recall
+        does not have yet."""
         state = session.state
         pending = session.uncommitted
         event = turn.event
         spoke = isinstance(event, UserMessageReceived)
         home = event.reply_to if spoke and event.reply_to else state.home
+        if state.home is None and home is not None and self.on_reachable is not None:
+            await self.on_reachable(state.model_copy(update={"home": home}))
         shown = state.prompt_memory
+        last_seq = pending[-1].seq if pending else state.last_seq
         updated = self._stamp_usage(
             state.model_copy(
                 update={
                     "memory": memory,
                     "shown_memory": None if memory == shown else shown,
-                    "last_seq": pending[-1].seq if pending else state.last_seq,
+                    "last_seq": last_seq,
+                    "unfiled": session.unfiled_upto(last_seq),
                     "last_event_id": event.event_id,
                     "recent_event_ids": _remember(state.recent_event_ids, event.event_id),
                     "chain_open": chain_open,
@@ -629,8 +715,6 @@ class AgentRuntime:
             turn,
         )
         self.fence(state.agent_key)
-        if pending:
-            await self.recall.append(state.agent_key, pending)
         saved = await self.agents.save(updated, state.version)
         session.commit(saved)
         if self.observer is not None and pending:
@@ -641,25 +725,6 @@ class AgentRuntime:
             return state
         usage, turn.usage = turn.usage, TokenUsage()
         return state.with_usage(usage, self.clock.now().date().isoformat())
-
-    async def _notify_failure(self, session: AgentSession, event: Event, exc: LLMError) -> str:
-        reason = {
-            "LLMRateLimitedError": "the language model is rate-limiting me",
-            "ContextWindowExceededError": "the conversation no longer fits the model's context",
-        }.get(type(exc).__name__, "the language model is unavailable")
-        if isinstance(event, UserMessageReceived):
-            await self.delivery.send(
-                [
-                    SendReply(
-                        agent_key=event.agent_key,
-                        event_id=event.event_id,
-                        idempotency_key=f"{event.event_id}:failed",
-                        text=LLM_FAILED_NOTICE.format(reason=reason),
-                        address=event.reply_to or session.state.home,
-                    )
-                ]
-            )
-        return f"{type(exc).__name__}: {exc}"
 
     # ------------------------------------------------------------------ set-up
 
@@ -680,15 +745,12 @@ class AgentRuntime:
             updated_at=now,
         )
         try:
-            created = await self.agents.save(state, None)
+            return await self.agents.save(state, None)
         except ConcurrentUpdateError:
             existing = await self.agents.load(agent_key)
             if existing is None:
                 raise
             return existing
-        if self.on_created is not None:
-            await self.on_created(created)
-        return created
 
     def _check_budget(self) -> None:
         s = self.settings

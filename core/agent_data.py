@@ -11,12 +11,13 @@ from core.checkins import Checkin, CheckinStore
 from core.events import Event
 from core.messages import Message
 from core.ports import AgentStore, ArchivalStore, Inbox, RecallStore
-from core.records import AgentState, Passage
+from core.records import AgentState, FailedEvent, Passage
 
 
 class AgentExport(BaseModel):
     """An agent's data: working context and summary (``state``), every message (recall),
-    every passage (archival, without its embedding) and events not yet processed."""
+    every passage (archival, without its embedding), events not yet processed and events
+    that failed (with the reason)."""
 
     format: Literal["pagemind-agent-export"] = "pagemind-agent-export"
     format_version: int = 1
@@ -26,6 +27,7 @@ class AgentExport(BaseModel):
     messages: list[Message]
     passages: list[Passage]
     pending_events: list[Event]
+    failed_events: list[FailedEvent] = []
     checkins: list[Checkin] = []
 
 
@@ -40,7 +42,7 @@ async def export_agent(
     checkins: CheckinStore | None = None,
 ) -> AgentExport:
     state = await agents.load(agent_key)
-    messages = await recall.range(agent_key, 0, state.last_seq) if state else []
+    messages = await logged_messages(state, recall) if state else []
     passages = [p.model_copy(update={"embedding": None}) for p in await archival.all(agent_key)]
     return AgentExport(
         agent_key=agent_key,
@@ -49,8 +51,18 @@ async def export_agent(
         messages=messages,
         passages=passages,
         pending_events=await inbox.pending(agent_key),
+        failed_events=await inbox.failed(agent_key),
         checkins=await checkins.active(agent_key) if checkins else [],
     )
+
+
+async def logged_messages(state: AgentState, recall: RecallStore) -> list[Message]:
+    """Every message of the agent's log: those in recall storage, and those of the last step
+    that the state still carries."""
+    stored = await recall.range(state.agent_key, 0, state.last_seq)
+    have = {m.seq for m in stored}
+    carried = [m for m in state.unfiled if m.seq not in have]
+    return sorted([*stored, *carried], key=lambda m: m.seq) if carried else stored
 
 
 async def erase_agent(

@@ -233,6 +233,8 @@ class CheckinService:
             quiet_hours=self.policy.quiet_hours,
             address=address,
         )
+        if address is not None:
+            draft = draft.model_copy(update={"address": address.unquoted()})  # quotes nothing
         first = self._next(draft, now)
         if first is None:
             raise ToolError("That time has already passed; choose a time in the future.")

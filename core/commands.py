@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -20,8 +20,12 @@ from core.agent_data import erase_agent, export_agent
 from core.checkins import CheckinService, parse_when
 from core.clock import zone
 from core.errors import ConcurrentUpdateError, ConfigurationError, ToolError
+from core.events import Address
+from core.messages import Message
 from core.ports import AgentStore, ArchivalStore, Clock, Embedder, Inbox, RecallStore
-from core.records import ArchivalQuery, RecallQuery
+from core.ranking import message_terms, query_terms
+from core.records import ArchivalQuery, Page, RecallQuery
+from core.text import valid_text
 from core.tools.formatting import format_page, message_line, passage_line
 
 CommandName = Literal[
@@ -38,6 +42,7 @@ COMMANDS: tuple[CommandName, ...] = (
     "timezone",
 )
 CONFIRM_WINDOW_SECONDS = 300
+NOWHERE_TO_GO = "I don't know where to send a check-in from here; write to me first."
 
 _TEXT_COMMAND = re.compile(r"^[/!](\w+)(?:@(\w+))?(?:\s+(.*))?$", re.S)
 
@@ -57,6 +62,9 @@ Anything else you write, I simply read and answer."""
 class Command:
     name: CommandName
     argument: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "argument", valid_text(self.argument))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,7 @@ class CommandContext:
     own_agent: str  # the caller's own agent
     caller_id: str
     caller_name: str
+    address: Address | None = None  # the conversation the command came from
 
 
 class CommandHandler:
@@ -141,7 +150,7 @@ class CommandHandler:
             title = "About you" if block.label.startswith("human") else "About me"
             lines.append(f"{title} ({block.label}, {len(block.value)}/{block.limit} characters):")
             lines.append(block.value or "(nothing yet)")
-        messages = await self.recall.count(ctx.conversation_agent)
+        messages = await self.recall.count(ctx.conversation_agent) + len(state.unfiled)
         passages = await self.archival.count(ctx.conversation_agent)
         lines.append(f"I also keep {messages:,} messages and {passages:,} archived passages.")
         return CommandReply("\n".join(lines))
@@ -151,6 +160,9 @@ class CommandHandler:
             return CommandReply("What should I look for? For example: /search birthday")
         key = ctx.conversation_agent
         said = await self.recall.search(key, RecallQuery(text=words, limit=5))
+        state = await self.agents.load(key)
+        if state is not None and state.unfiled:
+            said = _with_carried(said, state.unfiled, words)
         embedding = None
         if self.embedder is not None:
             (embedding,) = await self.embedder.embed([words])
@@ -237,7 +249,12 @@ class CommandHandler:
             return CommandReply(usage)
         when = " ".join(words[1 : 1 + sizes[kind]])
         note = " ".join(words[1 + sizes[kind] :])
-        tz = await self._timezone_of(ctx.conversation_agent)
+        state = await self.agents.load(ctx.conversation_agent)
+        tz = state.timezone if state is not None else self.default_timezone
+        # It answers where it was asked for (the agent's own conversation otherwise).
+        address = ctx.address or (state.home if state is not None else None)
+        if address is None:
+            return CommandReply(NOWHERE_TO_GO)
         try:
             schedule = parse_when(
                 at=when if kind == "at" else None,
@@ -247,7 +264,12 @@ class CommandHandler:
                 now=self.clock.now(),
             )
             checkin = await self.checkins.schedule(
-                ctx.conversation_agent, note, schedule, timezone=tz, created_by="user"
+                ctx.conversation_agent,
+                note,
+                schedule,
+                timezone=tz,
+                created_by="user",
+                address=address,
             )
         except ToolError as exc:
             return CommandReply(f"{exc}\n{usage}")
@@ -282,6 +304,19 @@ class CommandHandler:
     async def _timezone_of(self, agent_key: str) -> str:
         state = await self.agents.load(agent_key)
         return state.timezone if state is not None else self.default_timezone
+
+
+def _with_carried(page: Page[Message], carried: Sequence[Message], words: str) -> Page[Message]:
+    """Recall results with the matching messages the state still carries (the agent's last
+    step, not in recall storage yet) in front: they are the newest."""
+    wanted = set(query_terms(words))
+    newest = [m for m in reversed(carried) if wanted & set(message_terms(m.spoken_text()))]
+    if not newest:
+        return page
+    items = (*newest, *(m for m in page.items if m.seq not in {n.seq for n in newest}))
+    return Page(
+        items[: page.limit], page.total + len(newest), page.offset, page.limit, page.exact_total
+    )
 
 
 def confirmation_code(agent_key: str, now: datetime) -> str:

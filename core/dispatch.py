@@ -41,6 +41,7 @@ from core.ports import Inbox, InboxSignals, Leases
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], Awaitable[object]]
+GiveUp = Callable[[Event, str], Awaitable[None]]
 PURGE_SECONDS = 3600.0  # how often finished events past their retention are deleted
 SAFETY_POLL_SECONDS = 30.0  # how often the inbox is read when every worker can signal
 
@@ -62,6 +63,7 @@ class AgentDispatcher:
         leases: Leases | None = None,
         signals: InboxSignals | None = None,
         forget: Callable[[str], None] | None = None,
+        give_up: GiveUp | None = None,
         max_concurrent_turns: int = 8,
         idle_seconds: float = 300.0,
         poll_interval: float = 2.0,
@@ -75,6 +77,7 @@ class AgentDispatcher:
         self._leases: Leases = leases or SoleWorkerLeases()
         self._signals: InboxSignals = signals or NoSignals()
         self._forget = forget or (lambda agent_key: None)
+        self._give_up = give_up
         self._slots = asyncio.Semaphore(max_concurrent_turns)
         self._idle = idle_seconds
         self._poll_interval = poll_interval
@@ -376,13 +379,16 @@ class AgentDispatcher:
 
     async def _process(self, event: Event) -> bool:
         """Run the event's turn (with retries) and mark it done; False if it was left to
-        another worker."""
+        another worker. An event that fails every attempt is kept in the inbox as failed
+        (the person's export shows it) and handed to ``give_up``, which tells the person."""
         extra = {"agent_key": event.agent_key, "event_id": event.event_id}
         error: str | None = None
+        exhausted = True
         for attempt in range(1, self._attempts + 1):
             try:
-                outcome = await self._handle(event)
-                error = getattr(outcome, "error", None)
+                await self._handle(event)  # a failure it handled is stored, told and logged
+                error = None
+                exhausted = False
                 break
             except asyncio.CancelledError:
                 raise
@@ -395,9 +401,21 @@ class AgentDispatcher:
                 log.warning("storage failed (attempt %d): %s", attempt, exc, extra=extra)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                log.exception("event failed (attempt %d)", attempt, extra=extra)
+                if attempt == 1:
+                    log.exception("event failed (attempt 1)", extra=extra)
+                else:
+                    log.warning("event failed again (attempt %d): %s", attempt, error, extra=extra)
             if attempt < self._attempts:
                 await asyncio.sleep(self._retry_delay * attempt)
+        if exhausted:
+            log.error(
+                "event failed %d times; kept in the inbox as failed: %s",
+                self._attempts,
+                error,
+                extra=extra,
+            )
+            if self._give_up is not None:
+                await self._give_up(event, error or "failed")
         try:
             await self._inbox.mark_done(event.event_id, error=error)
         except StorageError:

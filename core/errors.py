@@ -7,6 +7,7 @@ so the core and the entry points never see an SDK's exception type.
     ├── ConfigurationError          a setting is missing or wrong; the message says what to set
     ├── LLMError                    the language model could not give an answer
     │   ├── LLMUnavailableError     connection refused, timeout, 5xx after retries
+    │   ├── LLMAuthenticationError  the endpoint rejected the API key (401/403): never retried
     │   ├── LLMRateLimitedError     429 after the retries allowed
     │   ├── LLMResponseError        the endpoint answered with something unusable
     │   └── ContextWindowExceededError  the provider said the prompt is too long
@@ -37,6 +38,11 @@ class LLMError(PagemindError):
 
 class LLMUnavailableError(LLMError):
     """The endpoint could not be reached or kept failing (timeouts, 5xx) after retries."""
+
+
+class LLMAuthenticationError(LLMError):
+    """The endpoint rejected the API key (revoked, wrong, or without access to the model).
+    Retrying cannot help: the operator has to fix the key."""
 
 
 class LLMRateLimitedError(LLMError):

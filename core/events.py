@@ -25,6 +25,13 @@ class Address(BaseModel):
     reply_to_message_id: str | None = None
     is_direct: bool = False
 
+    def unquoted(self) -> Address:
+        """The same conversation, replying to no particular message (a check-in, a notice
+        that answers nothing the person just wrote)."""
+        if self.reply_to_message_id is None:
+            return self
+        return self.model_copy(update={"reply_to_message_id": None})
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -76,6 +83,14 @@ Event = Annotated[
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def reply_address(event: _Event, home: Address | None) -> Address | None:
+    """Where the agent's messages for ``event`` go: where the event came from, else the
+    agent's home conversation, quoting nothing there."""
+    if event.reply_to is not None:
+        return event.reply_to
+    return home.unquoted() if home is not None else None
 
 
 class SendReply(BaseModel):

@@ -122,6 +122,7 @@ class Gateway:
             own_agent=agent_key(message, "user"),
             caller_id=message.user_key,
             caller_name=message.sender.name,
+            address=message.address,
         )
         reply = await self.commands.run(command, ctx)
         return GatewayResult("command", reply=reply.text, file=reply.file, agent_key=ctx.own_agent)

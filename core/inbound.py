@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from core.events import Address
+from core.text import valid_text
 
 Scope = Literal["user", "channel", "thread"]
 AnswerMode = Literal["mention", "always"]
@@ -20,6 +21,9 @@ class Sender:
     name: str
     is_bot: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", valid_text(self.name))
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -29,6 +33,9 @@ class Attachment:
     ref: str
     size: int | None = None
     mime: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "filename", valid_text(self.filename))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,10 @@ class IncomingMessage:
     replies_to_bot: bool = False
     is_edit: bool = False
     attachments: tuple[Attachment, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Every platform's text enters here: made valid before anything can store it.
+        object.__setattr__(self, "text", valid_text(self.text))
 
     @property
     def address(self) -> Address:

@@ -6,13 +6,17 @@ adapter turns them into the wire format; the scripted test model reads them dire
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import JsonValue
 
+from core.errors import LLMError, LLMResponseError
 from core.messages import ToolCall
+
+log = logging.getLogger(__name__)
 
 PromptRole = Literal["system", "user", "assistant", "tool"]
 Purpose = Literal["turn", "summary"]
@@ -66,3 +70,18 @@ class ChatModel(Protocol):
     """
 
     async def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+
+async def complete_guarded(model: ChatModel, request: ChatRequest) -> ChatResponse:
+    """``model.complete``, with any exception an adapter let through turned into an
+    ``LLMResponseError``: whatever goes wrong in the model call, the turn is stored and the
+    person told, never dropped."""
+    try:
+        return await model.complete(request)
+    except LLMError:
+        raise
+    except Exception as exc:
+        log.exception("the language model adapter raised an unexpected error")
+        raise LLMResponseError(
+            f"the language model call failed unexpectedly ({type(exc).__name__}: {exc})"
+        ) from exc

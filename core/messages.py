@@ -21,6 +21,7 @@ from core.events import (
     UploadCompleted,
     UserMessageReceived,
 )
+from core.text import plural
 
 Role = Literal["user", "assistant", "tool"]
 
@@ -127,7 +128,8 @@ def event_message(event: Event, seq: int) -> Message:
         case UploadCompleted():
             kind = "upload"
             content = (
-                f"Archive Storage Upload Complete: {event.passages} passages from {event.filename}."
+                f"Archive Storage Upload Complete: {plural(event.passages, 'passage')} from "
+                f"{event.filename}."
             )
             if event.detail:
                 content += f" {event.detail}"

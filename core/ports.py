@@ -17,7 +17,7 @@ from core.inbound import Attachment, IncomingMessage
 from core.leases import LeaseHolder
 from core.llm import ChatModel
 from core.messages import Message
-from core.records import AgentState, ArchivalQuery, Page, Passage, RecallQuery
+from core.records import AgentState, ArchivalQuery, FailedEvent, Page, Passage, RecallQuery
 
 __all__ = [
     "AgentStore",
@@ -150,7 +150,14 @@ class Inbox(Protocol):
         """Unfinished events in arrival order (for one agent, or all)."""
         ...
 
-    async def mark_done(self, event_id: str, *, error: str | None = None) -> None: ...
+    async def mark_done(self, event_id: str, *, error: str | None = None) -> None:
+        """Finished; with ``error``, failed: kept with the reason (see ``failed``), never
+        purged, until the agent is erased."""
+        ...
+
+    async def failed(self, agent_key: str, limit: int = 1000) -> list[FailedEvent]:
+        """The agent's events that ended with an error, oldest first (until purged)."""
+        ...
 
     async def is_pending(self, event_id: str) -> bool:
         """Recorded and not done yet (False for an unknown or purged event)."""
@@ -160,7 +167,7 @@ class Inbox(Protocol):
 
     async def purge(self, retention: timedelta) -> int:
         """Forget events finished longer than ``retention`` ago (a redelivery older than that
-        is no longer recognised); returns how many."""
+        is no longer recognised), failed ones excepted; returns how many."""
         ...
 
 

@@ -8,10 +8,11 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from core.events import Address, SendReply
+from core.events import Address, Event, SendReply
 from core.memory import WorkingContext
+from core.messages import Message
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: search terms stemmed with Snowball
 
 SearchRole = Literal["user", "assistant", "system"]
 T = TypeVar("T")
@@ -67,6 +68,7 @@ class AgentState(BaseModel):
     recent_event_ids: tuple[str, ...] = ()  # events whose turns are stored, newest last
     chain_open: bool = False
     outbox: tuple[SendReply, ...] = ()
+    unfiled: tuple[Message, ...] = ()
     home: Address | None = None
     last_user_message_at: datetime | None = None
     timezone: str = "UTC"
@@ -91,6 +93,16 @@ class AgentState(BaseModel):
                 "usage_total": self.usage_total.plus(usage),
             }
         )
+
+
+class FailedEvent(BaseModel):
+    """An event whose every attempt failed: kept, with the reason, for the person's export
+    and the operator."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event: Event
+    error: str
 
 
 class Passage(BaseModel):

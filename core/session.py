@@ -4,6 +4,10 @@ Rendering and counting a message happens once, when it enters the FIFO queue; ea
 only concatenates. This is what keeps the core's own cost per LLM call flat as a conversation
 grows. Messages of the step in progress are appended at once and either committed with the
 step or rolled back.
+
+Messages not yet written to recall storage (``unfiled``) are tracked apart from the FIFO
+queue: new messages start unfiled, a recall write files them all, and those of a committed
+step travel in the agent state until then (``AgentState.unfiled``).
 """
 
 from __future__ import annotations
@@ -30,8 +34,15 @@ class AgentSession:
         self.fifo_tokens = 0
         self._system_for: tuple[WorkingContext, str] | None = None
         self._system: tuple[PromptMessage, int] = (PromptMessage("system", ""), 0)
-        self.add(fifo)
+        if state.unfiled:  # the last step's messages, not in recall storage yet
+            stored = {m.seq for m in fifo}
+            carried = [
+                m for m in state.unfiled if m.seq not in stored and m.seq > state.summary_upto_seq
+            ]
+            fifo = sorted([*fifo, *carried], key=lambda m: m.seq)
+        self._extend(fifo)
         self.committed = len(self.fifo)
+        self.unfiled: list[Message] = list(state.unfiled)
         # The stored last step's replies, until this process has sent them.
         self.outbox_unsent = False
 
@@ -44,6 +55,19 @@ class AgentSession:
         return self.fifo[self.committed :]
 
     def add(self, messages: Sequence[Message]) -> None:
+        """New messages: in the FIFO queue at once, in recall once they are filed."""
+        self._extend(messages)
+        self.unfiled.extend(messages)
+
+    def filed(self) -> None:
+        """Everything unfiled has been written to recall storage."""
+        self.unfiled.clear()
+
+    def unfiled_upto(self, seq: int) -> tuple[Message, ...]:
+        """The unfiled messages a state with ``last_seq == seq`` must carry."""
+        return tuple(m for m in self.unfiled if m.seq <= seq)
+
+    def _extend(self, messages: Sequence[Message]) -> None:
         for message in messages:
             rendered = self.layout.render(message, self.tz)
             n = self.layout.count(rendered)
@@ -63,6 +87,7 @@ class AgentSession:
     def rollback(self) -> None:
         """Forget the messages of a step that was not stored."""
         self._truncate(self.committed)
+        self.unfiled = list(self.unfiled_upto(self.state.last_seq))
 
     def drop_oldest(self, count: int) -> None:
         """Take the ``count`` oldest messages out of view (they stay in recall storage)."""

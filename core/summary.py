@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from core.clock import stamp
 from core.errors import LLMResponseError
-from core.llm import ChatModel, ChatRequest, PromptMessage, Usage
+from core.llm import ChatModel, ChatRequest, PromptMessage, Usage, complete_guarded
 from core.messages import Message
 from core.tokens import TokenCounter
 
@@ -76,7 +76,7 @@ class Summarizer:
             purpose="summary",
             agent_key=agent_key,
         )
-        response = await self.model.complete(request)
+        response = await complete_guarded(self.model, request)
         if response.usage:
             self.usage.append(response.usage)
         text = (response.content or "").strip()

@@ -1,9 +1,11 @@
 """Token counting with the model's own tokenizer, offline.
 
-``bpe-openai`` ships the OpenAI vocabularies (cl100k_base, o200k_base), so counts are exact for
-OpenAI models with no download. For other models the count is an estimate; the provider's
-reported ``usage`` corrects it: ``observe()`` keeps a correction factor that never lets the
-estimate fall below what the provider has actually counted.
+``toktok`` (PyPI ``toktok-rs``) has the OpenAI vocabularies (cl100k_base, o200k_base) compiled
+in, with ids identical to tiktoken's, so counts are exact for OpenAI models with no download.
+Only the one encoding the model uses is loaded (about 60 MiB for o200k_base; bpe-openai, used
+before, took 140 MiB). For other models the count is an estimate; the provider's reported
+``usage`` corrects it: ``observe()`` keeps a correction factor that never lets the estimate
+fall below what the provider has actually counted.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Mapping
 # plus a few framing tokens, and every reply is primed with three more.
 TOKENS_PER_MESSAGE = 4
 TOKENS_PER_REPLY = 3
-_SLICE = 500_000  # characters encoded at once (bpe-openai refuses 1,000,000 and more)
 
 _O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
 _CL100K_PREFIXES = ("gpt-4", "gpt-3.5", "text-embedding-3", "text-embedding-ada")
@@ -38,52 +39,38 @@ class TokenCounter:
         else:
             self.exact = True
         self.encoding_name = encoding
-        import bpe_openai  # loads its vocabularies on import (~1 s): only when a counter is made
+        import toktok  # the vocabulary loads when the first counter is made, not on import
 
-        self._encoding = bpe_openai.get_encoding(encoding)
+        # toktok's full tokenizer (its README's documented way to ids and decoding; the
+        # package's top-level functions only count and cut).
+        self._encoding = toktok._encoding(encoding)
         self.correction = 1.0
 
     def encode(self, text: str) -> list[int]:
-        return self._ids(text)
+        """Token ids, special-token text counted as ordinary text."""
+        return list(self._encoding.encode_ordinary(text))
 
     def count(self, text: str) -> int:
         if not text:
             return 0
-        return len(self._ids(text))
-
-    def _ids(self, text: str) -> list[int]:
-        """Token ids; text longer than the tokenizer accepts at once (1M characters, e.g. a
-        large uploaded file) is encoded in slices cut just before a whitespace."""
-        if len(text) < _SLICE:
-            return list(self._encoding.encode_ordinary(text))
-        ids: list[int] = []
-        start = 0
-        while start < len(text):
-            end = min(start + _SLICE, len(text))
-            if end < len(text):
-                cut = max(text.rfind(" ", start + 1, end), text.rfind("\n", start + 1, end))
-                end = cut if cut > start else end
-            ids.extend(self._encoding.encode_ordinary(text[start:end]))
-            start = end
-        return ids
+        return int(self._encoding.count(text))
 
     def count_json(self, value: Mapping[str, object]) -> int:
         return self.count(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
     def truncate(self, text: str, max_tokens: int) -> str:
-        """The longest prefix of ``text`` that fits in ``max_tokens``."""
+        """The longest prefix of ``text`` that fits in ``max_tokens``, cut at a character
+        boundary (a character split across tokens is left out whole)."""
         if max_tokens <= 0:
             return ""
-        ids = self._ids(text)
-        if len(ids) <= max_tokens:
-            return text
-        return str(self._encoding.decode(ids[:max_tokens]))
+        head, _ = self._encoding.truncate(text, max_tokens)
+        return str(head)
 
     def tail(self, text: str, max_tokens: int) -> str:
         """The longest suffix of ``text`` that fits in ``max_tokens``."""
         if max_tokens <= 0:
             return ""
-        ids = self._ids(text)
+        ids = self.encode(text)
         if len(ids) <= max_tokens:
             return text
         return str(self._encoding.decode(ids[-max_tokens:]))

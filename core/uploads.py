@@ -5,6 +5,10 @@ agent); parse in a thread; chunk each section by tokens with overlap; embed in b
 an embedder is configured; stage the passages (invisible), then publish them together; tell
 the agent with an ``UploadCompleted`` event in its ordered queue. Progress is reported as it
 goes; every refusal comes back as a message written for the user.
+
+A load that fails at any step, publishing included (a database that times out may still have
+done the work), is abandoned: every passage of it is removed before the failure is reported,
+so a file reported as failed is not searchable and a second try stores it once.
 """
 
 from __future__ import annotations
@@ -14,21 +18,28 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 from typing import Literal, Protocol
 
 from core.chunking import chunk_text
 from core.documents import DocumentParser, ParsedDocument
-from core.errors import UploadError
+from core.errors import StorageError, UploadError
 from core.events import Address, Event, UploadCompleted
 from core.inbound import Attachment, IncomingMessage
 from core.ports import ArchivalStore, Clock, Embedder, PlatformFiles
 from core.records import Passage
 from core.tasks import BackgroundTasks
+from core.text import plural, valid_text
 from core.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["stored", "duplicate", "busy", "rejected"]
+ABANDON_ATTEMPTS = 3
+UPLOAD_FAILED = (
+    'I couldn\'t store "{filename}": something went wrong on my side. Nothing of it was '
+    "kept; please send it again in a moment."
+)
 
 
 class Progress(Protocol):
@@ -50,8 +61,9 @@ class UploadResult:
 @dataclass(frozen=True)
 class UploadSettings:
     max_bytes: int = 20 * 2**20
-    chunk_tokens: int = 200
-    overlap_tokens: int = 30
+    # chosen on LoCoMo with half the conversations held out (docs/benchmarks.md)
+    chunk_tokens: int = 260
+    overlap_tokens: int = 60
     batch: int = 64  # passages embedded and staged per round trip
     stale_after: float = 180.0  # a load silent this long is dead (parsing is bounded at 120 s)
 
@@ -103,6 +115,7 @@ class UploadPipeline:
         reply_to: Address | None,
         progress: Progress | None,
     ) -> UploadResult:
+        filename = valid_text(filename)  # a file system's or platform's name, as given
         limit = self.settings.max_bytes
         if len(data) > limit:
             raise UploadError(
@@ -117,8 +130,16 @@ class UploadPipeline:
         if status == "stored":
             return UploadResult("duplicate", filename, 0, f'I already have "{filename}".')
         if status == "busy":
+            # Its loader reports progress at least every ``stale_after`` seconds, or it is
+            # dead and taken over: by then at the latest, sending it again works.
+            latest = (started + timedelta(seconds=self.settings.stale_after)).astimezone(UTC)
             return UploadResult(
-                "busy", filename, 0, f'I am already reading "{filename}"; one moment.'
+                "busy",
+                filename,
+                0,
+                f'"{filename}" is being read already (here or by another process). If that '
+                f"load has stopped, it is taken over from {latest:%H:%M:%S} UTC at the latest: "
+                "try again then.",
             )
         try:
             parsed = await asyncio.to_thread(
@@ -127,26 +148,47 @@ class UploadPipeline:
             passages = self._passages(parsed, document_id)
             await self._stage(agent_key, document_id, filename, passages, progress)
             count = await self.archival.publish_document(agent_key, document_id, self.clock.now())
-        except BaseException:
-            await asyncio.shield(self.archival.abandon_document(agent_key, document_id))
-            raise
-        where = f"{parsed.pages} pages, " if parsed.pages else ""
-        await self.notify(
-            UploadCompleted(
-                event_id=f"upload:{agent_key}:{document_id}",
-                agent_key=agent_key,
-                occurred_at=self.clock.now(),
-                filename=parsed.filename,
-                passages=count,
-                detail=f"({where}{len(parsed.sections)} sections; search it with "
-                "archival_memory_search)",
-                reply_to=reply_to,
+            where = f"{plural(parsed.pages, 'page')}, " if parsed.pages else ""
+            await self.notify(
+                UploadCompleted(
+                    event_id=f"upload:{agent_key}:{document_id}",
+                    agent_key=agent_key,
+                    occurred_at=self.clock.now(),
+                    filename=parsed.filename,
+                    passages=count,
+                    detail=f"({where}{plural(len(parsed.sections), 'section')}; search it with "
+                    "archival_memory_search)",
+                    reply_to=reply_to,
+                )
             )
-        )
+        except BaseException:
+            await asyncio.shield(self._abandon(agent_key, document_id, filename))
+            raise
         log.info("stored %s: %d passages", parsed.filename, count, extra={"agent_key": agent_key})
         return UploadResult(
-            "stored", parsed.filename, count, f'Stored "{parsed.filename}": {count} passages.'
+            "stored",
+            parsed.filename,
+            count,
+            f'Stored "{parsed.filename}": {plural(count, "passage")}.',
         )
+
+    async def _abandon(self, agent_key: str, document_id: str, filename: str) -> None:
+        """Remove every passage of a failed load (the database may be what failed: try a
+        few times; what is left is removed when the file is sent again, or at start)."""
+        for attempt in range(1, ABANDON_ATTEMPTS + 1):
+            try:
+                await self.archival.abandon_document(agent_key, document_id)
+                return
+            except StorageError as exc:
+                if attempt == ABANDON_ATTEMPTS:
+                    log.error(
+                        "could not remove the failed load of %s: %s",
+                        filename,
+                        exc,
+                        extra={"agent_key": agent_key},
+                    )
+                    return
+                await asyncio.sleep(0.5 * attempt)
 
     def _passages(self, parsed: ParsedDocument, document_id: str) -> list[Passage]:
         s = self.settings
@@ -189,7 +231,9 @@ class UploadPipeline:
             await self.archival.stage(agent_key, document_id, batch, self.clock.now())
             if progress is not None:
                 done = start + len(batch)
-                await progress.update(done, total, f'Reading "{filename}": {done}/{total} passages')
+                await progress.update(
+                    done, total, f'Reading "{filename}": {done} of {plural(total, "passage")}'
+                )
 
 
 class StatusProgress:
@@ -262,14 +306,24 @@ class PlatformUploads:
         except UploadError as exc:
             await progress.finish(str(exc))
             return None
-        return await self.pipeline.ingest(
-            agent_key,
-            attachment.filename,
-            data,
-            mime=attachment.mime,
-            reply_to=address,
-            progress=progress,
-        )
+        try:
+            return await self.pipeline.ingest(
+                agent_key,
+                attachment.filename,
+                data,
+                mime=attachment.mime,
+                reply_to=address,
+                progress=progress,
+            )
+        except Exception as exc:
+            # The load was abandoned already: say so, rather than leave "Reading…" standing.
+            extra = {"agent_key": agent_key}
+            if isinstance(exc, StorageError):
+                log.error("upload of %s failed: %s", attachment.filename, exc, extra=extra)
+            else:
+                log.exception("upload of %s failed", attachment.filename, extra=extra)
+            await progress.finish(UPLOAD_FAILED.format(filename=attachment.filename))
+            return None
 
     async def join(self) -> None:
         """Wait for the uploads under way (on shutdown, after intake has stopped)."""

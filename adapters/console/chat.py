@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,6 +22,7 @@ from core.events import Address, Event, SendReply, UserMessageReceived
 from core.leases import LeaseHolder
 from core.messages import Message
 from core.ports import Clock
+from core.text import valid_text
 
 HELP = """Commands:
   /memory   show the agent's working context
@@ -80,10 +82,13 @@ async def run_console(
     """Chat until ``/exit`` or the end of input (True), or until ``stop`` is set (False: a
     turn may still be under way; the caller finishes or cancels it). Lines are read in a
     daemon thread, so a stop never waits for the user to press Enter."""
+    if read_line is None and hasattr(sys.stdin, "reconfigure"):
+        # Whatever the locale says, a byte that does not decode must not end the chat.
+        sys.stdin.reconfigure(errors="surrogateescape")
     reader = read_line or console.input
     stop = stop or asyncio.Event()
     stopped = asyncio.ensure_future(stop.wait())
-    author = agent_key.split(":", 1)[-1]
+    author = valid_text(agent_key.split(":", 1)[-1])
     console.print(f"[dim]Chatting with agent {escape(agent_key)}. /help for commands.[/]")
     told: set[tuple[str, bool | None]] = set()
 
@@ -101,7 +106,9 @@ async def run_console(
                 console.print()
                 return False
             try:
-                line = line_read.result()
+                # A byte that is not UTF-8 arrives as a lone surrogate: made valid here, so
+                # the line is kept (with U+FFFD in its place) and the next one is read.
+                line = valid_text(line_read.result())
             except (EOFError, KeyboardInterrupt):
                 console.print()
                 return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from core.text import valid_text
+
 # C0 and C1 controls except tab and newline, plus stray byte-order marks. Form feeds go too:
 # parsers that treat them as page breaks split on them before normalising.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]")
@@ -14,13 +16,14 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd]")
 
 
 def normalize_text(text: str) -> str:
-    """NFC-normalise, drop control characters (keeping ``\\n`` and ``\\t``), unify line ends,
-    strip trailing spaces, and collapse runs of blank lines into one.
+    """Make valid (lone surrogates a parser let through become U+FFFD), NFC-normalise, drop
+    control characters (keeping ``\\n`` and ``\\t``), unify line ends, strip trailing
+    spaces, and collapse runs of blank lines into one.
 
     Leading indentation is kept (source code, ``<pre>`` blocks), so only blank lines are
     trimmed from the ends.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = valid_text(text).replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
     text = _CONTROL.sub("", text)
     text = unicodedata.normalize("NFC", text)

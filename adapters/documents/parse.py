@@ -7,6 +7,8 @@ import re
 from pathlib import PurePosixPath
 from typing import assert_never
 
+from core.text import valid_text
+
 from .collect import SectionCollector
 from .decode import decode_text
 from .detect import Detected, detect
@@ -66,7 +68,7 @@ def parse_document(
 def display_name(filename: str) -> str:
     """The base name of ``filename`` without control or bidi-override characters, shortened
     to fit in a message (keeping the extension); "untitled" if nothing is left."""
-    name = PurePosixPath(filename.replace("\\", "/")).name
+    name = PurePosixPath(valid_text(filename).replace("\\", "/")).name
     name = _UNSAFE_NAME_CHARS.sub("", name).strip()
     if len(name) > _MAX_NAME:
         suffix = PurePosixPath(name).suffix[:16]

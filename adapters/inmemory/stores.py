@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import math
+import asyncio
 import time
 import uuid
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from adapters.text_index import Ranked, TermIndex
+from adapters.vectors import VectorSet
 from core.checkins import Checkin, Claim, Settlement
 from core.documents import DocumentStatus
 from core.errors import ConcurrentUpdateError
 from core.events import Event
 from core.messages import Message
-from core.ranking import matches, rank_by_bm25, reciprocal_rank_fusion
-from core.records import AgentState, ArchivalQuery, Page, Passage, RecallQuery
+from core.ranking import (
+    fuse,
+    lexical_depth,
+    message_terms,
+    passage_terms,
+    query_terms,
+)
+from core.records import AgentState, ArchivalQuery, FailedEvent, Page, Passage, RecallQuery
 
 
 class InMemoryAgentStore:
@@ -47,9 +56,29 @@ class InMemoryAgentStore:
         self._states.pop(agent_key, None)
 
 
+INLINE_LISTING = 5_000  # a longer log is listed in a worker thread
+DATE_MARGIN = 20  # messages either side of a date bound that may be out of time order
+
+
+def _created(message: Message) -> datetime:
+    return message.created_at
+
+
+def _filtered(query: RecallQuery) -> bool:
+    """Whether results are filtered by more than the index knows (who said it, when)."""
+    return query.roles is not None or query.start is not None or query.end is not None
+
+
+def _seq(message: Message) -> int:
+    return message.seq
+
+
 class InMemoryRecallStore:
+    """Messages per agent, and an inverted index of what was said (``adapters.text_index``)."""
+
     def __init__(self) -> None:
         self._messages: dict[str, dict[int, Message]] = defaultdict(dict)
+        self._index: dict[str, TermIndex[int]] = {}
 
     async def append(self, agent_key: str, messages: Sequence[Message]) -> None:
         log = self._messages[agent_key]
@@ -59,8 +88,18 @@ class InMemoryRecallStore:
                 raise ConcurrentUpdateError(
                     f"message #{message.seq} of {agent_key!r} was written by another worker"
                 )
-        for message in messages:
+        fresh = sorted({m.seq: m for m in messages if m.seq not in log}.values(), key=_seq)
+        if not fresh:
+            return
+        newest = next(reversed(log), 0)  # the log is kept in sequence order
+        for message in fresh:
             log[message.seq] = message
+        index = self._index.get(agent_key)
+        if index is None or fresh[0].seq < newest:  # written out of order: sort again
+            log = self._messages[agent_key] = dict(sorted(log.items()))
+            index = self._index[agent_key] = TermIndex()
+            fresh = list(log.values())
+        await index.add_many_async([(m.seq, message_terms(m.spoken_text()), m.seq) for m in fresh])
 
     async def range(self, agent_key: str, after_seq: int, upto_seq: int) -> list[Message]:
         log = self._messages.get(agent_key, {})
@@ -68,26 +107,51 @@ class InMemoryRecallStore:
 
     async def search(self, agent_key: str, query: RecallQuery) -> Page[Message]:
         log = self._messages.get(agent_key, {})
-        candidates = [
-            m
-            for s, m in sorted(log.items())
-            if (query.max_seq is None or s <= query.max_seq)
-            and m.spoken_text()
-            and (query.start is None or m.created_at >= query.start)
-            and (query.end is None or m.created_at < query.end)
-            and (query.roles is None or m.search_role in query.roles)
-        ]
+
+        def wanted(m: Message) -> bool:
+            return (
+                (query.max_seq is None or m.seq <= query.max_seq)
+                and bool(m.spoken_text())
+                and (query.start is None or m.created_at >= query.start)
+                and (query.end is None or m.created_at < query.end)
+                and (query.roles is None or m.search_role in query.roles)
+            )
+
         if query.text:
-            text = query.text
-            candidates = [m for m in candidates if matches(text, m.spoken_text())]
-            if query.order == "relevance":
-                candidates = rank_by_bm25(text, candidates, [m.spoken_text() for m in candidates])
-        if query.order == "newest":
-            candidates.sort(key=lambda m: -m.seq)
-        elif query.order == "oldest":
-            candidates.sort(key=lambda m: m.seq)
-        items = tuple(candidates[query.offset : query.offset + query.limit])
-        return Page(items, len(candidates), query.offset, query.limit)
+            index = self._index.get(agent_key)
+            words = query_terms(query.text)
+            if index is None or not words:
+                return Page((), 0, query.offset, query.limit)
+            relevance = query.order == "relevance"
+            found = await index.search_async(
+                words,
+                limit=query.offset + query.limit if relevance else None,
+                upto=query.max_seq,
+                accept=(lambda seq: wanted(log[seq])) if _filtered(query) else None,
+            )
+            seqs = [seq for seq, _ in found.ranked]
+            if not relevance:
+                seqs.sort(reverse=query.order == "newest")
+            page = seqs[query.offset : query.offset + query.limit]
+            return Page(tuple(log[s] for s in page), found.total, query.offset, query.limit)
+
+        snapshot = list(log.values())  # in sequence order; the loop may append meanwhile
+
+        def listing() -> Page[Message]:
+            # sequence order is time order, up to small clock differences: bisect, then
+            # look a margin further either side (as the MongoDB store does)
+            low, high = 0, len(snapshot)
+            if query.start is not None:
+                low = max(0, bisect_left(snapshot, query.start, key=_created) - DATE_MARGIN)
+            if query.end is not None:
+                high = bisect_left(snapshot, query.end, key=_created) + DATE_MARGIN
+            candidates = [m for m in snapshot[low:high] if wanted(m)]
+            if query.order == "newest":
+                candidates.reverse()
+            items = tuple(candidates[query.offset : query.offset + query.limit])
+            return Page(items, len(candidates), query.offset, query.limit)
+
+        return listing() if len(log) <= INLINE_LISTING else await asyncio.to_thread(listing)
 
     async def count(self, agent_key: str) -> int:
         return len(self._messages.get(agent_key, {}))
@@ -97,10 +161,14 @@ class InMemoryRecallStore:
         doomed = [s for s in log if s > seq]
         for s in doomed:
             del log[s]
+        index = self._index.get(agent_key)
+        if doomed and index is not None:
+            await asyncio.to_thread(index.drop_after, seq)
         return len(doomed)
 
     async def erase(self, agent_key: str) -> None:
         self._messages.pop(agent_key, None)
+        self._index.pop(agent_key, None)
 
 
 @dataclass
@@ -108,38 +176,64 @@ class _Document:
     filename: str
     status: str
     updated: datetime
-    staged: dict[str, Passage] = field(default_factory=dict)
+    staged: dict[str, tuple[int, Passage]] = field(default_factory=dict)
 
 
 class InMemoryArchivalStore:
-    """Word search (BM25), plus cosine similarity when passages and query carry embeddings;
-    with both, results are ranked by reciprocal-rank fusion of the two lists."""
+    """Word search (BM25 over an inverted index), plus cosine similarity when passages and
+    query carry embeddings; with both, results are ranked by reciprocal-rank fusion.
+
+    Passages are numbered in the order they are stored (staged ones when staged), as the
+    MongoDB store numbers them: equal scores rank the newer first on both."""
 
     def __init__(self) -> None:
         self._passages: dict[str, dict[str, Passage]] = defaultdict(dict)
+        self._index: dict[str, TermIndex[str]] = {}
+        self._vectors: dict[str, VectorSet] = {}
+        self._numbers: dict[str, int] = defaultdict(int)
+        self._order: dict[str, dict[str, int]] = defaultdict(dict)  # passage -> its number
         self._documents: dict[tuple[str, str], _Document] = {}
 
     async def insert(self, agent_key: str, passages: Sequence[Passage]) -> None:
+        await self._add(agent_key, [(self._number(agent_key), p) for p in passages])
+
+    def _number(self, agent_key: str) -> int:
+        self._numbers[agent_key] += 1
+        return self._numbers[agent_key]
+
+    async def _add(self, agent_key: str, numbered: Sequence[tuple[int, Passage]]) -> None:
         store = self._passages[agent_key]
-        for passage in passages:
-            store.setdefault(passage.id, passage)
+        fresh = [(n, p) for n, p in numbered if p.id not in store]
+        for n, passage in fresh:
+            store[passage.id] = passage
+            self._order[agent_key][passage.id] = n
+        index = self._index.setdefault(agent_key, TermIndex())
+        await index.add_many_async([(p.id, passage_terms(p.text, p.section), n) for n, p in fresh])
+        embedded = [p for _, p in fresh if p.embedding is not None]
+        if embedded:
+            vectors = self._vectors.setdefault(agent_key, VectorSet())
+            vectors.add([p.id for p in embedded], [p.embedding or () for p in embedded])
 
     async def search(self, agent_key: str, query: ArchivalQuery) -> Page[Passage]:
         passages = self._passages.get(agent_key, {})
-        candidates = [p for p in passages.values() if matches(query.text, p.text)]
-        ids = [p.id for p in candidates]
-        rankings = [rank_by_bm25(query.text, ids, [p.text for p in candidates])]
+        index = self._index.get(agent_key)
+        depth = lexical_depth(query)
+        words = query_terms(query.text)
+        found = (
+            await index.search_async(words, limit=depth)
+            if index is not None and words
+            else Ranked([], 0)
+        )
+        vectors = self._vectors.get(agent_key)
+        semantic = None
         if query.embedding is not None:
-            scored = [
-                (_cosine(query.embedding, p.embedding), p.id)
-                for p in passages.values()
-                if p.embedding is not None
-            ]
-            scored.sort(key=lambda pair: (-pair[0], pair[1]))
-            rankings.append([pid for score, pid in scored[: query.semantic_k] if score > 0])
-        ranked = reciprocal_rank_fusion(rankings)
+            semantic = (
+                await vectors.nearest_async(query.embedding, query.semantic_k) if vectors else []
+            )
+        lexical = [pid for pid, _ in found.ranked]
+        ranked, total, exact = fuse(lexical, found.total, semantic, depth)
         items = tuple(passages[i] for i in ranked[query.offset : query.offset + query.limit])
-        return Page(items, len(ranked), query.offset, query.limit)
+        return Page(items, total, query.offset, query.limit, exact_total=exact)
 
     async def count(self, agent_key: str) -> int:
         return len(self._passages.get(agent_key, {}))
@@ -149,6 +243,10 @@ class InMemoryArchivalStore:
 
     async def erase(self, agent_key: str) -> None:
         self._passages.pop(agent_key, None)
+        self._index.pop(agent_key, None)
+        self._vectors.pop(agent_key, None)
+        self._numbers.pop(agent_key, None)
+        self._order.pop(agent_key, None)
         for key in [k for k in self._documents if k[0] == agent_key]:
             del self._documents[key]
 
@@ -168,12 +266,12 @@ class InMemoryArchivalStore:
         self, agent_key: str, document_id: str, passages: Sequence[Passage], now: datetime
     ) -> None:
         document = self._documents[(agent_key, document_id)]
-        document.staged.update((p.id, p) for p in passages)
+        document.staged.update((p.id, (self._number(agent_key), p)) for p in passages)
         document.updated = now
 
     async def publish_document(self, agent_key: str, document_id: str, now: datetime) -> int:
         document = self._documents[(agent_key, document_id)]
-        await self.insert(agent_key, list(document.staged.values()))
+        await self._add(agent_key, list(document.staged.values()))
         count = len(document.staged)
         document.staged.clear()
         document.status, document.updated = "published", now
@@ -181,6 +279,21 @@ class InMemoryArchivalStore:
 
     async def abandon_document(self, agent_key: str, document_id: str) -> None:
         self._documents.pop((agent_key, document_id), None)
+        store = self._passages.get(agent_key, {})
+        gone = [i for i, p in store.items() if p.document_id == document_id]
+        if not gone:
+            return
+        for pid in gone:
+            del store[pid]
+        # The index has no removal: build the agent's anew from what is left (rare).
+        order = self._order[agent_key]
+        for pid in gone:
+            del order[pid]
+        kept = sorted(((order[pid], p) for pid, p in store.items()), key=lambda np: np[0])
+        store.clear()
+        self._index.pop(agent_key, None)
+        self._vectors.pop(agent_key, None)
+        await self._add(agent_key, kept)
 
     async def recover_documents(self, older_than: datetime) -> int:
         stalled = [
@@ -197,6 +310,7 @@ class InMemoryInbox:
     def __init__(self) -> None:
         self._events: dict[str, Event] = {}
         self._done: dict[str, float] = {}
+        self._errors: dict[str, str] = {}
 
     async def put(self, event: Event) -> bool:
         if event.event_id in self._events:
@@ -217,6 +331,16 @@ class InMemoryInbox:
 
     async def mark_done(self, event_id: str, *, error: str | None = None) -> None:
         self._done[event_id] = time.time()
+        if error:
+            self._errors[event_id] = error
+
+    async def failed(self, agent_key: str, limit: int = 1000) -> list[FailedEvent]:
+        found = [
+            FailedEvent(event=self._events[eid], error=error)
+            for eid, error in self._errors.items()
+            if eid in self._events and self._events[eid].agent_key == agent_key
+        ]
+        return found[:limit]
 
     async def is_pending(self, event_id: str) -> bool:
         return event_id in self._events and event_id not in self._done
@@ -225,22 +349,15 @@ class InMemoryInbox:
         for event_id in [i for i, e in self._events.items() if e.agent_key == agent_key]:
             del self._events[event_id]
             self._done.pop(event_id, None)
+            self._errors.pop(event_id, None)
 
     async def purge(self, retention: timedelta) -> int:
         cutoff = time.time() - retention.total_seconds()
-        old = [i for i, done in self._done.items() if done < cutoff]
+        old = [i for i, done in self._done.items() if done < cutoff and i not in self._errors]
         for event_id in old:
             del self._events[event_id], self._done[event_id]
+            self._errors.pop(event_id, None)
         return len(old)
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    if len(a) != len(b) or not a:
-        return 0.0
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
 
 
 class InMemoryCheckinStore:

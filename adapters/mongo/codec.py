@@ -12,7 +12,7 @@ from bson import Binary
 
 from core.events import EVENT_ADAPTER, Event
 from core.messages import Message, ToolCall
-from core.ranking import terms
+from core.ranking import message_terms, passage_terms
 from core.records import SCHEMA_VERSION, AgentState, Passage
 
 Doc = dict[str, Any]
@@ -35,9 +35,13 @@ def message_id(agent_key: str, seq: int) -> str:
     return position(agent_key, seq)
 
 
-def search_terms(text: str) -> str:
-    """What the text index holds: our own terms, so every server matches alike."""
-    return " ".join(terms(text))
+def message_search_terms(spoken: str) -> str:
+    """What word search finds a message by: its terms (``core.ranking``), stemmed once."""
+    return " ".join(message_terms(spoken)) if spoken else ""
+
+
+def passage_search_terms(text: str, section: str | None) -> str:
+    return " ".join(passage_terms(text, section))
 
 
 def utc(moment: datetime) -> datetime:
@@ -82,7 +86,7 @@ def message_to_doc(agent_key: str, message: Message) -> Doc:
         "author_id": message.author_id,
         "author_name": message.author_name,
         "search_role": message.search_role if spoken else None,
-        "terms": search_terms(spoken) if spoken else "",
+        "terms": message_search_terms(spoken),
     }
 
 
@@ -123,7 +127,7 @@ def passage_to_doc(agent_key: str, passage: Passage, n: int) -> Doc:
         "n": n,
         "pos": position(agent_key, n),
         "text": passage.text,
-        "terms": search_terms(passage.text),
+        "terms": passage_search_terms(passage.text, passage.section),
         "source": passage.source,
         "section": passage.section,
         "chunk_index": passage.chunk_index,

@@ -8,15 +8,30 @@ from contextlib import contextmanager
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConfigurationError as DriverConfigurationError
 from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 from pymongo.monitoring import CommandListener
 
-from core.errors import StorageError, StorageUnavailableError
+from core.errors import ConfigurationError, StorageError, StorageUnavailableError
+
+# user:password@ up to the last "@" before the hosts: an unescaped "@" in a password (the
+# commonest mistake in a URI) must not leave half of it showing.
+_CREDENTIALS = re.compile(
+    r"^(?P<scheme>[a-z+]+://)(?P<user>[^:/?#@]*):(?P<password>.*)@(?P<rest>[^@]*)$", re.I
+)
 
 
 def redact(uri: str) -> str:
     """The URI with any password replaced, fit for logs and error messages."""
-    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", uri)
+    found = _CREDENTIALS.match(uri)
+    if found is None:
+        return uri
+    return f"{found['scheme']}{found['user']}:***@{found['rest']}"
+
+
+def _password(uri: str) -> str | None:
+    found = _CREDENTIALS.match(uri)
+    return found["password"] if found and found["password"] else None
 
 
 @contextmanager
@@ -42,15 +57,30 @@ class MongoConnection:
         listeners: Sequence[CommandListener] = (),
     ) -> None:
         self.uri = uri
-        self.client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-            uri,
-            tz_aware=True,
-            event_listeners=list(listeners),
-            serverSelectionTimeoutMS=timeout_ms,
-            connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=max(timeout_ms * 6, 30_000),
-            appname="pagemind",
+        # An operator's own socketTimeoutMS in the URI is kept.
+        socket = (
+            {}
+            if "sockettimeoutms=" in uri.lower()
+            else {"socketTimeoutMS": max(timeout_ms * 6, 30_000)}
         )
+        try:
+            self.client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+                uri,
+                tz_aware=True,
+                event_listeners=list(listeners),
+                serverSelectionTimeoutMS=timeout_ms,
+                connectTimeoutMS=timeout_ms,
+                appname="pagemind",
+                **socket,  # type: ignore[arg-type]
+            )
+        except (DriverConfigurationError, ValueError) as exc:
+            reason = str(exc)
+            password = _password(uri)
+            if password:
+                reason = reason.replace(password, "***")
+            raise ConfigurationError(
+                f"PAGEMIND_MONGODB_URI is not a valid MongoDB URI ({redact(uri)}): {reason}"
+            ) from None
         self.db: AsyncDatabase[dict[str, object]] = self.client[database]
 
     async def ping(self) -> None:

@@ -8,7 +8,8 @@ clocks agree (see the README, "Several replicas"). ``by`` names the worker that 
 (None for other processes, such as ``pagemind ingest``), so change streams can leave out a
 worker's own events. Finished events keep their id (so a late redelivery is still recognised) until
 ``purge`` removes those finished longer than the retention ago (an application-side TTL:
-``done`` is epoch seconds, as some servers keep dates written by ``$set`` as strings).
+``done`` is epoch seconds, as some servers keep dates written by ``$set`` as strings). Failed
+events (``status: failed``, with the ``error``) are kept until their agent is erased.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from adapters.mongo.codec import event_from_doc, event_to_doc
 from adapters.mongo.connection import MongoConnection, translated
 from core.events import Event
 from core.ports import Clock
+from core.records import FailedEvent
 
 DUPLICATE_KEY = 11000
 
@@ -98,6 +100,18 @@ class MongoInbox:
                 },
             )
 
+    async def failed(self, agent_key: str, limit: int = 1000) -> list[FailedEvent]:
+        with translated(self._uri):
+            cursor = (
+                self._inbox.find({"agent": agent_key, "status": "failed"}, {"event": 1, "error": 1})
+                .sort("order", ASCENDING)
+                .limit(limit)
+            )
+            return [
+                FailedEvent(event=event_from_doc(d), error=str(d.get("error") or "failed"))
+                async for d in cursor
+            ]
+
     async def erase(self, agent_key: str) -> None:
         with translated(self._uri):
             await self._inbox.delete_many({"agent": agent_key})
@@ -106,5 +120,5 @@ class MongoInbox:
         """Forget events finished more than ``retention`` ago; returns how many."""
         cutoff = (self._clock.now() - retention).timestamp()
         with translated(self._uri):
-            result = await self._inbox.delete_many({"done": {"$lt": cutoff}})
+            result = await self._inbox.delete_many({"status": "done", "done": {"$lt": cutoff}})
         return result.deleted_count

@@ -2,9 +2,10 @@
 
 ``_id`` and ``pos`` are both "<agent>#<seq, zero-padded>": point reads use ``_id``, range
 reads the indexed ``pos`` (nx-27017 scans the collection for an ``_id`` range). Word search
-takes candidates from the text index one term at a time (``adapters.mongo.text``), ranks them
-with ``core.ranking`` and fetches only the page shown. A date range becomes a sequence range
-first: sequence order is time order, and some servers cannot mix ``$text`` with dates.
+ranks every message with exact BM25 over the agent's messages held in this process
+(``adapters.mongo.message_index``, as the in-memory store ranks) and fetches only the page
+shown. Listing by date turns the date range into a sequence range first: sequence order is
+time order.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import BulkWriteError
 
+from adapters.mongo.agents import AGENTS
 from adapters.mongo.codec import message_from_doc, message_id, message_to_doc, same_message, utc
 from adapters.mongo.connection import MongoConnection, translated
-from adapters.mongo.text import candidates
+from adapters.mongo.message_index import Fact, MessageIndex
 from core.errors import ConcurrentUpdateError
 from core.messages import Message
-from core.ranking import rank_by_bm25
+from core.ranking import query_terms
 from core.records import Page, RecallQuery
 
 MESSAGES = "messages"
@@ -30,10 +32,12 @@ _MARGIN = 20  # messages either side of a date bound that may be out of time ord
 
 
 class MongoRecallStore:
-    def __init__(self, connection: MongoConnection, *, candidate_limit: int = 300) -> None:
+    def __init__(self, connection: MongoConnection, *, list_limit: int = 300) -> None:
         self._uri = connection.uri
         self._messages = connection.db[MESSAGES]
-        self.candidate_limit = candidate_limit
+        self._agents = connection.db[AGENTS]
+        self.list_limit = list_limit  # messages a date listing counts at most
+        self.held = MessageIndex(self._messages)
 
     async def append(self, agent_key: str, messages: Sequence[Message]) -> None:
         if not messages:
@@ -70,30 +74,38 @@ class MongoRecallStore:
     async def search(self, agent_key: str, query: RecallQuery) -> Page[Message]:
         empty: Page[Message] = Page((), 0, query.offset, query.limit)
         with translated(self._uri):
-            low, high = await self._seq_bounds(agent_key, query)
-            if low > high:
-                return empty
-            where = _span(agent_key, low - 1, high)
-            where["search_role"] = {"$in": sorted(query.roles)} if query.roles else {"$ne": None}
             if query.text:
-                found, capped = await candidates(
-                    self._messages,
-                    query.text,
-                    where,
-                    order_field="seq",
-                    key_field="seq",
-                    limit=self.candidate_limit,
-                    fields=("created_at",),
+                words = query_terms(query.text)
+                if not words:
+                    return empty
+                last, committed = query.max_seq, query.max_seq
+                if query.max_seq is None:  # everything stored, committed or not
+                    last = await self._last_seq(agent_key)
+                    committed = await self._committed_seq(agent_key)
+                relevance = query.order == "relevance"
+                found = await self.held.search(
+                    agent_key,
+                    words,
+                    upto=last or 0,
+                    committed=committed,
+                    last=None if query.max_seq is not None else last,
+                    accept=(lambda seq, fact: _wanted(fact, query))
+                    if query.roles is not None or query.start is not None or query.end is not None
+                    else None,
+                    limit=query.offset + query.limit if relevance else None,
                 )
-                found = [d for d in found if _within(d["created_at"], query)]
-                oldest_first = [d["seq"] for d in found]
-                if query.order == "relevance":
-                    seqs = rank_by_bm25(query.text, oldest_first, [d["terms"] for d in found])
-                elif query.order == "newest":
-                    seqs = oldest_first[::-1]
-                else:
-                    seqs = oldest_first
+                seqs = [seq for seq, _ in found.ranked]
+                if not relevance:
+                    seqs.sort(reverse=query.order == "newest")
+                total, capped = found.total, False
             else:
+                low, high = await self._seq_bounds(agent_key, query)
+                if low > high:
+                    return empty
+                where = _span(agent_key, low - 1, high)
+                where["search_role"] = (
+                    {"$in": sorted(query.roles)} if query.roles else {"$ne": None}
+                )
                 if query.start is not None or query.end is not None:
                     where["created_at"] = {
                         k: v
@@ -103,17 +115,17 @@ class MongoRecallStore:
                 cursor = (
                     self._messages.find(where, {"seq": 1})
                     .sort("pos", ASCENDING if query.order == "oldest" else DESCENDING)
-                    .limit(self.candidate_limit)
+                    .limit(self.list_limit)
                 )
                 seqs = [d["seq"] async for d in cursor]
-                capped = len(seqs) >= self.candidate_limit
+                total, capped = len(seqs), len(seqs) >= self.list_limit
             page = seqs[query.offset : query.offset + query.limit]
             docs = {}
             if page:
                 ids = [message_id(agent_key, s) for s in page]
                 docs = {d["seq"]: d async for d in self._messages.find({"_id": {"$in": ids}})}
         items = tuple(message_from_doc(docs[s]) for s in page if s in docs)
-        return Page(items, len(seqs), query.offset, query.limit, exact_total=not capped)
+        return Page(items, total, query.offset, query.limit, exact_total=not capped)
 
     async def _seq_bounds(self, agent_key: str, query: RecallQuery) -> tuple[int, int]:
         """The sequence range that can hold the query's dates, found by binary search over
@@ -134,6 +146,11 @@ class MongoRecallStore:
         )
         return int(last["seq"]) if last else 0
 
+    async def _committed_seq(self, agent_key: str) -> int:
+        """The agent's last committed message (its stored state's ``last_seq``)."""
+        state = await self._agents.find_one({"_id": agent_key}, {"state.last_seq": 1})
+        return int(((state or {}).get("state") or {}).get("last_seq", 0))
+
     async def _first_at(self, agent_key: str, moment: datetime, lo: int, hi: int) -> int:
         """The first sequence number in [lo, hi) whose message is at or after ``moment``
         (``hi`` if none)."""
@@ -153,11 +170,13 @@ class MongoRecallStore:
             return await self._messages.count_documents(_span(agent_key, 0, _LAST))
 
     async def discard_after(self, agent_key: str, seq: int) -> int:
+        self.held.committed(agent_key, seq)  # called with the last committed message
         with translated(self._uri):
             result = await self._messages.delete_many(_span(agent_key, seq, _LAST))
         return result.deleted_count
 
     async def erase(self, agent_key: str) -> None:
+        self.held.forget(agent_key)
         with translated(self._uri):
             await self._messages.delete_many(_span(agent_key, 0, _LAST))
 
@@ -173,8 +192,10 @@ def _span(agent_key: str, after_seq: int, upto_seq: int) -> dict[str, Any]:
     }
 
 
-def _within(created_at: datetime, query: RecallQuery) -> bool:
-    moment = utc(created_at)
-    return (query.start is None or moment >= query.start) and (
-        query.end is None or moment < query.end
+def _wanted(fact: Fact, query: RecallQuery) -> bool:
+    role, moment = fact
+    return (
+        (query.roles is None or role in query.roles)
+        and (query.start is None or moment >= query.start)
+        and (query.end is None or moment < query.end)
     )

@@ -13,14 +13,16 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from pymongo import ASCENDING, TEXT, IndexModel
+from pymongo import ASCENDING, TEXT, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from adapters.mongo.agents import AGENTS
 from adapters.mongo.archival import DOCUMENTS, PASSAGES
 from adapters.mongo.checkins import CHECKINS
+from adapters.mongo.codec import message_from_doc, message_search_terms, passage_search_terms
 from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.inbox import INBOX
 from adapters.mongo.recall import MESSAGES
@@ -41,9 +43,36 @@ class Migration:
     apply: Callable[[Db], Awaitable[None]]
 
 
-# Migrations of the stored schema, oldest first. Schema 1 is the first released layout, so
-# there is nothing to migrate yet; a change to a stored shape adds an entry here.
-MIGRATIONS: tuple[Migration, ...] = ()
+async def restem_terms(db: Db) -> None:
+    """Schema 2: recompute the stored search ``terms`` of messages and passages with the
+    Snowball stemmer (schema 1 stored a hand-written light stemming). Idempotent: a document
+    already at version 2 is skipped, and recomputing gives the same terms."""
+    for name, terms_of in ((MESSAGES, _message_terms), (PASSAGES, _passage_terms)):
+        collection = db[name]
+        updates: list[UpdateOne] = []
+        async for doc in collection.find({"v": {"$lt": 2}}).batch_size(1000):
+            updates.append(
+                UpdateOne({"_id": doc["_id"]}, {"$set": {"terms": terms_of(doc), "v": 2}})
+            )
+            if len(updates) >= 1000:
+                await collection.bulk_write(updates, ordered=False)
+                updates = []
+        if updates:
+            await collection.bulk_write(updates, ordered=False)
+
+
+def _message_terms(doc: dict[str, Any]) -> str:
+    return message_search_terms(message_from_doc(doc).spoken_text())
+
+
+def _passage_terms(doc: dict[str, Any]) -> str:
+    return passage_search_terms(doc.get("text", ""), doc.get("section"))
+
+
+# Migrations of the stored schema, oldest first; a change to a stored shape adds an entry.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "search terms stemmed with Snowball (Porter2)", restem_terms),
+)
 
 
 def indexes() -> dict[str, list[IndexModel]]:

@@ -8,6 +8,7 @@ import openai
 
 from core.errors import (
     ContextWindowExceededError,
+    LLMAuthenticationError,
     LLMError,
     LLMRateLimitedError,
     LLMResponseError,
@@ -58,8 +59,12 @@ def map_error(exc: openai.APIError, *, service: str, model: str, where: str) -> 
         if isinstance(exc, openai.RateLimitError):
             return LLMRateLimitedError(f"rate limited after retries: {detail}")
         if isinstance(exc, openai.AuthenticationError):
-            return LLMUnavailableError(
-                f"the {service} endpoint rejected the API key (401): {detail}"
+            return LLMAuthenticationError(
+                f"the {service} endpoint at {where} rejected the API key (401): {detail}"
+            )
+        if isinstance(exc, openai.PermissionDeniedError):
+            return LLMAuthenticationError(
+                f"the {service} endpoint at {where} refused this API key access (403): {detail}"
             )
         if isinstance(exc, openai.NotFoundError):
             return LLMUnavailableError(
@@ -75,3 +80,12 @@ def map_error(exc: openai.APIError, *, service: str, model: str, where: str) -> 
     if isinstance(exc, openai.APIConnectionError):
         return LLMUnavailableError(f"cannot connect to {where}: {exc}")
     return LLMResponseError(f"unusable answer from the {service} endpoint: {exc}")
+
+
+def map_unexpected(exc: Exception, *, service: str, where: str) -> LLMError:
+    """Anything else the SDK or the answer's shape raised (a 200 whose body is not JSON, a
+    field of the wrong type): the endpoint answered, but with nothing usable."""
+    return LLMResponseError(
+        f"the {service} endpoint at {where} sent an answer that is not a valid completion "
+        f"({type(exc).__name__}: {exc})"
+    )

@@ -103,6 +103,9 @@ class SlackAdapter:
             slash_command=slash_command,
         )
         self.app = AsyncApp(
+            # Bolt names its app's loggers after this (by default, after our file name):
+            # under "slack_bolt" they are recognised as the library's (config/logging.py).
+            name="slack_bolt.pagemind",
             client=self.client,
             signing_secret=_optional(settings.signing_secret),
             process_before_response=True,

@@ -1,10 +1,13 @@
 """Fetching a file someone shared with the bot: ``files.info``, then a GET of its private URL
 with the bot token.
 
-Two Slack traps are handled here. Without a valid ``Authorization`` header Slack answers
-``200`` with an HTML sign-in page instead of the file, so an HTML body for a file that is not
-HTML is an error. And the bot token is only ever sent to Slack's own file hosts: an external
-file (Google Drive...) has a ``url_private`` elsewhere, which must never see the token.
+Two Slack traps are handled here. Without a valid ``Authorization`` header (or without the
+``files:read`` scope) Slack answers ``200`` with an HTML sign-in page instead of the file, so
+a download is kept only if it is the file asked for: an HTML body for a file that is not
+HTML is refused, and so is any body whose size is not the size ``files.info`` gave (which
+catches a sign-in or error page in place of an HTML file too). And the bot token is only
+ever sent to Slack's own file hosts: an external file (Google Drive...) has a
+``url_private`` elsewhere, which must never see the token.
 """
 
 from __future__ import annotations
@@ -77,7 +80,10 @@ class SlackDownloads:
         if not url or not self._trusted(url):
             log.warning("refused to download file %s from an unexpected host", attachment.ref)
             raise UploadError("I can't download that file from Slack.")
-        return await self._fetch(url, attachment, str(info.get("mimetype") or ""), max_bytes)
+        expected = size if isinstance(size, int) and size > 0 else None
+        return await self._fetch(
+            url, attachment, str(info.get("mimetype") or ""), expected, max_bytes
+        )
 
     async def _info(self, file_id: str) -> dict[str, object]:
         try:
@@ -107,7 +113,12 @@ class SlackDownloads:
         return parts.scheme == "https" and host.endswith(SLACK_FILE_HOSTS)
 
     async def _fetch(
-        self, url: str, attachment: Attachment, expected_mime: str, max_bytes: int
+        self,
+        url: str,
+        attachment: Attachment,
+        expected_mime: str,
+        expected_size: int | None,
+        max_bytes: int,
     ) -> bytes:
         headers = {"Authorization": f"Bearer {self._token}"}
         try:
@@ -115,16 +126,9 @@ class SlackDownloads:
                 if response.status != 200:
                     log.warning("download of %s answered HTTP %d", attachment.ref, response.status)
                     raise UploadError("Slack didn't give me that file just now; please try again.")
-                if response.content_type == "text/html" and expected_mime != "text/html":
-                    log.warning(
-                        "download of %s returned Slack's sign-in page: check the bot token "
-                        "and the files:read scope",
-                        attachment.ref,
-                    )
-                    raise UploadError(
-                        "Slack asked me to sign in instead of giving me the file, so I couldn't "
-                        "read it. The bot's Slack permissions may need fixing."
-                    )
+                html = response.content_type == "text/html"
+                if html and expected_mime != "text/html":
+                    raise _sign_in_page(attachment)
                 if response.content_length is not None and response.content_length > max_bytes:
                     raise too_large(response.content_length, max_bytes)
                 body = bytearray()
@@ -132,7 +136,30 @@ class SlackDownloads:
                     body += chunk
                     if len(body) > max_bytes:
                         raise too_large(None, max_bytes)
-                return bytes(body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("download of %s failed: %s", attachment.ref, type(exc).__name__)
             raise UploadError("The download from Slack failed; please try again.") from exc
+        if expected_size is not None and len(body) != expected_size:
+            # Not the file asked for: a sign-in or error page in its place.
+            if html:
+                raise _sign_in_page(attachment)
+            log.warning(
+                "download of %s gave %d bytes, not the %d of the file",
+                attachment.ref,
+                len(body),
+                expected_size,
+            )
+            raise UploadError("Slack gave me something other than that file; please try again.")
+        return bytes(body)
+
+
+def _sign_in_page(attachment: Attachment) -> UploadError:
+    log.warning(
+        "download of %s returned a page instead of the file (Slack's sign-in page?): check "
+        "the bot token and the files:read scope",
+        attachment.ref,
+    )
+    return UploadError(
+        "Slack asked me to sign in instead of giving me the file, so I couldn't read it. "
+        "The bot's Slack permissions may need fixing."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.checkins import CheckinService, parse_when
 from core.clock import stamp
 from core.errors import ToolError
+from core.events import reply_address
 from core.tools.registry import ToolContext, ToolRegistry
 
 
@@ -25,13 +26,16 @@ async def schedule_checkin(
     """
     checkins = _service(ctx)
     schedule = parse_when(at=at, every=every, cron=cron, timezone=ctx.timezone.key, now=ctx.now)
+    address = reply_address(ctx.event, ctx.home)
+    if address is None:
+        raise ToolError("There is no conversation to send a check-in to yet; none was made.")
     checkin = await checkins.schedule(
         ctx.agent_key,
         note,
         schedule,
         timezone=ctx.timezone.key,
         created_by="agent",
-        address=ctx.event.reply_to or ctx.home,
+        address=address,
     )
     assert checkin.next_due is not None
     return f"Scheduled {checkin.id}: next {stamp(checkin.next_due, ctx.timezone)}."

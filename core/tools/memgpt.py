@@ -10,7 +10,7 @@ from core.errors import ToolError
 from core.events import UserMessageReceived
 from core.inbound import is_group_agent
 from core.records import ArchivalQuery, Passage, RecallQuery, SearchRole
-from core.tools.formatting import format_page, message_line, passage_line
+from core.tools.formatting import Budget, format_page, message_line, render_passages
 from core.tools.registry import ToolContext, ToolRegistry
 
 ARCHIVAL_CHUNK_TOKENS = 300
@@ -133,7 +133,7 @@ async def archival_memory_search(ctx: ToolContext, query: str, page: int = 1) ->
         ctx.agent_key,
         ArchivalQuery(text=query, embedding=embedding, offset=offset, limit=ctx.page_size),
     )
-    return format_page(result, page, "results", passage_line)
+    return render_passages(result, page, Budget(ctx.counter, ctx.page_tokens), query).text
 
 
 def register_memgpt_tools(registry: ToolRegistry) -> ToolRegistry:
@@ -210,4 +210,6 @@ async def _search_recall(
             max_seq=ctx.visible_upto_seq,
         ),
     )
-    return format_page(result, page, "messages", message_line(ctx.timezone))
+    return format_page(
+        result, page, "messages", message_line(ctx.timezone), Budget(ctx.counter, ctx.page_tokens)
+    )

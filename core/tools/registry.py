@@ -26,11 +26,12 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, create_model
 
 from core.errors import ToolError
-from core.events import Address, Event, SendReply
+from core.events import Address, Event, SendReply, reply_address
 from core.llm import ToolSchema
 from core.memory import WorkingContext
 from core.messages import ToolCall
 from core.tokens import TokenCounter
+from core.tools.formatting import PAGE_TOKENS
 
 if TYPE_CHECKING:
     from core.checkins import CheckinService
@@ -66,6 +67,7 @@ class ToolContext:
     embedder: Embedder | None = None
     home: Address | None = None
     page_size: int = 5
+    page_tokens: int = PAGE_TOKENS  # a search result page is cut to fit this
     block_limit: int = 2000
     checkins: CheckinService | None = None
     replies: list[SendReply] = field(default_factory=list)
@@ -77,7 +79,7 @@ class ToolContext:
                 event_id=self.event.event_id,
                 idempotency_key=f"{self.call_key}:{len(self.replies)}",
                 text=text,
-                address=self.event.reply_to or self.home,
+                address=reply_address(self.event, self.home),
             )
         )
 

@@ -98,3 +98,32 @@ async def test_agents_never_see_each_other(stores: Stores) -> None:
         await stores.archival.count("slack:T1:U1") == 0
         and await stores.archival.count("slack:T1:U2") == 1
     )
+
+
+async def test_any_form_of_a_word_finds_the_others(stores: Stores) -> None:
+    """One stemmer (Snowball) for passages and queries, applied once: "paintings" and
+    "painting" find each other, on every store."""
+    await stores.archival.insert(
+        AGENT,
+        [
+            passage("art", "Melanie showed me her paintings of the lake.", stores.clock),
+            passage("dog", "The dog breeds we saw were released last year.", stores.clock),
+        ],
+    )
+    for words, expected in [
+        ("paintings", ["art"]),
+        ("painting", ["art"]),
+        ("painted", ["art"]),
+        ("breeds", ["dog"]),
+        ("released", ["dog"]),
+    ]:
+        page = await stores.archival.search(AGENT, ArchivalQuery(text=words))
+        assert [p.id for p in page.items] == expected, words
+
+
+async def test_equal_scores_rank_the_newer_passage_first(stores: Stores) -> None:
+    same = "the boat leaves at noon"
+    await stores.archival.insert(AGENT, [passage("old", same, stores.clock)])
+    await stores.archival.insert(AGENT, [passage("new", same, stores.clock)])
+    page = await stores.archival.search(AGENT, ArchivalQuery(text="boat"))
+    assert [p.id for p in page.items] == ["new", "old"]

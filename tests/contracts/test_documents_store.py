@@ -96,3 +96,21 @@ async def test_abandoning_leaves_nothing(stores: Stores) -> None:
     await stores.archival.abandon_document(AGENT, "doc1")
     assert await stores.archival.begin_document(AGENT, "doc1", "logbook.pdf", now, 60) == "new"
     assert await stores.archival.count(AGENT) == 0
+
+
+async def test_abandoning_a_published_document_removes_it_and_it_is_stored_once_again(
+    stores: Stores,
+) -> None:
+    """A publication whose answer timed out may have run: abandoning it must still leave
+    nothing searchable, and sending the file again stores it once."""
+    now = stores.clock.now()
+    await stores.archival.begin_document(AGENT, "doc1", "logbook.pdf", now, 60)
+    await stores.archival.stage(AGENT, "doc1", [chunk(i, stores.clock) for i in range(3)], now)
+    await stores.archival.publish_document(AGENT, "doc1", now)
+    await stores.archival.abandon_document(AGENT, "doc1")
+    assert await stores.archival.count(AGENT) == 0
+    assert (await stores.archival.search(AGENT, ArchivalQuery(text="lighthouse"))).total == 0
+    assert await stores.archival.begin_document(AGENT, "doc1", "logbook.pdf", now, 60) == "new"
+    await stores.archival.stage(AGENT, "doc1", [chunk(i, stores.clock) for i in range(3)], now)
+    assert await stores.archival.publish_document(AGENT, "doc1", now) == 3
+    assert await stores.archival.count(AGENT) == 3

@@ -64,3 +64,22 @@ async def test_pending_means_recorded_and_not_done(stores: Stores) -> None:
     assert await stores.inbox.is_pending(e.event_id)
     await stores.inbox.mark_done(e.event_id)
     assert not await stores.inbox.is_pending(e.event_id)
+
+
+async def test_a_failed_event_is_kept_with_its_reason_until_erased(stores: Stores) -> None:
+    from datetime import timedelta
+
+    for i in (1, 2, 3):
+        await stores.inbox.put(event(i, "a", stores.clock))
+    await stores.inbox.put(event(4, "b", stores.clock))
+    await stores.inbox.mark_done("tg:1")
+    await stores.inbox.mark_done("tg:2", error="StorageUnavailableError: down")
+    await stores.inbox.mark_done("tg:4", error="RuntimeError: boom")
+    (failed,) = await stores.inbox.failed("a")
+    assert failed.event.event_id == "tg:2" and failed.event.text == "m2"  # type: ignore[union-attr]
+    assert failed.error == "StorageUnavailableError: down"
+    assert await stores.inbox.purge(timedelta(seconds=-60)) == 1, "only the one that succeeded"
+    assert [f.event.event_id for f in await stores.inbox.failed("a")] == ["tg:2"]
+    await stores.inbox.erase("a")
+    assert await stores.inbox.failed("a") == []
+    assert [f.event.event_id for f in await stores.inbox.failed("b")] == ["tg:4"]

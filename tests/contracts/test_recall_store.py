@@ -157,3 +157,24 @@ async def test_discard_after_removes_only_the_uncommitted_tail(stores: Stores) -
     assert await stores.recall.discard_after(AGENT, 4) == 2
     assert [m.seq for m in await stores.recall.range(AGENT, 0, 100)] == [1, 2, 3, 4]
     assert (await stores.recall.search(AGENT, RecallQuery(text="Miso"))).total == 1
+
+
+async def test_any_form_of_a_word_finds_the_others(stores: Stores) -> None:
+    await stores.recall.append(
+        AGENT,
+        [
+            user(1, "I finished two paintings this weekend", stores.clock),
+            user(2, "Which breeds of dog do you like?", stores.clock),
+        ],
+    )
+    for words, expected in [("paintings", [1]), ("painting", [1]), ("breeds", [2])]:
+        page = await stores.recall.search(AGENT, RecallQuery(text=words))
+        assert [m.seq for m in page.items] == expected, words
+
+
+async def test_equal_scores_rank_the_newer_message_first(stores: Stores) -> None:
+    await stores.recall.append(
+        AGENT, [user(seq, "see you at the harbour", stores.clock) for seq in (1, 2, 3)]
+    )
+    page = await stores.recall.search(AGENT, RecallQuery(text="harbour"))
+    assert [m.seq for m in page.items] == [3, 2, 1]

@@ -17,8 +17,10 @@ from adapters.mongo.connection import MongoConnection
 from adapters.mongo.inbox import MongoInbox
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes
+from core.agent_data import logged_messages
 from core.clock import SystemClock
 from core.events import Address, UserMessageReceived
+from core.messages import Message
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 from tests.support.processes import Collector, Recorder, start_worker
 
@@ -57,6 +59,13 @@ def message(i: int, text: str) -> UserMessageReceived:
         text=text,
         reply_to=Address(platform="telegram", channel_id="7", is_direct=True),
     )
+
+
+async def stored_log(database: MongoConnection) -> list[Message]:
+    """The agent's whole stored log: recall, and the last step's messages in its state."""
+    state = await MongoAgentStore(database).load(AGENT)
+    assert state is not None
+    return await logged_messages(state, MongoRecallStore(database))
 
 
 def answer_with_echo(body: dict) -> dict:
@@ -99,7 +108,7 @@ async def test_a_worker_killed_mid_turn_loses_nothing_and_answers_once(
     assert [r["text"] for r in collector.replies] == ["Saved your flight."]
     assert collector.replies[0]["worker"] == second.process.pid
     assert await inbox.pending() == []
-    recall = await MongoRecallStore(database).range(AGENT, 0, 100)
+    recall = await stored_log(database)
     kinds = [m.kind for m in recall]
     assert kinds == ["user_message", "assistant", "tool_result", "assistant", "tool_result"], kinds
     assert [m.seq for m in recall] == [1, 2, 3, 4, 5]
@@ -136,7 +145,7 @@ async def test_a_worker_killed_before_its_first_step_is_stored(
         await asyncio.sleep(1.0)
         await second.stop()
     assert [r["text"] for r in collector.replies] == ["Hello!"]
-    recall = await MongoRecallStore(database).range(AGENT, 0, 100)
+    recall = await stored_log(database)
     assert [m.kind for m in recall] == ["user_message", "assistant", "tool_result"]
 
 
@@ -161,7 +170,7 @@ async def test_two_replicas_process_each_event_once_in_order(
     texts = [r["text"] for r in collector.replies]
     assert texts == [f"echo: message {i}" for i in range(count)], texts
     assert Counter(r["idempotency_key"] for r in collector.replies).most_common(1)[0][1] == 1
-    recall = await MongoRecallStore(database).range(AGENT, 0, 1000)
+    recall = await stored_log(database)
     users = [m.content for m in recall if m.kind == "user_message"]
     assert users == [f"message {i}" for i in range(count)]
     assert await inbox.pending() == []

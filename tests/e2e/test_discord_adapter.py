@@ -578,3 +578,11 @@ async def test_other_bots_are_ignored(dc: FakeDiscord) -> None:
 
         assert len(model.requests) == 1
         assert replies_in(dc, dc.text_channel.id) == []
+
+
+async def test_text_that_is_not_valid_unicode_is_made_valid(dc: FakeDiscord) -> None:
+    model = ScriptedModel([say("ok")])
+    async with running(dc, model):
+        await dc.send_dm("half an emoji \ud83d here")
+        await wait_replies(dc, dc.dm_channel().id, 1)
+        assert "half an emoji \ufffd here" in last_user_text(model.requests[0])

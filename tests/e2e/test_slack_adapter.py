@@ -392,6 +392,56 @@ async def test_slacks_sign_in_page_is_not_taken_for_the_file() -> None:
         assert [d for d, _ in slack.downloads] == ["F0FILE0003", "F0FILE0003"]
 
 
+SIGN_IN_PAGE = (
+    "<!DOCTYPE html><html><head><title>Slack</title></head><body><h1>Sign in to Acme</h1>"
+    "<p>Sign in with your email address, or continue with Google. Forgot your password? "
+    "We will send you a magic link to sign in.</p></body></html>"
+)
+
+
+@pytest.mark.parametrize("page", [SIGN_IN_PAGE, "<html><body></body></html>"])
+async def test_a_page_in_place_of_an_html_file_is_never_stored(page: str) -> None:
+    """``page.html`` shared in a DM, but Slack answers with its sign-in page (200, HTML):
+    the user is told so, and nothing reaches archival memory."""
+    from adapters.documents import parse_document
+    from core.clock import SystemClock
+    from core.tokens import TokenCounter
+    from core.uploads import PlatformUploads, UploadPipeline
+
+    async with running("socket", ScriptedModel(default=say("ok"))) as rig:
+        slack, h = rig.slack, rig.service
+        pipeline = UploadPipeline(
+            archival=h.archival,
+            parser=parse_document,
+            counter=TokenCounter("gpt-4o-mini"),
+            clock=SystemClock(),
+            notify=h.dispatcher.submit,
+        )
+        intake = PlatformUploads(pipeline, rig.adapter, max_bytes=2**20)
+        h.gateway.uploads["slack"] = intake
+        real = b"<html><body><h1>Ferry timetable</h1><p>First boat 07:10.</p></body></html>"
+        slack.add_file("F0PAGE0001", real, name="page.html", mimetype="text/html")
+        slack.pages_instead["F0PAGE0001"] = page
+        await rig.deliver(rig.dm("", files=["F0PAGE0001"]))
+        await rig.settle()
+        await intake.join()
+
+        (status,) = slack.posted(DM)
+        assert "asked me to sign in" in status.text, status.text
+        assert "Stored" not in status.text and "no text" not in status.text
+        agent = f"slack:user:{slack.team_id}:{slack.user_id}"
+        assert await h.archival.count(agent) == 0
+        (answer,) = await rig.command("search Sign in", channel=DM)
+        assert "In what I keep:\nNo results found." in answer["text"]
+
+        del slack.pages_instead["F0PAGE0001"]  # the real file is still stored as it should be
+        await rig.deliver(rig.dm("", files=["F0PAGE0001"]))
+        await rig.settle()
+        await intake.join()
+        assert slack.posted(DM)[-1].text == 'Stored "page.html": 1 passage.'
+        assert await h.archival.count(agent) == 1
+
+
 # --------------------------------------------------------------------------------- commands
 
 
@@ -645,3 +695,11 @@ async def test_missing_or_rejected_credentials_fail_start_with_a_clear_message()
         with pytest.raises(ConfigurationError, match="PAGEMIND_SLACK_SIGNING_SECRET is not set"):
             await adapter("http", signing_secret=None).start()
         assert slack.open_connections == 0
+
+
+async def test_text_that_is_not_valid_unicode_is_made_valid(mode: Mode) -> None:
+    async with running(mode, ScriptedModel([say("ok")])) as rig:
+        await rig.deliver(rig.dm("half an emoji \ud83d here"))
+        await rig.slack.wait_for(lambda: rig.slack.posted(DM))
+        await rig.settle()
+        assert rig.model.requests[0].messages[-1].content.endswith("half an emoji \ufffd here")

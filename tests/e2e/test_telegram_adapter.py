@@ -16,7 +16,7 @@ import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -40,7 +40,7 @@ from tests.support.fakes.telegram import (
     FakeTelegram,
     make_user,
 )
-from tests.support.scripted import ScriptedModel, learns_tea_and_passport, say
+from tests.support.scripted import ScriptedModel, call, learns_tea_and_passport, say
 from tests.support.service import ServiceHarness, service
 
 TOKEN = "123456:TEST-token"
@@ -142,6 +142,7 @@ async def running(
     agent_settings: AgentSettings | None = None,
     intake: Any = None,
     inbox: InMemoryInbox | None = None,
+    checkins: bool = False,
     **telegram: Any,
 ) -> AsyncIterator[Rig]:
     """The fake Bot API, the whole service, and a started adapter wired like production."""
@@ -155,6 +156,7 @@ async def running(
             settings=agent_settings,
             uploads=uploads,
             inbox=inbox,
+            checkins=checkins,
         ) as harness,
     ):
         settings = settings_for(tg, **telegram)
@@ -643,3 +645,80 @@ async def test_configuration_problems_are_reported_clearly_without_the_token(
         await adapter.stop()
         assert "privacy mode is on" in caplog.text
         assert TOKEN not in caplog.text
+
+
+# ---------------------------------------------------------------------- check-ins
+
+
+async def fire_checkins(rig: Rig, minutes: float) -> int:
+    """Move the check-in clock on and fire what is due, as the service's waker would."""
+    scheduler, clock = rig.service.checkins, rig.service.checkin_clock
+    assert scheduler is not None and clock is not None
+    clock.advance(minutes=minutes)
+    return await scheduler.fire_due()
+
+
+def unprompted(tg: FakeTelegram, chat_id: int, text: str) -> Any:
+    def sent(c: Call) -> bool:
+        return (
+            c.ok
+            and c.method == "sendMessage"
+            and c.params.get("chat_id") == chat_id
+            and (c.params.get("text") == text)
+        )
+
+    return tg.wait_for(sent, timeout=5)
+
+
+async def test_a_check_in_set_by_someone_who_only_used_commands_reaches_them() -> None:
+    model = ScriptedModel([say("Reminder: test note")])
+    async with running(model, checkins=True) as rig:
+        tg = rig.tg
+        clock = rig.service.checkin_clock
+        assert clock is not None
+        due = (clock.now() + timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M")
+        update = tg.push_command("checkin", f"at {due} test note")
+        answer = await answer_to(tg, update)
+        assert answer.params["text"].startswith("Scheduled: ")
+
+        assert await fire_checkins(rig, minutes=3) == 1
+        sent = await unprompted(tg, DM, "Reminder: test note")
+        assert "reply_parameters" not in sent.params, "an unprompted message quotes nothing"
+        assert "test note" in model.requests[0].messages[-1].content
+
+
+async def test_a_check_in_quotes_none_of_the_persons_messages() -> None:
+    at = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M")
+    model = ScriptedModel(
+        [
+            call("schedule_checkin", note="ask about the dentist", at=at, request_heartbeat=True),
+            say("I'll check in."),
+            say("How did the dentist go?"),
+        ]
+    )
+    settings = AgentSettings(checkin_quiet_after_activity=0)
+    async with running(model, checkins=True, agent_settings=settings) as rig:
+        tg = rig.tg
+        hi = tg.push_private_message("hi, dentist at 3")
+        await answer_to(tg, hi, text="I'll check in.")
+        assert await fire_checkins(rig, minutes=6) == 1
+        sent = await unprompted(tg, DM, "How did the dentist go?")
+        assert "reply_parameters" not in sent.params
+        assert sent.params.get("reply_to_message_id") is None
+
+
+async def test_text_and_file_names_that_are_not_valid_unicode_are_made_valid() -> None:
+    intake = RecordingIntake()
+    model = ScriptedModel(default=say("Got it."))
+    async with running(model, intake=intake) as rig:
+        tg = rig.tg
+        text = tg.push_private_message("half an emoji \ud83d here")  # a lone surrogate escape
+        await answer_to(tg, text, text="Got it.")
+        assert model.requests[0].messages[-1].content.endswith("half an emoji \ufffd here")
+        (stored,) = await rig.service.recall.range(f"telegram:user:{DM}", 0, 1)
+        stored.content.encode("utf-8")  # what a database driver must be able to do
+
+        upload = tg.push_document(b"notes", file_name="r\udce9sum\u00e9.txt", caption="keep")
+        await answer_to(tg, upload, text="Got it.")
+        [(attachment, _)] = intake.received
+        assert attachment.filename == "r\ufffdsum\u00e9.txt"

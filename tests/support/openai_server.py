@@ -54,10 +54,16 @@ class ScriptedOpenAIServer:
     script: deque[Reply | Callable[[dict[str, Any]], Reply]] = field(default_factory=deque)
     default: Reply | None = None
     requests: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    # each chat request as it came: the body's bytes and the headers
+    raw_requests: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
     embedding_requests: list[dict[str, Any]] = field(default_factory=list)
     embedding_dim: int = 8
     delay: float = 0.0
     embedding_delay: float = 0.0
+    # GET /v1/models lists these; with ``only_listed`` a chat for another model gets a 404.
+    models: list[str] = field(default_factory=lambda: ["scripted", "scripted-embed"])
+    only_listed: bool = False
+    models_reply: Reply | None = None  # an error_reply for GET /v1/models
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -72,6 +78,7 @@ class ScriptedOpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_get("/v1/models", self._models)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -89,9 +96,20 @@ class ScriptedOpenAIServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    async def _models(self, request: web.Request) -> web.Response:
+        if self.models_reply is not None:
+            r = self.models_reply
+            return _error(r["status"], r["message"], r.get("code"), r.get("headers", {}))
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.models]
+        return web.json_response({"object": "list", "data": data})
+
     async def _chat(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        raw = await request.read()
+        body = json.loads(raw)
+        if self.only_listed and body.get("model") not in self.models:
+            return _error(404, f"The model `{body.get('model')}` does not exist.", None, {})
         self.requests.append((time.monotonic(), body))
+        self.raw_requests.append((raw, dict(request.headers)))
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.script:

@@ -6,27 +6,33 @@ Adapters under test register themselves on ``harness.replies`` and call ``harnes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from adapters.inmemory import (
     InMemoryAgentStore,
     InMemoryArchivalStore,
+    InMemoryCheckinStore,
     InMemoryInbox,
     InMemoryRecallStore,
 )
+from adapters.scheduling.triggers import ApschedulerTriggers
 from core.agent import AgentRuntime, AgentSettings
+from core.checkins import CheckinService
 from core.clock import SystemClock
 from core.commands import CommandHandler
 from core.dispatch import AgentDispatcher
+from core.events import Event
 from core.gateway import Gateway, ReplyRouter
 from core.inbound import PlatformPolicy
 from core.ports import UploadIntake
 from core.tokens import TokenCounter
+from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
-from tests.support.agents import default_prompts
+from tests.support.agents import ManualClock, default_prompts
 from tests.support.scripted import ScriptedModel
 
 
@@ -41,6 +47,8 @@ class ServiceHarness:
     recall: InMemoryRecallStore
     archival: InMemoryArchivalStore
     inbox: InMemoryInbox
+    checkins: CheckinService | None = None
+    checkin_clock: ManualClock | None = None  # check-ins come due when the test moves it
 
 
 @asynccontextmanager
@@ -51,25 +59,51 @@ async def service(
     settings: AgentSettings | None = None,
     uploads: Mapping[str, UploadIntake] | None = None,
     inbox: InMemoryInbox | None = None,
+    checkins: bool = False,
 ) -> AsyncIterator[ServiceHarness]:
     clock = SystemClock()
     agents, recall = InMemoryAgentStore(), InMemoryRecallStore()
     archival, inbox = InMemoryArchivalStore(), inbox or InMemoryInbox()
     replies = ReplyRouter()
+    checkin_clock = ManualClock(datetime.now(UTC)) if checkins else None
+    dispatcher: AgentDispatcher | None = None
+
+    async def submit(events: Sequence[Event]) -> list[bool]:
+        assert dispatcher is not None
+        return await dispatcher.submit_many(events)
+
+    scheduler = (
+        CheckinService(
+            store=InMemoryCheckinStore(),
+            triggers=ApschedulerTriggers(),
+            clock=checkin_clock,
+            submit=submit,
+        )
+        if checkin_clock is not None
+        else None
+    )
+    tools = register_memgpt_tools(ToolRegistry())
+    if scheduler is not None:
+        register_checkin_tools(tools)
     runtime = AgentRuntime(
         model=model,
         agents=agents,
         recall=recall,
         archival=archival,
-        tools=register_memgpt_tools(ToolRegistry()),
+        tools=tools,
         prompts=default_prompts(),
         counter=TokenCounter("gpt-4o-mini"),
         clock=clock,
         replies=replies,
         settings=settings or AgentSettings(),
+        checkins=scheduler,
     )
     dispatcher = AgentDispatcher(
-        runtime.handle, inbox=inbox, forget=runtime.forget, poll_interval=0.2
+        runtime.handle,
+        inbox=inbox,
+        forget=runtime.forget,
+        give_up=runtime.give_up,
+        poll_interval=0.2,
     )
     commands = CommandHandler(
         agents=agents,
@@ -78,12 +112,23 @@ async def service(
         inbox=inbox,
         clock=clock,
         forget=runtime.forget,
+        checkins=scheduler,
     )
     gateway = Gateway(dispatcher=dispatcher, commands=commands, policies=policies, uploads=uploads)
     await dispatcher.start()
     try:
         yield ServiceHarness(
-            model, gateway, dispatcher, runtime, replies, agents, recall, archival, inbox
+            model,
+            gateway,
+            dispatcher,
+            runtime,
+            replies,
+            agents,
+            recall,
+            archival,
+            inbox,
+            scheduler,
+            checkin_clock,
         )
     finally:
         await dispatcher.aclose()

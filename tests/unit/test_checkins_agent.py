@@ -191,9 +191,70 @@ async def test_the_operator_default_check_in_is_created_for_new_agents() -> None
     model = ScriptedModel([say("hi"), say("hey")])
     h, service, _fired = harness(model)
     settings = Settings(checkin_default_cron="0 9 * * *", llm_api_key="k")  # type: ignore[call-arg]
-    h.runtime.on_created = default_checkin(settings, service)
+    h.runtime.on_reachable = default_checkin(settings, service)
     await h.send("hello")
     await h.send("hello", agent="telegram:channel:-:group1")
     (default,) = await service.active(AGENT)
     assert default.created_by == "operator" and default.schedule.cron == "0 9 * * *"
+    assert default.address is not None, "it goes where the person first wrote"
     assert await service.active("telegram:channel:-:group1") == [], "not for group agents"
+
+
+async def test_a_check_in_with_nowhere_to_go_is_refused_when_made() -> None:
+    from core.events import UploadCompleted
+
+    at = "2026-11-22 18:00"
+    model = ScriptedModel(
+        [call("schedule_checkin", note="ask about the file", at=at, request_heartbeat=True)],
+        default=say("ok"),
+    )
+    h, service, _fired = harness(model)
+    # `pagemind ingest` told a brand-new agent about a file: no conversation exists yet.
+    await h.runtime.handle(
+        UploadCompleted(
+            event_id="u1", agent_key=AGENT, occurred_at=h.clock.now(), filename="a.pdf", passages=3
+        )
+    )
+    result = model.requests[1].messages[-1].content
+    assert result.startswith("Failed: There is no conversation to send a check-in to yet")
+    assert await service.active(AGENT) == []
+    handler = CommandHandler(
+        agents=h.agents, recall=h.recall, archival=h.archival, inbox=InMemoryInbox(),
+        clock=h.clock, checkins=service,
+    )  # fmt: skip
+    ctx = CommandContext(conversation_agent=AGENT, own_agent=AGENT, caller_id="u", caller_name="A")
+    reply = await handler.run(Command("checkin", f"at {at} call the bank"), ctx)
+    assert "write to me first" in reply.text and await service.active(AGENT) == []
+
+
+async def test_a_check_in_with_nowhere_to_go_costs_no_model_call() -> None:
+    model = ScriptedModel([say("never")])
+    h, _service, _fired = harness(model, checkin_quiet_after_activity=0)
+    outcome = await h.runtime.handle(
+        TimerFired(
+            event_id="t1", agent_key=AGENT, occurred_at=h.clock.now(), checkin_id="c", note="old"
+        )
+    )  # a check-in stored before addresses were recorded, for an agent nobody wrote to
+    assert outcome.skipped and model.requests == [] and h.sink.sent == []
+
+
+async def test_a_command_check_in_answers_where_it_was_asked_quoting_nothing() -> None:
+    from core.events import Address
+
+    model = ScriptedModel([say("Time to call the bank.")])
+    h, service, _fired = harness(model, checkin_quiet_after_activity=0)
+    handler = CommandHandler(
+        agents=h.agents, recall=h.recall, archival=h.archival, inbox=InMemoryInbox(),
+        clock=h.clock, checkins=service,
+    )  # fmt: skip
+    here = Address(platform="test", channel_id="dm-7", reply_to_message_id="55", is_direct=True)
+    ctx = CommandContext(
+        conversation_agent=AGENT, own_agent=AGENT, caller_id="u", caller_name="A", address=here
+    )
+    reply = await handler.run(Command("checkin", "at 2026-11-21 12:00 call the bank"), ctx)
+    assert reply.text.startswith("Scheduled: ")
+    h.clock.advance(hours=4)
+    assert await service.fire_due() == 1
+    (sent,) = h.sink.sent
+    assert sent.text == "Time to call the bank."
+    assert sent.address == here.unquoted() and sent.address.reply_to_message_id is None

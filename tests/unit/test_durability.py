@@ -11,8 +11,8 @@ from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, say
 
 
-class FlakyRecall:
-    """Wraps a recall store; fails the n-th append, as a database would on a dropped link."""
+class FlakyAgents:
+    """Wraps an agent store; fails the n-th save, as a database would on a dropped link."""
 
     def __init__(self, inner, fail_on: int) -> None:
         self.inner, self.fail_on, self.calls = inner, fail_on, 0
@@ -20,26 +20,29 @@ class FlakyRecall:
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
 
-    async def append(self, agent_key, messages) -> None:
+    async def save(self, state, expected_version):
         self.calls += 1
         if self.calls == self.fail_on:
-            await self.inner.append(agent_key, messages)  # written, but the state never is
             raise StorageUnavailableError("connection dropped")
-        await self.inner.append(agent_key, messages)
+        return await self.inner.save(state, expected_version)
+
+
+class ProcessDied(BaseException):
+    """Not an error the process handles: it stops right there, as on SIGKILL."""
 
 
 async def test_replaying_an_event_resumes_an_open_chain_instead_of_repeating_it() -> None:
     model = ScriptedModel(
         [
             call("archival_memory_insert", content="fact", request_heartbeat=True),
-            RuntimeError("process died here"),
+            ProcessDied(),
         ]
     )
     h = Harness(model)
     event = h.message("save a fact and tell me")
     try:
         await h.runtime.handle(event)
-    except RuntimeError:
+    except ProcessDied:
         pass
     # a fresh runtime on the same stores, as after a restart
     model2 = ScriptedModel([say("Saved your fact.")])
@@ -67,20 +70,22 @@ async def test_replaying_a_finished_event_does_not_call_the_model_again() -> Non
 async def test_a_half_written_step_is_invisible_and_redone() -> None:
     model = ScriptedModel([say("first try"), say("second try")])
     h = Harness(model)
-    h.runtime.recall = FlakyRecall(h.recall, fail_on=1)
+    h.runtime.agents = FlakyAgents(h.agents, fail_on=2)  # 1: creating the agent
     event = h.message("hello")
     try:
         await h.runtime.handle(event)
     except StorageUnavailableError:
         pass
     assert h.sink.texts == [], "nothing is delivered before its step is stored"
-    assert await h.recall.count("agent-1") == 3  # written but not committed
-    h.runtime.recall = h.recall
+    kept = await h.recall.range("agent-1", 0, 99)
+    assert [m.content for m in kept] == ["hello"], "the message was kept before the model call"
+    h.runtime.agents = h.agents
     await h.runtime.handle(event)
     assert h.sink.texts == ["second try"]
     session = await h.runtime.session("agent-1")
     assert [m.seq for m in session.fifo] == [1, 2, 3]
-    assert await h.recall.count("agent-1") == 3
+    stored = await h.recall.count("agent-1") + len(session.state.unfiled)
+    assert stored == 3, "the message once, and the answer's two messages"
 
 
 async def test_events_for_one_agent_run_in_order_and_agents_run_in_parallel() -> None:
@@ -253,3 +258,120 @@ async def test_after_a_clean_restart_the_last_reply_is_not_sent_again() -> None:
     h2._ids = h._ids  # event ids go on where the first process stopped
     await h2.runtime.handle(h2.message("are you there?"))
     assert h2.sink.texts == ["Still here."]
+
+
+class BrokenAgents:
+    """An agent store whose every update fails (the database answers nothing but errors)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    async def save(self, state, expected_version):
+        if expected_version is not None:
+            raise StorageUnavailableError("timed out")
+        return await self.inner.save(state, expected_version)
+
+
+async def test_an_event_that_fails_every_attempt_is_kept_and_the_person_told(caplog) -> None:
+    from core.agent_data import export_agent
+
+    inbox = InMemoryInbox()
+    h = Harness(ScriptedModel(default=say("never stored")), inbox=inbox)
+    h.runtime.agents = BrokenAgents(h.agents)
+    dispatcher = AgentDispatcher(
+        h.runtime.handle,
+        inbox=inbox,
+        forget=h.runtime.forget,
+        give_up=h.runtime.give_up,
+        retry_delay=0,
+    )
+    event = h.message("my passport number is X123")
+    await dispatcher.submit(event)
+    await dispatcher.join()
+    await dispatcher.aclose()
+    (notice,) = h.sink.texts
+    assert notice.startswith("Sorry, I couldn't answer just now") and "saved" in notice
+    (line,) = [r for r in caplog.records if "failed 3 times" in r.getMessage()]
+    assert line.levelname == "ERROR" and line.event_id == event.event_id  # type: ignore[attr-defined]
+    assert "StorageUnavailableError: timed out" in line.getMessage()
+    exported = await export_agent(
+        "agent-1",
+        agents=h.agents,
+        recall=h.recall,
+        archival=h.archival,
+        inbox=inbox,
+        now=h.clock.now(),
+    )
+    (failed,) = exported.failed_events
+    assert failed.event == event and "StorageUnavailableError" in failed.error
+    assert await inbox.pending() == []
+
+
+async def test_a_failed_event_is_stored_unanswered_once_the_database_is_back() -> None:
+    inbox = InMemoryInbox()
+    model = ScriptedModel(default=say("Back."))
+    h = Harness(model, inbox=inbox)
+    saves = {"left": 3}  # the three attempts fail; the give-up's save succeeds
+
+    class FailThrice:
+        def __getattr__(self, name: str):
+            return getattr(h.agents, name)
+
+        async def save(self, state, expected_version):
+            if expected_version is not None and saves["left"] > 0:
+                saves["left"] -= 1
+                raise StorageUnavailableError("timed out")
+            return await h.agents.save(state, expected_version)
+
+    h.runtime.agents = FailThrice()
+    dispatcher = AgentDispatcher(
+        h.runtime.handle, inbox=inbox, forget=h.runtime.forget, give_up=h.runtime.give_up,
+        retry_delay=0,
+    )  # fmt: skip
+    await dispatcher.submit(h.message("remember: locker 4417"))
+    await dispatcher.join()
+    await dispatcher.submit(h.message("and now?"))
+    await dispatcher.join()
+    await dispatcher.aclose()
+    assert "saved" in h.sink.texts[0] and h.sink.texts[1:] == ["Back."]
+    shown = [m.content for m in model.requests[-1].messages]
+    assert sum("remember: locker 4417" in c for c in shown) == 1, "in the log, once"
+
+
+async def test_the_last_answer_is_searchable_exported_and_reloaded_before_the_next_one() -> None:
+    """The last step's messages travel in the agent state until the next recall write: every
+    reader of the log sees them all the same."""
+    from core.agent_data import export_agent
+    from core.commands import Command, CommandContext, CommandHandler
+
+    inbox = InMemoryInbox()
+    h = Harness(ScriptedModel([say("The ferry leaves at 07:10.")]), inbox=inbox)
+    await h.send("when does the ferry leave?")
+    handler = CommandHandler(
+        agents=h.agents, recall=h.recall, archival=h.archival, inbox=inbox, clock=h.clock
+    )
+    ctx = CommandContext(
+        conversation_agent="agent-1", own_agent="agent-1", caller_id="u", caller_name="A"
+    )
+    found = await handler.run(Command("search", "ferry leaves"), ctx)
+    assert "The ferry leaves at 07:10." in found.text
+    memory = await handler.run(Command("memory"), ctx)
+    assert "I also keep 3 messages" in memory.text
+    exported = await export_agent(
+        "agent-1", agents=h.agents, recall=h.recall, archival=h.archival, inbox=inbox,
+        now=h.clock.now(),
+    )  # fmt: skip
+    assert [m.seq for m in exported.messages] == [1, 2, 3]
+    # a new process on the same stores
+    h2 = Harness(
+        ScriptedModel([say("Yes.")]), agents=h.agents, recall=h.recall, archival=h.archival,
+        clock=h.clock,
+    )  # fmt: skip
+    h2._ids = h._ids  # event ids go on where the first process stopped
+    await h2.send("sure?")
+    said = [c.arguments for m in h2.model.requests[0].messages for c in m.tool_calls]
+    assert any("The ferry leaves at 07:10." in a for a in said), "the answer is in the prompt"
+    assert [m.seq for m in await h.recall.range("agent-1", 0, 99)] == [1, 2, 3, 4]

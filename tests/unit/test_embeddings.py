@@ -26,6 +26,7 @@ from adapters.openai_compatible.embeddings import OpenAICompatibleEmbedder
 from core.errors import (
     ConfigurationError,
     ContextWindowExceededError,
+    LLMAuthenticationError,
     LLMRateLimitedError,
     LLMResponseError,
     LLMUnavailableError,
@@ -218,7 +219,7 @@ async def test_a_token_counter_cuts_exactly_to_the_token_limit(server: Embedding
     ("reply", "error", "words"),
     [
         (error_reply(429, "slow down"), LLMRateLimitedError, "slow down"),
-        (error_reply(401, "bad key"), LLMUnavailableError, "API key"),
+        (error_reply(401, "bad key"), LLMAuthenticationError, "rejected the API key"),
         (error_reply(404, "no such model"), LLMUnavailableError, "'embed-scripted'"),
         (context_error(), ContextWindowExceededError, "max_input_chars"),
         (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from core.agent import AgentSettings
+from core.records import Passage
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, say
 
@@ -241,3 +242,85 @@ async def test_send_message_refuses_an_empty_message() -> None:
     result = await run(h, model, call("send_message", message="  "))
     assert result == "Failed: message is empty; nothing was sent."
     assert h.sink.texts == ["ok"]
+
+
+async def test_a_search_page_never_costs_more_than_its_token_budget_and_says_when_cut() -> None:
+    model = ScriptedModel()
+    h = Harness(model, settings=AgentSettings(page_size=10))
+    now = h.clock.now()
+    words = " ".join(f"word{i}" for i in range(330))
+    await h.archival.insert(
+        "agent-1",
+        [
+            Passage(
+                id=f"n{i}",
+                text=f"Note {i} about the harbour. {words}",
+                source="notes",
+                created_at=now,
+            )
+            for i in range(10)
+        ],
+    )
+    result = await run(
+        h, model, call("archival_memory_search", query="harbour", request_heartbeat=True)
+    )
+    assert h.counter.count(result) <= 2000
+    assert result.splitlines()[0] == "Showing 10 of 10 results (page 1/1):"
+    assert result.splitlines()[-1].startswith("(Cut to fit 2,000 tokens: ")
+    assert result.splitlines()[-1].endswith("results left out.)")
+
+
+async def test_a_page_cut_to_fit_keeps_the_lines_with_the_query_words_of_every_result() -> None:
+    model = ScriptedModel()
+    h = Harness(model, settings=AgentSettings(page_size=10))
+    now = h.clock.now()
+    chatter = [
+        f"Mel: line {j} about the weather, the garden and the week ahead." for j in range(25)
+    ]
+    logs = []
+    for i in range(10):
+        lines = list(chatter)
+        lines[7 + i] = f"Caroline: the lighthouse at cove {i} opens in May."
+        logs.append(Passage(id=f"log{i}", text="\n".join(lines), source="chat.md", created_at=now))
+    await h.archival.insert("agent-1", logs)
+    result = await run(
+        h, model, call("archival_memory_search", query="lighthouse", request_heartbeat=True)
+    )
+    assert h.counter.count(result) <= 2000
+    assert all(f"the lighthouse at cove {i} opens in May." in result for i in range(10))
+    assert "…" in result and result.splitlines()[-1].startswith("(Cut to fit 2,000 tokens: ")
+
+
+async def test_neighbouring_chunks_of_a_file_are_shown_once_as_one_result() -> None:
+    model = ScriptedModel()
+    h = Harness(model)
+    now = h.clock.now()
+    chunks = [
+        "Mel: We went camping by the lake.\nCaroline: Did you see the eagle?",
+        "Caroline: Did you see the eagle?\nMel: Yes, the eagle caught a fish at the lake.",
+    ]
+    await h.archival.insert(
+        "agent-1",
+        [
+            Passage(
+                id=f"trip:{i}",
+                text=text,
+                source="trip.md",
+                section="session 3",
+                chunk_index=i,
+                document_id="trip",
+                created_at=now,
+            )
+            for i, text in enumerate(chunks)
+        ],
+    )
+    result = await run(
+        h, model, call("archival_memory_search", query="eagle lake", request_heartbeat=True)
+    )
+    lines = result.splitlines()
+    assert lines[0] == "Showing 2 of 2 results (page 1/1):"
+    assert lines[1] == (
+        "1+2. [trip.md, session 3, chunks 1-2] Mel: We went camping by the lake. Caroline: Did "
+        "you see the eagle? Mel: Yes, the eagle caught a fish at the lake."
+    )
+    assert len(lines) == 2

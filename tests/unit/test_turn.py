@@ -7,7 +7,7 @@ import json
 import pytest
 
 from core.errors import ContextWindowExceededError, LLMUnavailableError
-from core.events import TimerFired, UploadCompleted
+from core.events import Address, TimerFired, UploadCompleted
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, calls, raw_call, say, text
 
@@ -121,10 +121,11 @@ async def test_an_exception_inside_a_tool_becomes_a_failed_result() -> None:
 
 
 async def test_plain_text_answer_still_reaches_the_user_and_is_recorded() -> None:
-    model = ScriptedModel([text("Hi, I'm a small local model.")])
+    model = ScriptedModel([text("Hi, I'm a small local model."), say("Yes.")])
     h = Harness(model)
     await h.send("hello")
     assert h.sink.texts == ["Hi, I'm a small local model."]
+    await h.send("are you?")  # the answer reaches recall with the next message
     page = await h.recall.search(
         "agent-1",
         __import__("core.records", fromlist=["RecallQuery"]).RecallQuery(text="small local model"),
@@ -132,8 +133,8 @@ async def test_plain_text_answer_still_reaches_the_user_and_is_recorded() -> Non
     assert [m.kind for m in page.items] == ["assistant"]
     # the transcript shows a proper send_message call, so the model learns the pattern
     session = await h.runtime.session("agent-1")
-    assert session.fifo[-2].tool_calls[0].name == "send_message"
-    assert session.fifo[-1].kind == "tool_result"
+    assert session.fifo[1].tool_calls[0].name == "send_message"
+    assert session.fifo[2].kind == "tool_result"
 
 
 async def test_inner_thoughts_are_not_sent() -> None:
@@ -156,6 +157,7 @@ async def test_events_other_than_messages_reach_the_model_with_their_time() -> N
             occurred_at=h.clock.now(),
             checkin_id="c",
             note="morning check-in",
+            reply_to=Address(platform="test", channel_id="c1"),
         )
     )
     await h.runtime.handle(

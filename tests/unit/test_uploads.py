@@ -231,7 +231,7 @@ async def test_long_files_report_progress_and_embeddings_are_batched() -> None:
     assert progress.final == f'Stored "garden.md": {result.passages} passages.'
     passages = await h.archival.all(AGENT)
     assert all(p.embedding is not None for p in passages)
-    assert all(h.counter.count(p.text) <= 200 for p in passages)
+    assert all(h.counter.count(p.text) <= UploadSettings().chunk_tokens for p in passages)
 
 
 async def test_the_agent_is_told_in_its_queue_and_can_use_it() -> None:
@@ -250,11 +250,15 @@ async def test_the_agent_is_told_in_its_queue_and_can_use_it() -> None:
         notify=lambda event: h.runtime.handle(event),  # type: ignore[arg-type, return-value]
     )
     address = Address(platform="test", channel_id="c1", is_direct=True)
-    await p.ingest(
+    result = await p.ingest(
         AGENT, "manual.pdf", pdf_bytes(["The warranty lasts two years."]), reply_to=address
     )
+    assert result.message == 'Stored "manual.pdf": 1 passage.', "one passage, not '1 passages'"
     first_prompt = model.requests[0].messages[-1].content
-    assert "Archive Storage Upload Complete: 1 passages from manual.pdf" in first_prompt
+    assert (
+        "Archive Storage Upload Complete: 1 passage from manual.pdf. (1 page, 1 section;"
+        in first_prompt
+    )
     assert "manual.pdf, page 1" in model.requests[1].messages[-1].content
     assert h.sink.texts == ["Your manual says the warranty lasts two years."]
     assert h.sink.sent[0].address == address
@@ -264,3 +268,40 @@ async def test_upload_errors_are_user_facing() -> None:
     assert issubclass(
         __import__("adapters.documents", fromlist=["DocumentError"]).DocumentError, UploadError
     )
+
+
+async def test_a_chat_upload_that_fails_midway_says_so_and_keeps_nothing() -> None:
+    from core.inbound import Attachment, IncomingMessage, Sender
+    from core.uploads import PlatformUploads
+
+    class Dying:
+        name = "dies"
+
+        async def embed(self, texts):
+            raise RuntimeError("embedding service died")
+
+    class Files:
+        def __init__(self) -> None:
+            self.statuses: list[str] = []
+
+        async def download(self, attachment, max_bytes: int) -> bytes:
+            return b"The lighthouse keeper wrote about storms.\n" * 50
+
+        async def post_status(self, address, text: str) -> str:
+            self.statuses.append(text)
+            return "status-1"
+
+        async def edit_status(self, address, message_id: str, text: str) -> None:
+            self.statuses.append(text)
+
+    h = Harness(ScriptedModel())
+    files = Files()
+    intake = PlatformUploads(pipeline(h, embedder=Dying()), files, max_bytes=2**20)
+    message = IncomingMessage(
+        platform="test", delivery_id="d1", message_id="m1", sender=Sender("u1", "Ana"),
+        channel_id="c1", text="", received_at=h.clock.now(), is_direct=True,
+    )  # fmt: skip
+    assert await intake.accept(message, Attachment("log.txt", "f1"), AGENT) is None
+    await intake.join()
+    assert files.statuses[-1].startswith('I couldn\'t store "log.txt"'), files.statuses
+    assert await h.archival.count(AGENT) == 0

@@ -207,6 +207,9 @@ class FakeSlack:
         self.acks: list[Ack] = []
         self.responses: list[Json] = []  # bodies POSTed to response_url endpoints
         self.downloads: list[tuple[str, bool]] = []  # (file id, authorized)
+        # File id -> an HTML page served in place of the file even with a good token (what
+        # Slack does when the app lacks files:read, or for an error page).
+        self.pages_instead: dict[str, str] = {}
         self.uploads: list[Upload] = []  # files shared by the bot (files.upload v2)
         self._pending_uploads: dict[str, tuple[str, bytes | None]] = {}  # id -> (name, bytes)
         self.connections_opened = 0
@@ -1030,6 +1033,8 @@ class FakeSlack:
         self._notify()
         if not authorized:  # real Slack answers a sign-in page, still with status 200
             return web.Response(text=_LOGIN_PAGE, content_type="text/html")
+        if file_id in self.pages_instead:
+            return web.Response(text=self.pages_instead[file_id], content_type="text/html")
         if stored is None:
             return web.Response(status=404, text="file not found")
         return web.Response(body=stored.content, content_type=stored.info["mimetype"])
