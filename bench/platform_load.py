@@ -16,16 +16,19 @@ messages one after another (the next once the previous POST was acknowledged), a
 ``--concurrency`` POSTs in flight. ``--rate`` paces arrivals instead (messages per second).
 
 Storage: the embedded nx-27017 (the default; a fresh server per run), then the in-memory
-stores for comparison. By default python-telegram-bot's flood control (30 messages/s per bot,
-Telegram's own limit) is lifted so the run measures Pagemind, not Telegram's quota;
-``--telegram-flood-control`` keeps it.
+stores for comparison. With ``--replicas 2`` (in the default ``1,2``), each platform also
+runs on two services sharing one nx-27017, as two replicas behind one bot: Telegram in
+webhook mode and Slack HTTP events, each user's messages POSTed to the two in turn, each once
+the previous was acknowledged (``bench.replicas``). By default python-telegram-bot's flood
+control (30 messages/s per bot, Telegram's own limit) is lifted so the run measures Pagemind,
+not Telegram's quota; ``--telegram-flood-control`` keeps it.
 
     python -m bench.platform_load [--users 1000] [--messages 5] [--platforms telegram,slack]
-        [--storage nx,memory] [--rate 0] [--concurrency 64] [--turns 8]
+        [--storage nx,memory] [--replicas 1,2] [--rate 0] [--concurrency 64] [--turns 8]
         [--telegram-flood-control] [--no-profile] [--profile-dir DIR] [--quiet 30]
         [--timeout 900] [--quick]
 
-``--quick`` is 100 users x 3 messages (about 30 s for all four runs).
+``--quick`` is 100 users x 3 messages (about a minute for all six runs).
 
 A message is lost when no reply to it reached the fake by the end of its run: the run ends
 once everything is answered, or once no reply came for ``--quiet`` seconds while nothing
@@ -37,7 +40,8 @@ py-spy sampling profile of this process (CPU samples by owner: the innermost fra
 ours, a platform library's or a fake's).
 
 Last line (nx-27017; the worse platform for rate and latency, lost and duplicated summed over
-both): msgs_per_s=<x> reply_latency_ms_p99=<y> lost=<n> duplicated=<m>
+both; out of order summed over every run, as the model saw them and as answered):
+msgs_per_s=<x> reply_latency_ms_p99=<y> lost=<n> duplicated=<m> out_of_order=<k>
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -583,6 +587,7 @@ class Options:
     timeout: float
     turns: int
     profile_dir: Path | None
+    replicas: list[int]
 
 
 @dataclass
@@ -704,6 +709,33 @@ async def run_telegram(
         return Outcome(sent, replies(), start, offered, stalled, calls, probe)
 
 
+async def post_in_turn(
+    opts: Options,
+    start: float,
+    when: Callable[[int, int], float],
+    sent: dict[str, Sent],
+    statuses: Counter[int],
+    post: Callable[[int, int], Awaitable[int]],
+) -> None:
+    """Every user's messages, each POSTed (``post(user, index)``, returning the HTTP status)
+    once the previous one of that user was acknowledged, at most ``opts.concurrency`` in
+    flight."""
+    slots = asyncio.Semaphore(opts.concurrency)
+
+    async def user_posts(user: int) -> None:
+        for index in range(opts.messages):
+            delay = start + when(user, index) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with slots:
+                at = time.monotonic()
+                status = await post(user, index)
+            statuses[status] += 1
+            sent[token_of(user, index)] = Sent(user, index, at)
+
+    await asyncio.gather(*(user_posts(u) for u in range(opts.users)))
+
+
 async def run_slack(opts: Options, settings: Settings, model: EchoModel, meter: Meter) -> Outcome:
     when = schedule(opts.users, opts.rate)
     sent: dict[str, Sent] = {}
@@ -740,32 +772,19 @@ async def run_slack(opts: Options, settings: Settings, model: EchoModel, meter: 
         ):
             url = adapter.events_url  # type: ignore[attr-defined]
             assert isinstance(url, str)
-            slots = asyncio.Semaphore(opts.concurrency)
             connector = aiohttp.TCPConnector(limit=opts.concurrency)
             async with aiohttp.ClientSession(connector=connector) as session:
+
+                async def post(user: int, index: int) -> int:
+                    event = slack.message_event(
+                        text_of(user, index), channel=f"D{user:08d}", user=ids[user]
+                    )
+                    payload = slack.event_callback(event)
+                    return (await slack.post_event(url, payload, session=session)).status
+
                 meter.begin()
                 start = time.monotonic()
-
-                async def user_posts(user: int) -> None:
-                    """One user's messages, each posted once the previous one was acked."""
-                    for index in range(opts.messages):
-                        delay = start + when(user, index) - time.monotonic()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                        event = slack.message_event(
-                            text_of(user, index),
-                            channel=f"D{user:08d}",
-                            user=ids[user],
-                            channel_type="im",
-                        )
-                        payload = slack.event_callback(event)
-                        async with slots:
-                            at = time.monotonic()
-                            result = await slack.post_event(url, payload, session=session)
-                        statuses[result.status] += 1
-                        sent[token_of(user, index)] = Sent(user, index, at)
-
-                await asyncio.gather(*(user_posts(u) for u in range(opts.users)))
+                await post_in_turn(opts, start, when, sent, statuses, post)
                 offered = time.monotonic() - start
             stalled = await wait_for_replies(set(sent), replies, svc, lambda: 0, opts)
             await adapter.join()  # type: ignore[attr-defined]
@@ -776,12 +795,19 @@ async def run_slack(opts: Options, settings: Settings, model: EchoModel, meter: 
 
 
 async def one_run(
-    opts: Options, storage: str, platform: str, db: DbMonitor, logs: LogCounter
+    opts: Options,
+    storage: str,
+    platform: str,
+    db: DbMonitor,
+    logs: LogCounter,
+    replicas: int = 1,
 ) -> Result:
-    """One platform on one storage, in a fresh service (and a fresh nx-27017)."""
+    """One platform on one storage, in a fresh service (and a fresh nx-27017); with
+    ``replicas=2``, two services on that nx-27017 (``bench.replicas``)."""
     model = EchoModel()
     workdir = Path(tempfile.mkdtemp(prefix="pagemind-load-"))
-    keep = opts.profile_dir / f"{storage}-{platform}.folded" if opts.profile_dir else None
+    label = platform if replicas == 1 else f"{platform}, {replicas} replicas"
+    keep = opts.profile_dir / f"{storage}-{label}.folded" if opts.profile_dir else None
     meter = Meter(db, Profiler(opts.profile, keep=keep))
     try:
         with contextlib.ExitStack() as stack:
@@ -796,14 +822,18 @@ async def one_run(
                 meter.nx_pid = int((workdir / "nx" / "nx.pid").read_text().strip() or 0)
                 values = {**values, "storage": "mongodb", "mongodb_uri": uri}
             settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-            print(f"  {storage} / {platform}: running...", file=sys.stderr, flush=True)
+            print(f"  {storage} / {label}: running...", file=sys.stderr, flush=True)
             logs.seen.clear()
             runner = run_telegram if platform == "telegram" else run_slack
+            if replicas > 1:
+                from bench import replicas as two
+
+                runner = two.run_telegram if platform == "telegram" else two.run_slack
             outcome = await runner(opts, settings, model, meter)
         last = max((r.at for r in outcome.replies), default=outcome.start)
         result = Result(
             storage=storage,
-            platform=platform,
+            platform=label,
             sent=outcome.sent,
             replies=outcome.replies,
             processed=dict(model.order),
@@ -825,7 +855,7 @@ async def one_run(
             timed_out=outcome.stalled,
         )
         print(
-            f"  {storage} / {platform}: {len(result.first_replies)}/{len(result.sent)} "
+            f"  {storage} / {label}: {len(result.first_replies)}/{len(result.sent)} "
             f"answered in {result.wall:.1f} s ({result.msgs_per_s:.0f}/s), lost "
             f"{result.lost}, duplicated {result.duplicated}",
             file=sys.stderr,
@@ -996,8 +1026,10 @@ def summary(results: list[Result]) -> str:
     p99 = max(pct(r.latencies_ms, 99) for r in nx)
     lost = sum(r.lost for r in nx)
     duplicated = sum(r.duplicated for r in nx)
+    late = sum(sum(r.order_violations()[1:]) for r in results)
     return (
         f"msgs_per_s={rate:.1f} reply_latency_ms_p99={p99:.0f} lost={lost} duplicated={duplicated}"
+        f" out_of_order={late}"
     )
 
 
@@ -1010,7 +1042,10 @@ async def main(opts: Options) -> None:
     started = time.monotonic()
     for storage in opts.storages:
         for platform in opts.platforms:
-            results.append(await one_run(opts, storage, platform, db, logs))
+            for replicas in opts.replicas:
+                if replicas > 1 and storage == "memory":
+                    continue  # replicas share a database; memory is one process's
+                results.append(await one_run(opts, storage, platform, db, logs, replicas))
     print(f"  all runs: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     report(opts, results)
     print(summary(results))
@@ -1038,6 +1073,9 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="s per run at most")
     parser.add_argument("--turns", type=int, default=8, help="max_concurrent_turns")
+    parser.add_argument(
+        "--replicas", default="1,2", help="1: one service; 2: two on one nx-27017 (alternating)"
+    )
     parser.add_argument("--quick", action="store_true", help="100 users x 3 messages")
     args = parser.parse_args(argv)
     if args.quick:
@@ -1056,6 +1094,7 @@ def parse(argv: list[str] | None = None) -> Options:
         timeout=args.timeout,
         turns=args.turns,
         profile_dir=args.profile_dir,
+        replicas=[int(n) for n in args.replicas.split(",") if n.strip()],
     )
 
 

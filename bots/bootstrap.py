@@ -12,7 +12,6 @@ from datetime import timedelta
 from adapters.openai_compatible.chat import OpenAICompatibleChatModel
 from adapters.openai_compatible.embeddings import OpenAICompatibleEmbedder
 from adapters.scheduling.triggers import ApschedulerTriggers
-from adapters.scheduling.waker import CheckinWaker
 from bots.storage import Storage, open_storage
 from config.prompts import read
 from config.settings import Settings
@@ -27,6 +26,7 @@ from core.inbound import is_group_agent
 from core.llm import ChatModel
 from core.ports import Embedder, ReplySink, TurnObserver
 from core.records import AgentState
+from core.tasks import BackgroundTasks
 from core.text import valid_text
 from core.tokens import TokenCounter
 from core.tools.checkin_tools import register_checkin_tools
@@ -199,6 +199,7 @@ async def build_service(
             handle,
             inbox=storage.inbox,
             leases=storage.leases,
+            signals=storage.signals,
             forget=runtime.forget,
             give_up=runtime.give_up,
             max_concurrent_turns=settings.max_concurrent_turns,
@@ -208,9 +209,9 @@ async def build_service(
         stack.push_async_callback(dispatcher.drain)
         await dispatcher.start()
         if checkins is not None:
-            waker = CheckinWaker(checkins.fire_due, settings.checkin_poll_seconds)
-            waker.start()
-            stack.push_async_callback(waker.aclose)
+            background = BackgroundTasks()
+            stack.push_async_callback(background.aclose)
+            background.spawn(checkins.keep_firing(settings.checkin_poll_seconds), name="checkins")
         yield Service(settings, runtime, dispatcher, storage, clock, counter, vectors, checkins)
 
 

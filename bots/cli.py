@@ -83,12 +83,17 @@ def chat(
     settings = settings_or_exit(needs_llm=True, **_skip_check(no_model_check))
     setup_logging("INFO" if verbose else "WARNING")
     key = valid_text(agent or default_agent_key())
-    run_reporting_errors(_chat(settings, key, show_calls))
+    code = run_reporting_errors(_chat(settings, key, show_calls))
+    if code:
+        raise typer.Exit(code)
 
 
-async def _chat(settings: Settings, agent_key: str, show_calls: bool) -> None:
+async def _chat(settings: Settings, agent_key: str, show_calls: bool) -> int:
+    """The chat; returns the exit code (non-zero if Ctrl-C or SIGTERM left a message
+    unanswered: it is answered at the next start)."""
     from adapters.console.chat import ConsoleObserver, ConsoleReplySink, run_console
     from bots.bootstrap import build_service
+    from bots.stopping import StopSignals, finish_turns
 
     console = Console()
     observer = ConsoleObserver(console) if show_calls else None
@@ -107,14 +112,32 @@ async def _chat(settings: Settings, agent_key: str, show_calls: bool) -> None:
                 f"total: {total.calls} calls, {total.total_tokens:,} tokens"
             )
 
-        await run_console(
+        stop = StopSignals().install()
+        if await run_console(
             console=console,
             agent_key=agent_key,
             clock=svc.clock,
             submit=svc.dispatcher.submit_and_wait,
             memory=memory,
             usage=usage,
-        )
+            stop=stop.requested,
+        ):
+            stop.remove()  # leaving normally: a signal now interrupts as it always does
+            return 0
+        grace = settings.shutdown_grace_seconds
+        if svc.dispatcher.busy:
+            console.print(
+                f"[dim]Stopping: finishing the answer under way (up to {grace:.0f} s; "
+                "Ctrl-C again to stop now).[/]"
+            )
+        await finish_turns(svc.dispatcher, grace, stop)
+        left = svc.dispatcher.left
+        if left:
+            console.print(
+                f"[yellow]{left} message(s) not answered yet: kept, and answered when "
+                "this chat starts again.[/]"
+            )
+        return stop.exit_code(left)
 
 
 @app.command()
@@ -129,7 +152,9 @@ def run(
 
     settings = settings_or_exit(needs_llm=True, **_skip_check(no_model_check))
     setup_logging("DEBUG" if verbose else settings.log_level)
-    run_reporting_errors(run_service(settings))
+    code = run_reporting_errors(run_service(settings))
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from bots.bootstrap import embedder
 from bots.storage import open_storage
 from config.settings import Settings
 from core.clock import SystemClock
+from core.events import Event
 from core.text import valid_text
 from core.tokens import TokenCounter
 from core.uploads import UploadPipeline, UploadSettings
@@ -51,12 +52,21 @@ async def ingest(settings: Settings, agent_key: str, paths: list[Path], console:
         if repaired:
             console.print(f"Cleaned up {repaired} interrupted upload(s).")
         model = settings.llm_model or "gpt-4o-mini"
+
+        async def notify(event: Event) -> bool:
+            """Record the agent's upload event; a running worker is rung to take it now
+            (otherwise it is read at its next inbox poll, or at the next start)."""
+            fresh = await storage.inbox.put(event)
+            if fresh:
+                await storage.leases.nudge(event.agent_key)
+            return fresh
+
         pipeline = UploadPipeline(
             archival=storage.archival,
             parser=parse_document,
             counter=TokenCounter(model),
             clock=clock,
-            notify=storage.inbox.put,  # the agent reads it in its queue (now or at next start)
+            notify=notify,
             embedder=await embedder(settings, stack),
             settings=upload,
         )

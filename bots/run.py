@@ -1,21 +1,23 @@
 """``pagemind run``: every configured platform, the agent workers, and a graceful stop.
 
-On SIGTERM (or Ctrl-C): incoming events are still recorded in the inbox but no longer
-started here; the turns already queued finish and their replies go out; uploads under way
-finish; then the platforms disconnect and everything closes. Nothing is lost: what was
-recorded and not started is picked up by another replica or at the next start.
+On SIGTERM (or Ctrl-C): no new turn starts here (incoming events are still recorded in the
+inbox); the turns under way and the uploads under way get the grace period to finish (a
+second signal cuts it short), then are cancelled; the platforms disconnect and everything
+closes. Nothing is lost: what was recorded and not finished is picked up by another replica
+or at the next start, and the process exits non-zero if anything was left (see
+``bots.stopping``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from bots.bootstrap import Service, build_service
+from bots.stopping import StopSignals, finish_turns
 from config.platforms import DiscordSettings, PlatformSettings, SlackSettings, TelegramSettings
 from config.settings import Settings
 from core.commands import CommandHandler
@@ -102,11 +104,12 @@ def configured_platforms() -> list[Platform]:
 REPLY_LIMITS = {"telegram": 4096, "slack": 4000, "discord": 2000}
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run(settings: Settings, stop: StopSignals | None = None) -> int:
+    """Run until a stop signal; returns the exit code (see ``bots.stopping``)."""
     platforms = configured_platforms()
     if not platforms:
         raise ConfigurationError(NO_PLATFORM)
-    stop = stop or _stop_on_signals()
+    stop = stop or StopSignals().install()
     replies = ReplyRouter()
     async with build_service(settings, replies=replies) as svc:
         gateway, pipeline = _front_door(svc, platforms)
@@ -129,20 +132,20 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 ", ".join(p.name for p in platforms),
                 svc.storage.description,
             )
-            await stop.wait()
+            await stop.requested.wait()
             grace = settings.shutdown_grace_seconds
             log.info("stopping: finishing the turns under way (up to %.0f s)", grace)
-            svc.dispatcher.pause()
+            deadline = asyncio.get_running_loop().time() + grace
+            if not await finish_turns(svc.dispatcher, grace, stop):
+                # What is cut off stays unfinished in the inbox and is resumed from its
+                # last stored step by the next worker to take its agent.
+                log.warning("grace period over: stopping the turns still running")
             try:
-                async with asyncio.timeout(grace):
-                    await svc.dispatcher.join()
+                async with asyncio.timeout_at(deadline):
                     for intake in intakes:
                         await intake.join()
             except TimeoutError:
-                # What is still running is cut off; its events stay unfinished in the inbox
-                # and are resumed from their last stored step by the next worker to start.
-                log.warning("grace period over: stopping the turns still running")
-                await svc.dispatcher.aclose()
+                log.warning("grace period over: stopping the uploads still running")
         finally:
             for adapter in reversed(started):
                 try:
@@ -151,7 +154,15 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     log.exception("a platform did not stop cleanly")
             for intake in intakes:
                 await intake.aclose()
+        left = svc.dispatcher.left
+    if left:
+        log.warning(
+            "stopped with %d event(s) unfinished: another replica or the next start processes them",
+            left,
+        )
+    else:
         log.info("stopped")
+    return stop.exit_code(left)
 
 
 def _front_door(svc: Service, platforms: list[Platform]) -> tuple[Gateway, UploadPipeline]:
@@ -188,11 +199,3 @@ def _parser() -> DocumentParser:
     from adapters.documents import parse_document
 
     return parse_document
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop

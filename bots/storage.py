@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -17,15 +18,17 @@ from adapters.mongo.agents import MongoAgentStore
 from adapters.mongo.archival import MongoArchivalStore
 from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection, redact
+from adapters.mongo.doorbell import Doorbell
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.inbox import MongoInbox
 from adapters.mongo.leases import MongoLeases
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
+from adapters.mongo.signals import MongoInboxSignals, has_change_streams
 from config.settings import Settings
 from core.checkins import CheckinStore
-from core.leases import SoleWorkerLeases
-from core.ports import AgentStore, ArchivalStore, Clock, Inbox, Leases, RecallStore
+from core.leases import NoSignals, SoleWorkerLeases
+from core.ports import AgentStore, ArchivalStore, Clock, Inbox, InboxSignals, Leases, RecallStore
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class Storage:
     leases: Leases
     checkins: CheckinStore
     description: str
+    signals: InboxSignals
 
 
 async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) -> Storage:
@@ -52,6 +56,7 @@ async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) 
             SoleWorkerLeases(),
             InMemoryCheckinStore(),
             "in memory (nothing is kept after exit)",
+            NoSignals(),
         )
     if settings.mongodb_uri is not None:
         uri = settings.mongodb_uri.get_secret_value()
@@ -66,13 +71,25 @@ async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) 
     await connection.ping()
     await ensure_indexes(connection)
     await migrate(connection, clock)
-    log.info("storage: %s, database %r", where, settings.mongodb_database)
+    worker_id = settings.worker_name or f"worker-{uuid.uuid4().hex[:12]}"
+    leases = MongoLeases(
+        connection, clock, ttl=settings.lease_ttl, worker_id=worker_id, doorbell=Doorbell()
+    )
+    streams = settings.mongodb_uri is not None and await has_change_streams(connection)
+    signals = MongoInboxSignals(connection, leases, change_streams=streams)
+    log.info(
+        "storage: %s, database %r; other processes' events arrive by %s",
+        where,
+        settings.mongodb_database,
+        signals.mode,
+    )
     return Storage(
         MongoAgentStore(connection),
         MongoRecallStore(connection),
         MongoArchivalStore(connection),
-        MongoInbox(connection, clock),
-        MongoLeases(connection, clock, ttl=settings.lease_ttl, worker_id=settings.worker_name),
+        MongoInbox(connection, clock, worker_id=worker_id),
+        leases,
         MongoCheckinStore(connection),
         where,
+        signals,
     )

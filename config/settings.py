@@ -69,12 +69,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: user_data_path("pagemind"))
     lease_ttl: float = Field(15.0, ge=1)
     worker_name: str | None = None  # names this process in leases and check-in claims
-    inbox_poll_seconds: float = Field(1.0, gt=0)
+    inbox_poll_seconds: float = Field(2.0, gt=0)
     inbox_retention_days: float = Field(7.0, gt=0)
 
     # --- check-ins -----------------------------------------------------------------------
     checkins: bool = True
-    checkin_poll_seconds: float = Field(2.0, gt=0)
+    checkin_poll_seconds: float = Field(30.0, gt=0)
     checkin_default_cron: str | None = None  # e.g. "0 9 * * *": a check-in for every user
     checkin_default_note: str = (
         "Morning check-in: if there is something worth saying to the user (a follow-up, a "

@@ -11,6 +11,7 @@ or is dropped if it is older than the grace period; either way the schedule resu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -159,6 +160,11 @@ class CheckinStore(Protocol):
         """Write back what happened; ignored for claims no longer held."""
         ...
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        """The earliest due time of an active check-in that nobody holds a claim on at
+        ``now`` (it may already have passed); None if there is none."""
+        ...
+
     async def record_tokens(self, checkin_id: str, tokens: int, skipped: bool) -> None: ...
 
     async def erase(self, agent_key: str) -> None: ...
@@ -190,6 +196,7 @@ class CheckinService:
         self.submit = submit
         self.owner = owner or f"worker-{uuid.uuid4().hex[:8]}"
         self.policy = policy
+        self._scheduled: asyncio.Event | None = None  # set by ``keep_firing``
 
     async def schedule(
         self,
@@ -237,12 +244,44 @@ class CheckinService:
         # once.
         for _ in range(8):
             if await self.store.add(checkin) or checkin_id is not None:
+                if self._scheduled is not None:
+                    self._scheduled.set()  # it may be due before the next wake-up
                 return checkin
             checkin = checkin.model_copy(update={"id": uuid.uuid4().hex[:6]})
         raise ToolError("Could not find a free id for the check-in; try again.")
 
     async def active(self, agent_key: str) -> list[Checkin]:
         return await self.store.active(agent_key)
+
+    async def keep_firing(self, longest_wait: float) -> None:
+        """Until cancelled: fire what is due, then wait until the next check-in the store
+        knows of is due, at most ``longest_wait`` seconds (the bound within which a
+        check-in scheduled by another process, or a claim left by a dead one, is found), or
+        until one is scheduled here."""
+        self._scheduled = asyncio.Event()
+        while True:
+            self._scheduled.clear()
+            upcoming: datetime | None = None
+            try:
+                fired = await self.fire_due()
+                if fired:
+                    log.info("%d check-ins fired", fired)
+                upcoming = await self.store.next_due(self.clock.now())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("firing due check-ins failed; trying again shortly")
+            wait = longest_wait
+            if upcoming is not None:
+                until = (upcoming - self.clock.now()).total_seconds()
+                wait = min(longest_wait, max(0.0, until) + 0.01)
+            # asyncio.wait, not a timeout by cancellation: a cancel that a driver call lost
+            # earlier must not turn the next timeout into an endless loop (Python 3.11).
+            woken = asyncio.ensure_future(self._scheduled.wait())
+            try:
+                await asyncio.wait({woken}, timeout=wait)
+            finally:
+                woken.cancel()
 
     async def cancel(self, agent_key: str, checkin_id: str) -> bool:
         return await self.store.cancel(agent_key, checkin_id.strip())

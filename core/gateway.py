@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.commands import Command, CommandContext, CommandHandler, parse_command
-from core.dispatch import AgentDispatcher
+from core.dispatch import AgentDispatcher, Handover
 from core.errors import ConfigurationError
 from core.events import SendReply, UserMessageReceived
 from core.inbound import (
@@ -44,7 +44,7 @@ class GatewayResult:
     reply: str | None = None
     file: tuple[str, bytes] | None = None
     agent_key: str | None = None
-    done: asyncio.Future[None] | None = None  # for accepted events: resolves when processed
+    done: asyncio.Future[Handover | None] | None = None  # accepted: resolves when dealt with
 
 
 class Gateway:

@@ -42,10 +42,12 @@ class BackgroundTasks:
         pending = set(self._tasks)
         if pending and grace > 0:
             _, pending = await asyncio.wait(pending, timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        # A cancellation can be lost inside a driver call (PyMongo's async cursors): ask
+        # again until every task has really ended.
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -465,6 +465,14 @@ class InMemoryCheckinStore:
                 update |= {"last_fired": s.fired_at, "fired": checkin.fired + 1}
             self._checkins[s.checkin_id] = checkin.model_copy(update=update)
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        free = [
+            c.next_due
+            for c in self._checkins.values()
+            if c.next_due is not None and (c.id not in self._claims or self._claims[c.id][1] <= now)
+        ]
+        return min(free, default=None)
+
     async def record_tokens(self, checkin_id: str, tokens: int, skipped: bool) -> None:
         checkin = self._checkins.get(checkin_id)
         if checkin is not None:

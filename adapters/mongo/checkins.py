@@ -140,6 +140,17 @@ class MongoCheckinStore:
         with translated(self._uri):
             await self._checkins.bulk_write(writes, ordered=False)
 
+    async def next_due(self, now: datetime) -> datetime | None:
+        with translated(self._uri):
+            found = await self._checkins.find_one(
+                {"next_due": {"$ne": None}, "claim_until": {"$lt": now.timestamp()}},
+                {"next_due": 1},
+                sort=[("next_due", ASCENDING)],
+            )
+        if found is None or found.get("next_due") is None:
+            return None
+        return datetime.fromtimestamp(float(found["next_due"]), UTC)
+
     async def record_tokens(self, checkin_id: str, tokens: int, skipped: bool) -> None:
         with translated(self._uri):
             await self._checkins.update_one(

@@ -1,8 +1,12 @@
 """The durable inbox: an event is stored (deduplicated by its id) before it is processed.
 
-Documents are ``{_id: event_id, agent, order, status, event}``. ``order`` is the arrival
-time in nanoseconds, made strictly increasing within a process; pending events are read
-oldest first. Finished events keep their id (so a late redelivery is still recognised) until
+Documents are ``{_id: event_id, agent, order, status, event, by}``. ``order`` is the time
+the event was recorded, in nanoseconds since the epoch by this machine's clock, made strictly
+increasing within a process; pending events are read oldest first. On one machine that is
+exactly the order in which events were recorded; across machines it is as exact as their
+clocks agree (see the README, "Several replicas"). ``by`` names the worker that recorded it
+(None for other processes, such as ``pagemind ingest``), so change streams can leave out a
+worker's own events. Finished events keep their id (so a late redelivery is still recognised) until
 ``purge`` removes those finished longer than the retention ago (an application-side TTL:
 ``done`` is epoch seconds, as some servers keep dates written by ``$set`` as strings). Failed
 events (``status: failed``, with the ``error``) are kept until their agent is erased.
@@ -29,18 +33,24 @@ INBOX = "inbox"
 
 
 class MongoInbox:
-    def __init__(self, connection: MongoConnection, clock: Clock) -> None:
+    def __init__(
+        self, connection: MongoConnection, clock: Clock, *, worker_id: str | None = None
+    ) -> None:
         self._uri = connection.uri
         self._inbox = connection.db[INBOX]
         self._clock = clock
+        self._worker_id = worker_id
         self._last_order = 0
 
     def _next_order(self) -> int:
         self._last_order = max(self._last_order + 1, time.time_ns())
         return self._last_order
 
+    def _doc(self, event: Event) -> dict[str, object]:
+        return event_to_doc(event, self._next_order(), self._clock.now()) | {"by": self._worker_id}
+
     async def put(self, event: Event) -> bool:
-        doc = event_to_doc(event, self._next_order(), self._clock.now())
+        doc = self._doc(event)
         with translated(self._uri):
             try:
                 await self._inbox.insert_one(doc)
@@ -51,7 +61,7 @@ class MongoInbox:
     async def put_many(self, events: Sequence[Event]) -> list[bool]:
         if not events:
             return []
-        docs = [event_to_doc(e, self._next_order(), self._clock.now()) for e in events]
+        docs = [self._doc(e) for e in events]
         new = [True] * len(docs)
         with translated(self._uri):
             try:

@@ -1,1 +1,1 @@
-"""Scheduling with APScheduler: trigger arithmetic, and the timer that wakes the process."""
+"""Scheduling with APScheduler: trigger arithmetic (cron, dates, intervals, with zones)."""

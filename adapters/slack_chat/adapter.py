@@ -5,8 +5,9 @@
 * **HTTP events** (``mode=http``): Slack POSTs events and slash commands to
   ``http_listen:http_port`` ``/slack/events``, signed with the signing secret.
 
-Either way the adapter acknowledges every request at once and does the work in tracked tasks
-(``listeners.py``, ``handling.py``). It is also the ``ReplySink`` for the agent's replies on
+Either way the adapter acknowledges a message event once it is recorded in the inbox (a
+few milliseconds), every other request at once, and does the rest of the work in tracked
+tasks (``listeners.py``, ``handling.py``). It is also the ``ReplySink`` for the agent's replies on
 Slack and the ``PlatformFiles`` the upload pipeline downloads shared files through.
 """
 

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 Respond = Callable[[str], Awaitable[None]]
 FileOutcome = Literal["sent", "text only", "failed"]
 
+NAME_WAIT = 1.0  # seconds to wait for an author's name before recording the message without
+
 FILE_SENT = "I've sent the file to our direct messages."
 FILE_FAILED = "I couldn't share the file in Slack (the app may lack the files:write permission)."
 
@@ -101,11 +103,22 @@ class InboundHandler:
     # ------------------------------------------------------------------ events
 
     async def handle_event(self, body: Payload, bot: BotIdentity) -> None:
-        """One Events API ``event_callback`` carrying a ``message`` event."""
+        """One Events API ``event_callback`` carrying a ``message`` event, start to finish."""
+        received = await self.record_event(body, bot)
+        if received is not None:
+            await self.act(*received)
+
+    async def record_event(
+        self, body: Payload, bot: BotIdentity
+    ) -> tuple[IncomingMessage, GatewayResult] | None:
+        """Hand the event to the gateway, which records it in the inbox; the listener lets
+        Slack have its ack only after this. None when there is nothing more to do (not a
+        message for the agent, or a redelivery). If recording fails, the event is not
+        remembered as seen, so Slack's retry of it is taken."""
         event = body.get("event")
         event_id = str(body.get("event_id") or "")
         if not isinstance(event, dict) or not event_id or not self.seen.first_time(event_id):
-            return
+            return None
         # Taken before the first await, so a channel's events reach the gateway in the order
         # Slack delivered them even when one waits longer for its author's name.
         turn = self.order.take(str(event.get("channel") or ""))
@@ -113,8 +126,13 @@ class InboundHandler:
             spoken = spoken_message(event)
             author = author_of(spoken, bot) if spoken is not None else None
             if author is None:
-                return
-            name = None if author.is_bot else await self.users.name(author.user_id)
+                return None
+            name = None
+            if not author.is_bot:
+                try:  # the ack must leave within Slack's 3 s: the id will do
+                    name = await asyncio.wait_for(self.users.name(author.user_id), NAME_WAIT)
+                except TimeoutError:
+                    log.info("users.info was slow; using the id of %s", author.user_id)
             message = incoming_message(
                 event,
                 event_id=event_id,
@@ -123,11 +141,18 @@ class InboundHandler:
                 sender_name=name,
             )
             if message is None:
-                return
+                return None
             await turn.wait()
             result = await self.gateway.receive(message, bot.user_id)
+        except BaseException:
+            self.seen.forget(event_id)
+            raise
         finally:
             turn.done()
+        return message, result
+
+    async def act(self, message: IncomingMessage, result: GatewayResult) -> None:
+        """Do what the gateway's result says (after Slack has its ack)."""
         await self._act(message, result)
 
     async def _act(self, message: IncomingMessage, result: GatewayResult) -> None:

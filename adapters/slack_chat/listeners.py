@@ -1,8 +1,13 @@
-"""The bolt listeners: acknowledge at once, then hand the work to a tracked background task.
+"""The bolt listeners: acknowledge once the event is recorded, then do the rest in a tracked
+background task.
 
 The app runs with ``process_before_response=True``, so bolt sends the ack when a listener
-returns; each listener calls ``ack()`` first and only schedules the real work, so the ack
-leaves in milliseconds and no untracked task of bolt's own runs our code.
+returns. The ``message`` listener returns once the event is recorded in the inbox (a few
+milliseconds; the author's name is waited for at most a second): an event Slack has seen
+acknowledged is never lost, and one Slack sends after that ack, to whichever replica, is
+recorded after it, so it never overtakes it. If recording fails, bolt answers 500 and Slack
+retries. Everything else (answers, the "working" reaction, commands) runs in tracked tasks,
+so no untracked task of bolt's own runs our code.
 
 * ``message`` events (DMs, channels, threads, edits, file shares) are the one source of what
   people say. ``app_mention`` is acknowledged and dropped: Slack sends it *in addition to* the
@@ -29,6 +34,7 @@ from adapters.slack_chat.handling import InboundHandler, Respond
 from adapters.slack_chat.outbound import escape
 from adapters.slack_chat.tasks import TaskTracker
 from adapters.slack_chat.translate import BotIdentity
+from core.errors import StorageError
 from core.split import split_message
 
 log = logging.getLogger(__name__)
@@ -48,13 +54,12 @@ def register_listeners(
     """Attach Pagemind's listeners to ``app`` (before it receives anything)."""
 
     async def on_message(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
+        await ack()  # sent when this returns, after the event is recorded
         event_id = str(body.get("event_id") or "")
-        tasks.spawn(
-            handler.handle_event(body, identity()),
-            name=f"event {event_id}",
-            context={"event_id": f"slack:{event_id}"},
-        )
+        context = {"event_id": f"slack:{event_id}"}
+        received = await handler.record_event(body, identity())  # raises: 500, Slack retries
+        if received is not None:
+            tasks.spawn(handler.act(*received), name=f"event {event_id}", context=context)
 
     async def on_mention(ack: AsyncAck) -> None:
         await ack()  # handled through the message event of the same mention (see above)
@@ -74,6 +79,16 @@ def register_listeners(
     async def acknowledge(ack: AsyncAck) -> None:
         await ack()
 
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        """A listener raised (bolt answers 500; Slack retries an event): one line for a
+        storage fault, which is expected while the database is away; a traceback else."""
+        event_id = {"event_id": f"slack:{body.get('event_id') or ''}"}
+        if isinstance(error, StorageError):
+            log.warning("could not record a Slack event (%s); Slack will retry it", error)
+        else:
+            log.error("a Slack listener failed", exc_info=error, extra=event_id)
+
+    app.error(on_error)
     app.event("message")(on_message)
     app.event("app_mention")(on_mention)
     app.command(slash_command)(on_command)

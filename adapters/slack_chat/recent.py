@@ -25,3 +25,7 @@ class RecentIds:
         if len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
         return True
+
+    def forget(self, key: str) -> None:
+        """As if ``key`` had never been seen (its handling failed: a retry is welcome)."""
+        self._seen.pop(key, None)

@@ -35,7 +35,8 @@ from adapters.telegram_chat.options import TelegramOptions
 from adapters.telegram_chat.outbound import MAX_CAPTION, Outbound, Target, utf16_len
 from adapters.telegram_chat.recent import RecentKeys
 from adapters.telegram_chat.translate import BotIdentity, incoming_message
-from core.errors import ConfigurationError, UploadError
+from adapters.telegram_chat.webhook import WebhookServer
+from core.errors import ConfigurationError, StorageError, UploadError
 from core.events import Address, SendReply
 from core.gateway import Gateway, GatewayResult
 from core.inbound import Attachment, IncomingMessage, PlatformPolicy
@@ -93,6 +94,7 @@ class TelegramAdapter:
         self._seen_updates = RecentKeys(4096)
         self._responses = BackgroundTasks()
         self._app: AnyApplication | None = None
+        self._webhook: WebhookServer | None = None
         self._identity: BotIdentity | None = None
         self._outbound: Outbound | None = None
         self._typing: TypingIndicators | None = None
@@ -144,14 +146,20 @@ class TelegramAdapter:
             await app.start()
             assert app.updater is not None
             if settings.mode == "webhook":
-                assert settings.webhook_secret is not None
-                await app.updater.start_webhook(
+                assert settings.webhook_secret is not None and settings.webhook_url
+                secret = settings.webhook_secret.get_secret_value()
+                self._webhook = WebhookServer(
+                    app,
                     listen=settings.webhook_listen,
                     port=settings.webhook_port,
-                    url_path=webhook_path(settings),
-                    webhook_url=settings.webhook_url,
-                    secret_token=settings.webhook_secret.get_secret_value(),
+                    path=webhook_path(settings),
+                    secret=secret,
+                )
+                await self._webhook.start()
+                await bot.set_webhook(
+                    url=settings.webhook_url,
                     allowed_updates=ALLOWED_UPDATES,
+                    secret_token=secret,
                 )
             else:
                 await app.updater.start_polling(
@@ -183,7 +191,10 @@ class TelegramAdapter:
         app, self._app = self._app, None
         if app is None:
             return
+        webhook, self._webhook = self._webhook, None
         try:
+            if webhook is not None:
+                await webhook.stop()  # lets the update being handled finish
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
             if app.running:
@@ -254,6 +265,22 @@ class TelegramAdapter:
             result = await self._gateway.receive(message, self._identity.username)
         except asyncio.CancelledError:
             raise
+        except StorageError as exc:
+            webhook = self._webhook
+            if webhook is not None:  # not acknowledged: Telegram delivers it again
+                log.warning(
+                    "could not record update %s (%s); Telegram will deliver it again",
+                    update.update_id,
+                    exc,
+                    extra=extra,
+                )
+                self._seen_updates.discard(update.update_id)
+                webhook.refuse(update.update_id)
+                return
+            log.warning("could not record update %s: %s", update.update_id, exc, extra=extra)
+            if message.is_direct or message.mentions_bot or message.replies_to_bot:
+                self._respond_later(message, GatewayResult("ignored", reply=SORRY), extra)
+            return
         except Exception:
             log.exception(
                 "could not handle message %s in chat %s",

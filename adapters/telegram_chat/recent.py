@@ -25,3 +25,7 @@ class RecentKeys:
         if len(self._keys) > self._size:
             self._keys.popitem(last=False)
         return True
+
+    def discard(self, key: Hashable) -> None:
+        """Forget ``key`` (its handling failed: a redelivery is welcome)."""
+        self._keys.pop(key, None)

@@ -29,6 +29,22 @@ from tests.support.agents import ManualClock
 from tests.support.mongo import REAL_MONGODB_ENV
 
 BACKENDS = ["memory", "nx-27017"] + (["mongodb"] if os.environ.get(REAL_MONGODB_ENV) else [])
+SERVERS = BACKENDS[1:]
+
+
+@pytest.fixture(params=SERVERS)
+async def connection(request: pytest.FixtureRequest) -> AsyncIterator[MongoConnection]:
+    """An empty database on each MongoDB server (for contracts only MongoDB has)."""
+    uri = (
+        request.getfixturevalue("nx_uri")
+        if request.param == "nx-27017"
+        else os.environ[REAL_MONGODB_ENV]
+    )
+    conn = MongoConnection(uri, f"contract_{uuid.uuid4().hex[:12]}")
+    await ensure_indexes(conn)
+    yield conn
+    await conn.client.drop_database(conn.db.name)
+    await conn.aclose()
 
 
 @dataclass

@@ -330,3 +330,24 @@ async def test_a_check_in_settled_by_another_worker_after_listing_is_not_claimed
     await stores.checkins.settle([Settlement(checkin.id, claim.token, None, now)])
     late = ListedEarlier(stores.connection)
     assert await late.claim_due(now, "w2", timedelta(seconds=30), 10) == []
+
+
+async def test_next_due_is_the_earliest_check_in_nobody_holds(stores: Stores) -> None:
+    at(stores, 2026, 11, 21, 12, 0)
+    assert await stores.checkins.next_due(stores.clock.now()) is None
+    svc = service(stores, [])
+    soon = datetime(2026, 11, 21, 12, 5, tzinfo=ZoneInfo(BERLIN))
+    later = datetime(2026, 11, 21, 13, 0, tzinfo=ZoneInfo(BERLIN))
+    await svc.schedule(
+        AGENT, "later", Schedule(kind="once", at=later), timezone=BERLIN, created_by="user"
+    )
+    await svc.schedule(
+        AGENT, "soon", Schedule(kind="once", at=soon), timezone=BERLIN, created_by="user"
+    )
+    assert await stores.checkins.next_due(stores.clock.now()) == soon
+    at(stores, 2026, 11, 21, 12, 6)
+    assert await stores.checkins.next_due(stores.clock.now()) == soon, "due and not claimed"
+    (_claim,) = await stores.checkins.claim_due(stores.clock.now(), "w1", timedelta(seconds=30), 10)
+    assert await stores.checkins.next_due(stores.clock.now()) == later, "a held claim is not"
+    stores.clock.advance(seconds=31)
+    assert await stores.checkins.next_due(stores.clock.now()) == soon, "a claim that ran out is"

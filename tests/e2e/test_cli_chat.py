@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -35,7 +36,14 @@ async def run(
         env=env,
         cwd=cwd,
     )
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
+    except TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
+        raise AssertionError(
+            f"pagemind {args} did not exit:\n{out.decode()}\n{err.decode()}"
+        ) from None
     return proc.returncode or 0, out.decode(), err.decode()
 
 
@@ -86,6 +94,7 @@ async def test_chat_session_with_memory_and_calls_shown(tmp_path) -> None:
             cwd=str(tmp_path),
         )
     assert code == 0, err
+    assert "Traceback" not in err and "CancelledError" not in err, err
     assert "agent> Lovely to meet you, Ana!" in out
     assert "thinks: She told me her name." in out
     assert "calls core_memory_append" in out
@@ -140,3 +149,56 @@ async def test_chat_remembers_across_restarts(tmp_path) -> None:
     embedded = [text for body in server.embedding_requests for text in body["input"]]
     assert "Ana's sister is called Rui" in embedded and "sister" in embedded, "stored and queried"
     assert all(body["model"] == "scripted-embed" for body in server.embedding_requests)
+
+
+async def test_ctrl_c_stops_a_busy_chat_and_the_next_start_answers_what_was_left(
+    tmp_path,
+) -> None:
+    """400 lines piped into the chat; Ctrl-C while the model works on the 10th. No new turn
+    starts; the one under way is cancelled after the grace period (1 s here); the chat says
+    so and exits with 130; the next start answers that message."""
+    hung, end_of_test = asyncio.Event(), asyncio.Event()
+
+    async def answer(body: dict) -> dict:
+        last = str(body["messages"][-1]["content"])
+        if "line 9 " in last + " " and not end_of_test.is_set():
+            hung.set()
+            await end_of_test.wait()  # the model never answers this one while the chat runs
+        return tool_reply("send_message", {"message": f"echo {last.split('] ', 1)[-1]}"})
+
+    async with ScriptedOpenAIServer(default=answer) as server:  # type: ignore[arg-type]
+        env = clean_env(
+            tmp_path,
+            PAGEMIND_LLM_BASE_URL=server.base_url,
+            PAGEMIND_LLM_MODEL="scripted",
+            PAGEMIND_SHUTDOWN_GRACE_SECONDS="1",
+        )
+        lines = "".join(f"line {i}\n" for i in range(400))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bots.cli", "chat",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env, cwd=str(tmp_path),
+        )  # fmt: skip
+        assert proc.stdin is not None
+        proc.stdin.write(lines.encode())
+        await proc.stdin.drain()
+        try:
+            await asyncio.wait_for(hung.wait(), 60)
+            proc.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        asked = [str(body["messages"][-1]["content"]) for _, body in server.requests]
+        assert proc.returncode == 130, err.decode()[-2000:]
+        assert len(asked) == 10 and "line 9" in asked[-1], "no turn started after Ctrl-C"
+        assert "line 8\n" in out.decode() and "line 9" not in out.decode()
+        assert "1 message(s) not answered yet" in out.decode()
+        assert "Traceback" not in err.decode() + out.decode()
+
+        end_of_test.set()
+        code, out2, err2 = await run(["chat"], env, "/exit\n", cwd=str(tmp_path))
+    assert code == 0, err2
+    assert "line 9\n" in out2, "the message left over is answered at the next start"
+    assert "Traceback" not in err2 + out2

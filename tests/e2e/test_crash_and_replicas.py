@@ -22,7 +22,7 @@ from core.clock import SystemClock
 from core.events import Address, UserMessageReceived
 from core.messages import Message
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
-from tests.support.processes import Collector, start_worker
+from tests.support.processes import Collector, Recorder, start_worker
 
 AGENT = "telegram:user:7"
 
@@ -95,7 +95,7 @@ async def test_a_worker_killed_mid_turn_loses_nothing_and_answers_once(
         env = worker_env(database, server, tmp_path)
         first = await start_worker(env, collector, tmp_path / "w1.log")
         inbox = MongoInbox(database, SystemClock())
-        assert await inbox.put(message(1, "remember my flight LX 1234"))
+        assert await Recorder(database).put(message(1, "remember my flight LX 1234"))
         await asyncio.wait_for(arrived.wait(), 30)
         await first.kill()
         release.set()
@@ -135,8 +135,7 @@ async def test_a_worker_killed_before_its_first_step_is_stored(
         server.add(stuck)
         env = worker_env(database, server, tmp_path)
         first = await start_worker(env, collector, tmp_path / "w1.log")
-        inbox = MongoInbox(database, SystemClock())
-        await inbox.put(message(1, "hello?"))
+        await Recorder(database).put(message(1, "hello?"))
         await asyncio.wait_for(arrived.wait(), 30)
         await first.kill()
         release.set()
@@ -158,11 +157,12 @@ async def test_two_replicas_process_each_event_once_in_order(
         a = await start_worker(env, collector, tmp_path / "a.log")
         b = await start_worker(env, collector, tmp_path / "b.log")
         inbox = MongoInbox(database, SystemClock())
+        recorder = Recorder(database)
         count = 20
         for i in range(count):
-            assert await inbox.put(message(i, f"message {i}"))
+            assert await recorder.put(message(i, f"message {i}"))
             await asyncio.sleep(0.05 if i % 3 else 0.3)
-        assert not await inbox.put(message(3, "message 3")), "a redelivery is dropped"
+        assert not await recorder.put(message(3, "message 3")), "a redelivery is dropped"
         await collector.wait_for(count, timeout=60)
         await asyncio.sleep(1.0)
         await a.stop()

@@ -44,6 +44,22 @@ async def wait_for_log(
         await asyncio.sleep(0.05)
 
 
+async def start_run(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    """``pagemind run`` as a real process, once Telegram is started (output in ``log``)."""
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bots.cli", "run",
+            cwd=ROOT, env=env, stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        await wait_for_log(log, "telegram: started", process)
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    return process
+
+
 async def test_run_answers_on_telegram_and_stops_gracefully_mid_turn(tmp_path: Path) -> None:
     arrived, release = asyncio.Event(), asyncio.Event()
 
@@ -100,20 +116,16 @@ async def test_a_turn_longer_than_the_grace_period_is_cut_off_and_resumed_next_s
         env = service_env(tg, llm, tmp_path, PAGEMIND_SHUTDOWN_GRACE_SECONDS="1")
         for attempt in ("first", "second"):
             log = tmp_path / f"{attempt}.log"
-            with log.open("wb") as out:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bots.cli", "run",
-                    cwd=ROOT, env=env, stdout=out, stderr=out,
-                )  # fmt: skip
+            process = await start_run(env, log)
             try:
-                await wait_for_log(log, "telegram: started", process)
                 if attempt == "first":
                     tg.push_private_message("a question the model hangs on")
                     await asyncio.wait_for(arrived.wait(), 30)
                     process.send_signal(signal.SIGTERM)
                     code = await asyncio.wait_for(process.wait(), 30)
-                    assert code == 0, log.read_text()[-3000:]
+                    assert code == 143, log.read_text()[-3000:]  # 128 + SIGTERM: work left
                     assert "grace period over" in log.read_text()
+                    assert "stopped with 1 event(s) unfinished" in log.read_text()
                 else:
                     sent = await tg.wait_for(lambda c: c.method == "sendMessage", timeout=30)
                     assert sent.params["text"] == "Answered after the restart."
@@ -124,6 +136,54 @@ async def test_a_turn_longer_than_the_grace_period_is_cut_off_and_resumed_next_s
                 if process.returncode is None:
                     process.kill()
                     await process.wait()
+
+
+async def test_sigterm_starts_no_new_turn_and_the_next_start_answers_what_was_queued(
+    tmp_path: Path,
+) -> None:
+    """Three messages for one agent; SIGTERM while the first is with the model: the other
+    two are not started (the model is asked nothing more), the first finishes, the process
+    exits with 143 (work was left), and the next start answers the two, in order."""
+    arrived, release = asyncio.Event(), asyncio.Event()
+    asked: list[str] = []
+
+    async def answer(body: dict) -> dict:
+        last = str(body["messages"][-1]["content"])
+        asked.append(last)
+        if "first" in last:
+            arrived.set()
+            await release.wait()
+        return tool_reply("send_message", {"message": f"re: {last.split('] ', 1)[-1]}"})
+
+    async with FakeTelegram() as tg, ScriptedOpenAIServer(default=answer) as llm:  # type: ignore[arg-type]
+        env = service_env(tg, llm, tmp_path)
+        for attempt in ("first", "second"):
+            log = tmp_path / f"{attempt}.log"
+            process = await start_run(env, log)
+            try:
+                if attempt == "first":
+                    for text in ("first", "second", "third"):
+                        tg.push_private_message(text)
+                    await asyncio.wait_for(arrived.wait(), 30)
+                    await tg.wait_for(lambda c: not tg.pending_updates, timeout=30)
+                    process.send_signal(signal.SIGTERM)
+                    await wait_for_log(log, "stopping: finishing the turns under way", process)
+                    release.set()
+                    code = await asyncio.wait_for(process.wait(), 60)
+                    assert code == 143, log.read_text()[-3000:]
+                    assert "stopped with 2 event(s) unfinished" in log.read_text()
+                    assert len(asked) == 1, "no turn started after SIGTERM"
+                else:
+                    await tg.wait_for(lambda c: len(tg.sent_messages()) >= 3, timeout=60)
+                    process.send_signal(signal.SIGTERM)
+                    assert await asyncio.wait_for(process.wait(), 60) == 0
+            finally:
+                release.set()
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+    texts = [m["text"].split(": ", 1)[-1] for m in tg.sent_messages()]
+    assert [t.rsplit(" ", 1)[-1] for t in texts] == ["first", "second", "third"], texts
 
 
 async def test_run_without_any_platform_says_what_to_set(tmp_path: Path) -> None:

@@ -18,13 +18,14 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.inmemory import InMemoryInbox
 from adapters.slack_chat import SlackAdapter, SlackDeliveryError
 from adapters.slack_chat.download import SlackDownloads
 from config.platforms import SlackSettings
 from core.agent import AgentSettings
 from core.commands import confirmation_code
-from core.errors import ConfigurationError, UploadError
-from core.events import Address, SendReply
+from core.errors import ConfigurationError, StorageUnavailableError, UploadError
+from core.events import Address, Event, SendReply
 from core.inbound import Attachment, IncomingMessage, PlatformPolicy
 from core.llm import ChatRequest, ChatResponse
 from tests.support.fakes.slack import Envelope, FakeSlack, Json
@@ -186,13 +187,16 @@ async def running(
     policy: PlatformPolicy | None = None,
     settings: AgentSettings | None = None,
     intake: RecordingIntake | None = None,
+    inbox: InMemoryInbox | None = None,
     **adapter_kwargs: Any,
 ) -> AsyncIterator[Rig]:
     policy = policy or PlatformPolicy()
     uploads = {"slack": intake} if intake is not None else None
     async with (
         FakeSlack() as slack,
-        service(model, policies={"slack": policy}, settings=settings, uploads=uploads) as h,
+        service(
+            model, policies={"slack": policy}, settings=settings, uploads=uploads, inbox=inbox
+        ) as h,
     ):
         adapter = make_adapter(slack, mode, h, policy, **adapter_kwargs)
         h.replies.register("slack", adapter)
@@ -532,6 +536,40 @@ async def test_a_redelivered_event_is_processed_once_even_on_another_replica(
 
         assert len(rig.model.requests) == 1
         assert [m.text for m in rig.slack.posted(DM)] == ["Only once."]
+
+
+class DownOnceInbox(InMemoryInbox):
+    """An inbox whose database is away for the first write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    async def put(self, event: Event) -> bool:
+        if self.down:
+            self.down = False
+            raise StorageUnavailableError("MongoDB at mongodb://db is unreachable")
+        return await super().put(event)
+
+
+async def test_an_event_that_cannot_be_recorded_is_not_acknowledged_and_its_retry_is_taken(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """HTTP events: the ack means "recorded"; when recording fails Slack gets a 500 (one
+    warning line, no traceback) and its retry of the same event is answered, once."""
+    inbox = DownOnceInbox()
+    async with running("http", ScriptedModel(default=say("Got it.")), inbox=inbox) as rig:
+        payload = rig.slack.event_callback(rig.dm("are you there?"))
+        failed = await rig.slack.post_event(rig.url(), payload)
+        retried = await rig.slack.post_event(rig.url(), payload, retry_num=1)
+        await rig.settle()
+
+        assert (failed.status, retried.status) == (500, 200)
+        assert [m.text for m in rig.slack.posted(DM)] == ["Got it."]
+        assert len(rig.model.requests) == 1
+    warned = [r for r in caplog.records if "could not record a Slack event" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING" and warned[0].exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_a_user_outside_the_allowlist_is_refused_politely_in_a_dm(mode: Mode) -> None:

@@ -21,13 +21,14 @@ from typing import Any
 
 import pytest
 
+from adapters.inmemory import InMemoryInbox
 from adapters.telegram_chat import TelegramAdapter
 from adapters.telegram_chat.adapter import SORRY
 from config.platforms import TelegramSettings
 from core.agent import AgentSettings
 from core.commands import COMMANDS, HELP, confirmation_code
-from core.errors import ConfigurationError, UploadError
-from core.events import Address, SendReply
+from core.errors import ConfigurationError, StorageUnavailableError, UploadError
+from core.events import Address, Event, SendReply
 from core.gateway import NOT_ALLOWED
 from core.inbound import Attachment, IncomingMessage, PlatformPolicy
 from core.llm import ChatRequest, ChatResponse
@@ -140,6 +141,7 @@ async def running(
     policy: PlatformPolicy | None = None,
     agent_settings: AgentSettings | None = None,
     intake: Any = None,
+    inbox: InMemoryInbox | None = None,
     checkins: bool = False,
     **telegram: Any,
 ) -> AsyncIterator[Rig]:
@@ -153,6 +155,7 @@ async def running(
             policies={"telegram": policy},
             settings=agent_settings,
             uploads=uploads,
+            inbox=inbox,
             checkins=checkins,
         ) as harness,
     ):
@@ -572,6 +575,49 @@ async def test_webhook_mode_takes_updates_with_the_right_secret_only() -> None:
         assert (await answer_to(tg, real)).params["text"] == "Via webhook."
         assert len(model.requests) == 1 and answers(tg, forged) == []
         assert tg.calls_to("getUpdates") == []
+
+
+class DownOnceInbox(InMemoryInbox):
+    """An inbox whose database is away for the first write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    async def put(self, event: Event) -> bool:
+        if self.down:
+            self.down = False
+            raise StorageUnavailableError("MongoDB at mongodb://db is unreachable")
+        return await super().put(event)
+
+
+async def test_a_webhook_update_that_cannot_be_recorded_is_not_acknowledged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """200 means "recorded": when recording fails Telegram gets a 500 (one warning line),
+    delivers the update again, and it is answered once."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/updates"
+    secret = "s3cret-Token_1"
+    model = ScriptedModel(default=say("Recorded this time."))
+    async with running(
+        model,
+        inbox=DownOnceInbox(),
+        mode="webhook",
+        webhook_url=url,
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+        webhook_secret=secret,
+    ) as rig:
+        update = rig.tg.push_private_message("are you there?")
+        assert await rig.tg.post_update_to_webhook(url, update, secret_token=secret) == 500
+        assert await rig.tg.post_update_to_webhook(url, update, secret_token=secret) == 200
+        reply = await answer_to(rig.tg, update)
+        assert reply.params["text"] == "Recorded this time."
+        assert len(model.requests) == 1 and len(answers(rig.tg, update)) == 1
+    warned = [r for r in caplog.records if "Telegram will deliver it again" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_configuration_problems_are_reported_clearly_without_the_token(

@@ -6,12 +6,18 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from adapters.mongo.connection import MongoConnection
+from adapters.mongo.inbox import MongoInbox
+from adapters.mongo.leases import MongoLeases
+from core.clock import SystemClock
+from core.events import Event
 from tests.support.mongo import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +28,7 @@ class Collector:
     """An HTTP endpoint on 127.0.0.1 that records every reply the workers deliver."""
 
     replies: list[dict[str, Any]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.time() of each reply
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -44,7 +51,9 @@ class Collector:
             await self._runner.cleanup()
 
     async def _record(self, request: web.Request) -> web.Response:
-        self.replies.append(await request.json())
+        body = await request.json()
+        self.arrived.append(time.time())
+        self.replies.append(body)
         return web.json_response({"ok": True})
 
     async def wait_for(self, count: int, timeout: float = 30.0) -> None:
@@ -53,6 +62,21 @@ class Collector:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"only {len(self.replies)} of {count} replies arrived")
             await asyncio.sleep(0.05)
+
+
+class Recorder:
+    """Records events the way a process that runs no agents does (``pagemind ingest``): in
+    the inbox, then rings the worker that runs the agent (or every worker, if none does)."""
+
+    def __init__(self, connection: MongoConnection) -> None:
+        self.inbox = MongoInbox(connection, SystemClock())
+        self.leases = MongoLeases(connection, SystemClock(), worker_id="test-recorder")
+
+    async def put(self, event: Event) -> bool:
+        fresh = await self.inbox.put(event)
+        if fresh:
+            await self.leases.nudge(event.agent_key)
+        return fresh
 
 
 @dataclass

@@ -58,11 +58,12 @@ async def service(
     policies: Mapping[str, PlatformPolicy],
     settings: AgentSettings | None = None,
     uploads: Mapping[str, UploadIntake] | None = None,
+    inbox: InMemoryInbox | None = None,
     checkins: bool = False,
 ) -> AsyncIterator[ServiceHarness]:
     clock = SystemClock()
     agents, recall = InMemoryAgentStore(), InMemoryRecallStore()
-    archival, inbox = InMemoryArchivalStore(), InMemoryInbox()
+    archival, inbox = InMemoryArchivalStore(), inbox or InMemoryInbox()
     replies = ReplyRouter()
     checkin_clock = ManualClock(datetime.now(UTC)) if checkins else None
     dispatcher: AgentDispatcher | None = None
