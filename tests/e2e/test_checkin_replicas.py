@@ -4,6 +4,7 @@ SIGKILL while it holds claims: every check-in fires exactly once, none is missed
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import uuid
 from collections import Counter
@@ -14,20 +15,35 @@ from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.schema import ensure_indexes
 from core.checkins import Checkin, Schedule
-from core.events import Address
+from core.events import Address, UserMessageReceived
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
-from tests.support.processes import Collector, start_worker
+from tests.support.processes import Collector, Recorder, start_worker
 
 CHECKINS = 300
+AGENTS = 6
+LAST = re.compile(r"last word \d+")
 
 
 def echo_note(body: dict) -> dict:
-    """Answer the latest check-in with its note (so each delivery names its check-in)."""
+    """Answer the latest check-in with its note (so each delivery names its check-in), and
+    the last word a test sends with itself."""
     for message in reversed(body["messages"]):
         content = str(message.get("content"))
+        if found := LAST.search(content):
+            return tool_reply("send_message", {"message": found.group()})
         if "check-in due: " in content:
             return tool_reply("send_message", {"message": content.split("check-in due: ", 1)[1]})
     return tool_reply("send_message", {"message": "?"})
+
+
+def last_word(agent: int) -> UserMessageReceived:
+    return UserMessageReceived(
+        event_id=f"last-word:{agent}",
+        agent_key=f"telegram:user:{agent}",
+        occurred_at=datetime.now(UTC),
+        text=f"last word {agent}",
+        reply_to=Address(platform="test", channel_id=str(agent), is_direct=True),
+    )
 
 
 async def test_three_replicas_fire_each_check_in_once_despite_a_kill(
@@ -68,14 +84,16 @@ async def test_three_replicas_fire_each_check_in_once_despite_a_kill(
                 await store.add(
                     Checkin(
                         id=f"ck{i:03d}",
-                        agent_key=f"telegram:user:{i % 6}",
+                        agent_key=f"telegram:user:{i % AGENTS}",
                         note=f"note {i}",
                         schedule=Schedule(kind="once", at=due),
                         timezone="UTC",
                         created_by="operator",
                         created_at=datetime.now(UTC),
                         next_due=due,
-                        address=Address(platform="test", channel_id=str(i % 6), is_direct=True),
+                        address=Address(
+                            platform="test", channel_id=str(i % AGENTS), is_direct=True
+                        ),
                     )
                 )
             victim = workers["w1"].process
@@ -110,20 +128,34 @@ async def test_three_replicas_fire_each_check_in_once_despite_a_kill(
             while await connection.db["checkins"].find_one({"next_due": {"$ne": None}}):
                 assert asyncio.get_running_loop().time() < settle_by, "check-ins left unsettled"
                 await asyncio.sleep(0.2)
-            await asyncio.sleep(2)  # a late duplicate would arrive by now
+            # Every check-in was recorded in the inbox before it was settled, so any second
+            # turn of one is queued by now. One more message per agent, recorded after all of
+            # them, is answered only after everything queued before it for that agent.
+            recorder = Recorder(connection)
+            for agent in range(AGENTS):
+                assert await recorder.put(last_word(agent))
+            await collector.wait_until(
+                lambda replies: (
+                    {r["text"] for r in replies if LAST.fullmatch(r["text"])}
+                    == {f"last word {agent}" for agent in range(AGENTS)}
+                ),
+                "every agent's last word answered",
+                timeout=60,
+            )
         finally:
             for worker in workers.values():  # stops the survivors; the victim is gone
                 await worker.stop()
 
     # One turn per check-in: every delivery of a check-in carries the same idempotency key.
+    last_words = [r for r in collector.replies if LAST.fullmatch(r["text"])]
+    assert len(last_words) == AGENTS, last_words
+    replies = [r for r in collector.replies if not LAST.fullmatch(r["text"])]
     keys: dict[str, set[str]] = {}
-    for reply in collector.replies:
+    for reply in replies:
         keys.setdefault(reply["text"], set()).add(reply["idempotency_key"])
     assert set(keys) == {f"note {i}" for i in range(CHECKINS)}, "none missed"
     twice = {
-        note: sorted(
-            (r["idempotency_key"], r["worker"]) for r in collector.replies if r["text"] == note
-        )
+        note: sorted((r["idempotency_key"], r["worker"]) for r in replies if r["text"] == note)
         for note, k in keys.items()
         if len(k) > 1
     }
@@ -131,12 +163,12 @@ async def test_three_replicas_fire_each_check_in_once_despite_a_kill(
     # A platform honouring the idempotency key (Discord's nonce) shows each once. Without
     # one, a reply sent by the killed worker just before it could mark its event done is
     # sent again by the next owner: only that worker's in-flight replies may repeat.
-    repeats = Counter(r["idempotency_key"] for r in collector.replies)
+    repeats = Counter(r["idempotency_key"] for r in replies)
     for key, count in repeats.items():
         if count > 1:
-            senders = {r["worker"] for r in collector.replies if r["idempotency_key"] == key}
+            senders = {r["worker"] for r in replies if r["idempotency_key"] == key}
             assert victim.pid in senders, f"{key} repeated without the killed worker"
     survivors = {workers[name].process.pid for name in ("w2", "w3")}
-    assert {r["worker"] for r in collector.replies} & survivors, "the survivors took over"
+    assert {r["worker"] for r in replies} & survivors, "the survivors took over"
     await connection.client.drop_database(connection.db.name)
     await connection.aclose()

@@ -68,6 +68,24 @@ async def stored_log(database: MongoConnection) -> list[Message]:
     return await logged_messages(state, MongoRecallStore(database))
 
 
+LATER_ID = "tg:update:2"
+LATER_ANSWER = "Noted, thanks."
+LATER_KINDS = ["user_message", "assistant", "tool_result"]
+
+
+async def answer_a_later_message(
+    collector: Collector, database: MongoConnection, server: ScriptedOpenAIServer
+) -> None:
+    """Record one more message for the agent and wait for its answer. Events of one agent
+    are answered in the order they were recorded, so whatever the worker would have run
+    again (a duplicate of an earlier event) has been answered, and collected, before it."""
+    server.add(tool_reply("send_message", {"message": LATER_ANSWER}))
+    assert await Recorder(database).put(message(2, "thanks"))
+    await collector.wait_until(
+        lambda replies: any(r["text"] == LATER_ANSWER for r in replies), "the later answer"
+    )
+
+
 def answer_with_echo(body: dict) -> dict:
     last = body["messages"][-1]["content"]
     return tool_reply("send_message", {"message": f"echo: {last.split('] ', 1)[-1]}"})
@@ -102,22 +120,24 @@ async def test_a_worker_killed_mid_turn_loses_nothing_and_answers_once(
         server.add(tool_reply("send_message", {"message": "Saved your flight."}))
         second = await start_worker(env, collector, tmp_path / "w2.log")
         await collector.wait_for(1)
-        await asyncio.sleep(1.0)  # anything duplicated would arrive by now
+        await answer_a_later_message(collector, database, server)
         await second.stop()
 
-    assert [r["text"] for r in collector.replies] == ["Saved your flight."]
-    assert collector.replies[0]["worker"] == second.process.pid
+    assert [r["text"] for r in collector.replies] == ["Saved your flight.", LATER_ANSWER]
+    assert {r["worker"] for r in collector.replies} == {second.process.pid}
     assert await inbox.pending() == []
     recall = await stored_log(database)
     kinds = [m.kind for m in recall]
-    assert kinds == ["user_message", "assistant", "tool_result", "assistant", "tool_result"], kinds
-    assert [m.seq for m in recall] == [1, 2, 3, 4, 5]
+    assert kinds == [
+        "user_message", "assistant", "tool_result", "assistant", "tool_result", *LATER_KINDS
+    ], kinds  # fmt: skip
+    assert [m.seq for m in recall] == [1, 2, 3, 4, 5, 6, 7, 8]
     passages = await MongoArchivalStore(database).all(AGENT)
     assert [p.text for p in passages] == ["Ana's flight is LX 1234"], "stored once"
     state = await MongoAgentStore(database).load(AGENT)
-    assert state is not None and state.last_event_id == "tg:update:1" and not state.chain_open
+    assert state is not None and state.last_event_id == LATER_ID and not state.chain_open
     # the resumed call continued the stored chain: the user's message appears once
-    resumed = server.requests[-1][1]["messages"]
+    resumed = server.requests[-2][1]["messages"]
     assert sum("remember my flight" in str(m.get("content")) for m in resumed) == 1
 
 
@@ -142,11 +162,11 @@ async def test_a_worker_killed_before_its_first_step_is_stored(
         server.add(tool_reply("send_message", {"message": "Hello!"}))
         second = await start_worker(env, collector, tmp_path / "w2.log")
         await collector.wait_for(1)
-        await asyncio.sleep(1.0)
+        await answer_a_later_message(collector, database, server)
         await second.stop()
-    assert [r["text"] for r in collector.replies] == ["Hello!"]
+    assert [r["text"] for r in collector.replies] == ["Hello!", LATER_ANSWER]
     recall = await stored_log(database)
-    assert [m.kind for m in recall] == ["user_message", "assistant", "tool_result"]
+    assert [m.kind for m in recall] == ["user_message", "assistant", "tool_result", *LATER_KINDS]
 
 
 async def test_two_replicas_process_each_event_once_in_order(
@@ -163,14 +183,19 @@ async def test_two_replicas_process_each_event_once_in_order(
             assert await recorder.put(message(i, f"message {i}"))
             await asyncio.sleep(0.05 if i % 3 else 0.3)
         assert not await recorder.put(message(3, "message 3")), "a redelivery is dropped"
-        await collector.wait_for(count, timeout=60)
-        await asyncio.sleep(1.0)
+        # The last message, recorded after the redelivery: answered after anything before it.
+        assert await recorder.put(message(count, f"message {count}"))
+        await collector.wait_until(
+            lambda replies: any(r["text"] == f"echo: message {count}" for r in replies),
+            "the last message answered",
+            timeout=60,
+        )
         await a.stop()
         await b.stop()
     texts = [r["text"] for r in collector.replies]
-    assert texts == [f"echo: message {i}" for i in range(count)], texts
+    assert texts == [f"echo: message {i}" for i in range(count + 1)], texts
     assert Counter(r["idempotency_key"] for r in collector.replies).most_common(1)[0][1] == 1
     recall = await stored_log(database)
     users = [m.content for m in recall if m.kind == "user_message"]
-    assert users == [f"message {i}" for i in range(count)]
+    assert users == [f"message {i}" for i in range(count + 1)]
     assert await inbox.pending() == []

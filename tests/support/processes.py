@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,16 @@ class Collector:
         return web.json_response({"ok": True})
 
     async def wait_for(self, count: int, timeout: float = 30.0) -> None:
+        await self.wait_until(lambda replies: len(replies) >= count, f"{count} replies", timeout)
+
+    async def wait_until(
+        self, done: Callable[[list[dict[str, Any]]], bool], what: str, timeout: float = 30.0
+    ) -> None:
+        """Until ``done(replies)`` holds; ``timeout`` is only a safety net that fails loudly."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.replies) < count:
+        while not done(self.replies):
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"only {len(self.replies)} of {count} replies arrived")
+                raise AssertionError(f"never saw {what}: {len(self.replies)} replies arrived")
             await asyncio.sleep(0.05)
 
 
