@@ -137,8 +137,9 @@ async def test_unfinished_events_are_recovered_from_the_inbox() -> None:
 
 
 async def test_an_event_queued_by_a_refill_and_a_local_submit_runs_once() -> None:
-    """With peers, a worker refills its queue from the inbox; a local submit of the same
-    event landing right after must not queue it a second time."""
+    """With peers, a worker refills its queue from the inbox before each turn; an event
+    submitted here while another turn runs is in the local queue and in that refill, and
+    runs once."""
     from core.leases import SoleWorkerLeases
 
     class Peers(SoleWorkerLeases):
@@ -147,18 +148,18 @@ async def test_an_event_queued_by_a_refill_and_a_local_submit_runs_once() -> Non
     h = Harness(ScriptedModel())
     inbox = InMemoryInbox()
     seen: list[str] = []
-    gate = asyncio.Event()
+    running, gate = asyncio.Event(), asyncio.Event()
 
     async def handle(event) -> None:
         seen.append(event.event_id)
+        running.set()
         await gate.wait()
 
     dispatcher = AgentDispatcher(handle, inbox=inbox, leases=Peers())
     first, second = h.message("one"), h.message("two")
-    await dispatcher.submit(first)  # the worker starts, takes `first` and waits on the gate
-    await asyncio.sleep(0.01)
-    await inbox.put(second)  # recorded (as by another process) ...
-    dispatcher._enqueue(second)  # ... and queued; a refill would find it too
+    assert await dispatcher.submit(first)
+    await asyncio.wait_for(running.wait(), 10)  # the worker runs `first`, held at the gate
+    assert await dispatcher.submit(second)  # recorded and queued here; the refill lists it too
     gate.set()
     await dispatcher.join()
     await dispatcher.poll_once()
