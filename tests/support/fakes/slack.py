@@ -64,6 +64,7 @@ class ApiCall:
     http_method: str
     status: int = 200
     error: str | None = None  # None when the call succeeded
+    retry_after: int | None = None  # the Retry-After header of an injected failure
 
 
 @dataclass
@@ -836,6 +837,7 @@ class FakeSlack:
             if failure.remaining <= 0:
                 failures.popleft()
             call.status, call.error = failure.status, failure.error
+            call.retry_after = failure.retry_after
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             body = {"ok": False, "error": failure.error}
             return web.json_response(body, status=failure.status, headers=headers)
