@@ -1,5 +1,5 @@
 """The Discord adapter end to end: the REAL discord.py 2.7 against the protocol fake
-(tests/support/fakes/discord.py) over 127.0.0.1, wired to the whole in-process service
+(tests/support/fakes/discord/) over 127.0.0.1, wired to the whole in-process service
 (real gateway, dispatcher and agent runtime; in-memory stores; a scripted model).
 
 Nothing of discord.py or of our own modules is mocked: tests push gateway events into the

@@ -1,4 +1,4 @@
-"""The REAL discord.py 2.7 driven against the protocol fake in tests/support/fakes/discord.py.
+"""The REAL discord.py 2.7 driven against the protocol fake in tests/support/fakes/discord/.
 
 Everything goes over real sockets on 127.0.0.1: REST, the gateway websocket and attachment
 downloads. Nothing of discord.py is mocked; the fake only redirects ``Route.BASE`` and
