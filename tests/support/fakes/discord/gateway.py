@@ -95,7 +95,7 @@ class Gateway:
         live = self.live
         if live is not None and live.session is session:
             await self._deliver(live, session.seq, event, data)
-        self.world.touch()
+        self.world.notify()
         return session.seq
 
     async def drop(self, code: int | None) -> None:
@@ -109,7 +109,7 @@ class Gateway:
                 transport.abort()
         else:
             await conn.ws.close(code=code, message=b"fake: connection dropped")
-        self.world.touch()
+        self.world.notify()
 
     async def request_reconnect(self) -> None:
         if self.live is None:
@@ -133,7 +133,7 @@ class Gateway:
         compress = request.query.get("compress") == "zlib-stream"
         conn = Connection(ws, request, zlib.compressobj() if compress else None)
         self._open.add(conn)
-        self.world.touch()
+        self.world.notify()
         try:
             hello = {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fake-gw"]}
             await conn.send({"op": 10, "d": hello, "s": None, "t": None})
@@ -144,12 +144,12 @@ class Gateway:
             self._open.discard(conn)
             if self.live is conn:
                 self.live = None
-            self.world.touch()
+            self.world.notify()
         return ws
 
     async def _on_payload(self, conn: Connection, payload: Json) -> None:
         self.received.append(payload)
-        self.world.touch()
+        self.world.notify()
         op, data = payload.get("op"), payload.get("d")
         if op == 1:  # HEARTBEAT
             await conn.send({"op": 11, "d": None, "s": None, "t": None})

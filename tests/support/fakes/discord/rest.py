@@ -114,7 +114,7 @@ class RestApi:
                 time.monotonic(),
             )
         )
-        self.world.touch()
+        self.world.notify()
         return response
 
     def _needs_auth(self, request: web.Request, route: str) -> bool:

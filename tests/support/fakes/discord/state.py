@@ -3,7 +3,6 @@ interactions and synced commands, and a record of everything the client did."""
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import secrets
 import time
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from tests.support.fakes.changes import Changes
 from tests.support.fakes.discord import payloads
 from tests.support.fakes.discord.payloads import (
     DISCORD_EPOCH_MS,
@@ -97,12 +97,13 @@ class RecordedCall:
     timestamp: float  # time.monotonic()
 
 
-class World:
+class World(Changes):
     """A bot user (``bot``, whose id is also ``application_id``), a human user (``user``) and
     one guild (``guild``) holding a text channel (``text_channel``) and a public thread in it
     (``thread``); more users and channels as a test adds them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.port = 0  # of the server, once started (attachment URLs point at it)
         self.ids = Snowflakes()
         self.bot = FakeUser(self.ids.next(), "pagemind", bot=True)
@@ -138,22 +139,10 @@ class World:
         self.files: dict[int, tuple[bytes, str]] = {}  # attachment id -> (bytes, content type)
         self.interactions: dict[int, Json] = {}  # id -> {payload, responded}
         self.original: dict[str, int] = {}  # interaction token -> original response message id
-        self._changed = asyncio.Event()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    # ------------------------------------------------------------------ changes
-
-    @property
-    def changed(self) -> asyncio.Event:
-        """Set at the next change the fake sees."""
-        return self._changed
-
-    def touch(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     # ------------------------------------------------------------------ world building
 

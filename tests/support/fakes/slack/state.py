@@ -3,11 +3,11 @@ and uploads, and a record of every call, envelope and acknowledgement."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
 
+from tests.support.fakes.changes import Changes
 from tests.support.fakes.slack import payloads
 from tests.support.fakes.slack.payloads import Identity, Json
 
@@ -105,8 +105,9 @@ class Upload:
     initial_comment: str | None
 
 
-class Workspace:
+class Workspace(Changes):
     def __init__(self, identity: Identity) -> None:
+        super().__init__()
         self.identity = identity
         self.port = 0  # of the server, once started (file URLs point at it)
 
@@ -128,22 +129,10 @@ class Workspace:
         self.conversations: dict[str, Json] = {}
         self.files: dict[str, StoredFile] = {}
         self._seq = itertools.count(1)
-        self._changed = asyncio.Event()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    # ----------------------------------------------------------------- changes
-
-    @property
-    def changed(self) -> asyncio.Event:
-        """Set at the next thing the fake records."""
-        return self._changed
-
-    def notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     def next_number(self) -> int:
         return next(self._seq)

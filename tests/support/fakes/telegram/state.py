@@ -3,13 +3,13 @@ menus, the webhook, and every call it answered."""
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.fakes.changes import Changes
 from tests.support.fakes.telegram import payloads
 from tests.support.fakes.telegram.faults import bad_request
 from tests.support.fakes.telegram.payloads import JSON
@@ -76,8 +76,9 @@ class Pending:
     delivered: bool = False
 
 
-class BotState:
+class BotState(Changes):
     def __init__(self, bot_user: JSON) -> None:
+        super().__init__()
         self.bot_user = bot_user
         self.calls: list[Call] = []
         self.tokens: set[str] = set()
@@ -91,18 +92,6 @@ class BotState:
         self._next_message_id: dict[int, int] = {}
         self._chats: dict[int, JSON] = {}
         self._messages: dict[tuple[int, int], JSON] = {}
-        self._changed = asyncio.Event()
-
-    # ------------------------------------------------------------------ changes
-
-    @property
-    def changed(self) -> asyncio.Event:
-        """Set at the next change (a call recorded, an update queued...)."""
-        return self._changed
-
-    def notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     def record(self, call: Call) -> None:
         bisect.insort(self.calls, call, key=lambda c: c.at)  # arrival order
