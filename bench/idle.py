@@ -47,7 +47,7 @@ from pymongo import monitoring
 from bots.bootstrap import Service, build_service
 from config.settings import Settings
 from core.events import Address, SendReply, UserMessageReceived
-from core.llm import ChatRequest, ChatResponse
+from core.ports.model import ChatRequest, ChatResponse
 from tests.support.mongo import nx_server
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 from tests.support.processes import Collector, Worker, start_worker

@@ -74,10 +74,10 @@ from bots.bootstrap import Service, build_service
 from bots.run import Platform, PlatformAdapter, _front_door
 from config.platforms import SlackSettings, TelegramSettings
 from config.settings import Settings
-from core.gateway import Gateway, ReplyRouter
-from core.inbound import IncomingMessage, PlatformPolicy
-from core.llm import ChatRequest, ChatResponse
-from core.uploads import PlatformUploads
+from core.inbound.gateway import Gateway, ReplyRouter
+from core.inbound.messages import IncomingMessage, PlatformPolicy
+from core.ports.model import ChatRequest, ChatResponse
+from core.uploads.platform import PlatformUploads
 from tests.support.fakes.slack import FakeSlack
 from tests.support.fakes.telegram import FakeTelegram, make_user
 from tests.support.mongo import nx_server

@@ -39,8 +39,8 @@ from bots.bootstrap import Service
 from bots.run import PlatformAdapter
 from config.platforms import SlackSettings, TelegramSettings
 from config.settings import Settings
-from core.gateway import Gateway
-from core.inbound import PlatformPolicy
+from core.inbound.gateway import Gateway
+from core.inbound.messages import PlatformPolicy
 from tests.support.fakes.slack import FakeSlack
 from tests.support.fakes.telegram import FakeTelegram, make_user
 

@@ -61,8 +61,8 @@ from adapters.mongo.leases import MongoLeases
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes
 from core.clock import SystemClock
-from core.dispatch import AgentDispatcher
 from core.events import Address, UserMessageReceived
+from core.inbound.dispatch import AgentDispatcher
 from core.messages import Message
 from core.ports import ArchivalStore, RecallStore
 from core.records import ArchivalQuery, Passage, RecallQuery

@@ -15,23 +15,24 @@ from adapters.scheduling.triggers import ApschedulerTriggers
 from bots.storage import Storage, open_storage
 from config.prompts import read
 from config.settings import Settings
-from core.agent import AgentRuntime, AgentSettings, TurnOutcome
-from core.checkins import CheckinPolicy, CheckinService, QuietHours, Schedule
+from core.checkins.service import CheckinService
+from core.checkins.values import CheckinPolicy, QuietHours, Schedule
 from core.clock import SystemClock, zone
-from core.context import PromptTexts
-from core.dispatch import AgentDispatcher
+from core.context.layout import PromptTexts
+from core.context.tokens import TokenCounter
 from core.errors import ConfigurationError, LeaseLostError
 from core.events import Event, TimerFired
-from core.inbound import is_group_agent
-from core.llm import ChatModel
+from core.inbound.dispatch import AgentDispatcher
+from core.inbound.messages import is_group_agent
 from core.ports import Embedder, ReplySink, TurnObserver
+from core.ports.model import ChatModel
 from core.records import AgentState
 from core.tasks import BackgroundTasks
 from core.text import valid_text
-from core.tokens import TokenCounter
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
+from core.turn.runtime import AgentRuntime, AgentSettings, TurnOutcome
 
 
 @dataclass

@@ -16,10 +16,10 @@ from bots.bootstrap import embedder
 from bots.storage import open_storage
 from config.settings import Settings
 from core.clock import SystemClock
+from core.context.tokens import TokenCounter
 from core.events import Event
 from core.text import valid_text
-from core.tokens import TokenCounter
-from core.uploads import UploadPipeline, UploadSettings
+from core.uploads.pipeline import UploadPipeline, UploadSettings
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,14 @@ from bots.bootstrap import Service, build_service
 from bots.stopping import StopSignals, finish_turns
 from config.platforms import DiscordSettings, PlatformSettings, SlackSettings, TelegramSettings
 from config.settings import Settings
-from core.commands import CommandHandler
-from core.documents import DocumentParser
 from core.errors import ConfigurationError
-from core.gateway import Gateway, ReplyRouter
-from core.inbound import PlatformPolicy
+from core.inbound.commands import CommandHandler
+from core.inbound.gateway import Gateway, ReplyRouter
+from core.inbound.messages import PlatformPolicy
 from core.ports import PlatformFiles, ReplySink
-from core.uploads import PlatformUploads, UploadPipeline, UploadSettings
+from core.ports.uploads import DocumentParser
+from core.uploads.pipeline import UploadPipeline, UploadSettings
+from core.uploads.platform import PlatformUploads
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,17 @@ from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
 from config.settings import Settings
-from core.checkins import CheckinStore
-from core.leases import NoSignals, SoleWorkerLeases
-from core.ports import AgentStore, ArchivalStore, Clock, Inbox, InboxSignals, Leases, RecallStore
+from core.inbound.leases import NoSignals, SoleWorkerLeases
+from core.ports import (
+    AgentStore,
+    ArchivalStore,
+    CheckinStore,
+    Clock,
+    Inbox,
+    InboxSignals,
+    Leases,
+    RecallStore,
+)
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ import discord
 from adapters.discord_chat.options import DiscordOptions
 from core.errors import ConfigurationError
 from core.events import Address, SendReply
-from core.gateway import Gateway
-from core.inbound import Attachment, PlatformPolicy
+from core.inbound.gateway import Gateway
+from core.inbound.messages import Attachment, PlatformPolicy
 from core.tasks import BackgroundTasks
 
 from .client import build_client, route_events

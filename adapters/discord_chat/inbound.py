@@ -12,8 +12,8 @@ import logging
 
 import discord
 
-from core.gateway import Gateway, GatewayResult
-from core.inbound import IncomingMessage
+from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.messages import IncomingMessage
 from core.tasks import BackgroundTasks
 
 from .outbound import DISCORD_UPLOAD_LIMIT, DiscordOutbox

@@ -42,8 +42,8 @@ from adapters.slack_chat.translate import BotIdentity
 from adapters.slack_chat.users import UserDirectory
 from core.errors import ConfigurationError
 from core.events import Address, SendReply
-from core.gateway import Gateway
-from core.inbound import Attachment, PlatformPolicy
+from core.inbound.gateway import Gateway
+from core.inbound.messages import Attachment, PlatformPolicy
 
 log = logging.getLogger(__name__)
 

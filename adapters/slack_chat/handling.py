@@ -31,8 +31,8 @@ from adapters.slack_chat.translate import (
     spoken_message,
 )
 from adapters.slack_chat.users import UserDirectory
-from core.gateway import Gateway, GatewayResult
-from core.inbound import IncomingMessage
+from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.messages import IncomingMessage
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from adapters.telegram_chat.translate import BotIdentity, incoming_message
 from adapters.telegram_chat.webhook import WebhookServer
 from core.errors import ConfigurationError, StorageError, UploadError
 from core.events import Address, SendReply
-from core.gateway import Gateway, GatewayResult
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy
+from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
 from core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)

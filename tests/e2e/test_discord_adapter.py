@@ -27,13 +27,13 @@ pytest.importorskip("discord")
 from adapters.discord_chat import DiscordAdapter
 from adapters.discord_chat.outbound import fit_file
 from config.platforms import DiscordSettings
-from core.agent import BUDGET_NOTICE, AgentSettings
-from core.commands import COMMANDS, HELP
 from core.errors import ConfigurationError, UploadError
 from core.events import Address, SendReply
-from core.gateway import NOT_ALLOWED
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy
-from core.llm import ChatRequest, ChatResponse
+from core.inbound.commands import COMMANDS, HELP
+from core.inbound.gateway import NOT_ALLOWED
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
+from core.ports.model import ChatRequest, ChatResponse
+from core.turn.runtime import BUDGET_NOTICE, AgentSettings
 from tests.support.fakes.discord import (
     DIRECT_MESSAGES,
     GUILD_MESSAGES,

@@ -22,12 +22,12 @@ from adapters.inmemory import InMemoryInbox
 from adapters.slack_chat import SlackAdapter, SlackDeliveryError
 from adapters.slack_chat.download import SlackDownloads
 from config.platforms import SlackSettings
-from core.agent import AgentSettings
-from core.commands import confirmation_code
 from core.errors import ConfigurationError, StorageUnavailableError, UploadError
 from core.events import Address, Event, SendReply
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy
-from core.llm import ChatRequest, ChatResponse
+from core.inbound.commands import confirmation_code
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
+from core.ports.model import ChatRequest, ChatResponse
+from core.turn.runtime import AgentSettings
 from tests.support.fakes.slack import Envelope, FakeSlack, Json
 from tests.support.scripted import ScriptedModel, learns_tea_and_passport, say
 from tests.support.service import ServiceHarness, service
@@ -405,8 +405,9 @@ async def test_a_page_in_place_of_an_html_file_is_never_stored(page: str) -> Non
     the user is told so, and nothing reaches archival memory."""
     from adapters.documents import parse_document
     from core.clock import SystemClock
-    from core.tokens import TokenCounter
-    from core.uploads import PlatformUploads, UploadPipeline
+    from core.context.tokens import TokenCounter
+    from core.uploads.pipeline import UploadPipeline
+    from core.uploads.platform import PlatformUploads
 
     async with running("socket", ScriptedModel(default=say("ok"))) as rig:
         slack, h = rig.slack, rig.service

@@ -25,14 +25,14 @@ from adapters.inmemory import InMemoryInbox
 from adapters.telegram_chat import TelegramAdapter
 from adapters.telegram_chat.adapter import SORRY
 from config.platforms import TelegramSettings
-from core.agent import AgentSettings
-from core.commands import COMMANDS, HELP, confirmation_code
 from core.errors import ConfigurationError, StorageUnavailableError, UploadError
 from core.events import Address, Event, SendReply
-from core.gateway import NOT_ALLOWED
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy
-from core.llm import ChatRequest, ChatResponse
+from core.inbound.commands import COMMANDS, HELP, confirmation_code
+from core.inbound.gateway import NOT_ALLOWED
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
 from core.ports import PlatformFiles
+from core.ports.model import ChatRequest, ChatResponse
+from core.turn.runtime import AgentSettings
 from tests.support.fakes.telegram import (
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,

@@ -8,14 +8,14 @@ from itertools import count
 
 from adapters.inmemory import InMemoryAgentStore, InMemoryArchivalStore, InMemoryRecallStore
 from config.prompts import read
-from core.agent import AgentRuntime, AgentSettings
-from core.checkins import CheckinService
-from core.context import PromptTexts
+from core.checkins.service import CheckinService
+from core.context.layout import PromptTexts
+from core.context.tokens import TokenCounter
 from core.events import Address, SendReply, UserMessageReceived
 from core.ports import Embedder, Inbox
-from core.tokens import TokenCounter
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
+from core.turn.runtime import AgentRuntime, AgentSettings
 from tests.support.scripted import ScriptedModel
 
 

@@ -19,19 +19,19 @@ from adapters.inmemory import (
     InMemoryRecallStore,
 )
 from adapters.scheduling.triggers import ApschedulerTriggers
-from core.agent import AgentRuntime, AgentSettings
-from core.checkins import CheckinService
+from core.checkins.service import CheckinService
 from core.clock import SystemClock
-from core.commands import CommandHandler
-from core.dispatch import AgentDispatcher
+from core.context.tokens import TokenCounter
 from core.events import Event
-from core.gateway import Gateway, ReplyRouter
-from core.inbound import PlatformPolicy
+from core.inbound.commands import CommandHandler
+from core.inbound.dispatch import AgentDispatcher
+from core.inbound.gateway import Gateway, ReplyRouter
+from core.inbound.messages import PlatformPolicy
 from core.ports import UploadIntake
-from core.tokens import TokenCounter
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
+from core.turn.runtime import AgentRuntime, AgentSettings
 from tests.support.agents import ManualClock, default_prompts
 from tests.support.scripted import ScriptedModel
 

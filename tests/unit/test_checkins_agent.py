@@ -6,13 +6,14 @@ from datetime import timedelta
 
 from adapters.inmemory import InMemoryCheckinStore, InMemoryInbox
 from adapters.scheduling.triggers import ApschedulerTriggers
-from core.agent import AgentSettings
-from core.checkins import Checkin, CheckinService, Schedule
-from core.commands import Command, CommandContext, CommandHandler
+from core.checkins.service import CheckinService
+from core.checkins.values import Checkin, Schedule
 from core.events import TimerFired
+from core.inbound.commands import Command, CommandContext, CommandHandler
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
+from core.turn.runtime import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, say
 
@@ -81,7 +82,7 @@ async def test_a_due_check_in_reaches_the_agent_which_may_stay_silent() -> None:
     await service.schedule(
         AGENT,
         "ask how the interview went",
-        __import__("core.checkins", fromlist=["Schedule"]).Schedule(
+        __import__("core.checkins.values", fromlist=["Schedule"]).Schedule(
             kind="once", at=h.clock.now() + timedelta(hours=1)
         ),
         timezone="UTC",

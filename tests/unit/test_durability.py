@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from adapters.inmemory import InMemoryInbox
-from core.dispatch import AgentDispatcher
 from core.errors import StorageUnavailableError
+from core.inbound.dispatch import AgentDispatcher
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, say
 
@@ -139,7 +139,7 @@ async def test_unfinished_events_are_recovered_from_the_inbox() -> None:
 async def test_an_event_queued_by_a_refill_and_a_local_submit_runs_once() -> None:
     """With peers, a worker refills its queue from the inbox; a local submit of the same
     event landing right after must not queue it a second time."""
-    from core.leases import SoleWorkerLeases
+    from core.inbound.leases import SoleWorkerLeases
 
     class Peers(SoleWorkerLeases):
         has_peers = True
@@ -276,7 +276,7 @@ class BrokenAgents:
 
 
 async def test_an_event_that_fails_every_attempt_is_kept_and_the_person_told(caplog) -> None:
-    from core.agent_data import export_agent
+    from core.inbound.agent_data import export_agent
 
     inbox = InMemoryInbox()
     h = Harness(ScriptedModel(default=say("never stored")), inbox=inbox)
@@ -344,8 +344,8 @@ async def test_a_failed_event_is_stored_unanswered_once_the_database_is_back() -
 async def test_the_last_answer_is_searchable_exported_and_reloaded_before_the_next_one() -> None:
     """The last step's messages travel in the agent state until the next recall write: every
     reader of the log sees them all the same."""
-    from core.agent_data import export_agent
-    from core.commands import Command, CommandContext, CommandHandler
+    from core.inbound.agent_data import export_agent
+    from core.inbound.commands import Command, CommandContext, CommandHandler
 
     inbox = InMemoryInbox()
     h = Harness(ScriptedModel([say("The ferry leaves at 07:10.")]), inbox=inbox)

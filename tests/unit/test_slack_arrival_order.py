@@ -9,7 +9,7 @@ from typing import Any
 from adapters.slack_chat.handling import InboundHandler
 from adapters.slack_chat.tasks import TaskTracker
 from adapters.slack_chat.translate import BotIdentity
-from core.gateway import GatewayResult
+from core.inbound.gateway import GatewayResult
 from tests.support.fakes.slack import FakeSlack
 
 BOT = BotIdentity(user_id="UBOT", name="pagemind", team_id="T1")

@@ -1,4 +1,4 @@
-"""The language-model port: what the core sends, what it gets back.
+"""The language model and the embedder: what the core sends, what it gets back.
 
 Plain frozen dataclasses: they are built on every call, so they stay cheap. The OpenAI
 adapter turns them into the wire format; the scripted test model reads them directly.
@@ -6,19 +6,17 @@ adapter turns them into the wire format; the scripted test model reads them dire
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import JsonValue
 
-from core.errors import LLMError, LLMResponseError
 from core.messages import ToolCall
 
-log = logging.getLogger(__name__)
-
 PromptRole = Literal["system", "user", "assistant", "tool"]
+
+
 Purpose = Literal["turn", "summary"]
 
 
@@ -72,16 +70,10 @@ class ChatModel(Protocol):
     async def complete(self, request: ChatRequest) -> ChatResponse: ...
 
 
-async def complete_guarded(model: ChatModel, request: ChatRequest) -> ChatResponse:
-    """``model.complete``, with any exception an adapter let through turned into an
-    ``LLMResponseError``: whatever goes wrong in the model call, the turn is stored and the
-    person told, never dropped."""
-    try:
-        return await model.complete(request)
-    except LLMError:
-        raise
-    except Exception as exc:
-        log.exception("the language model adapter raised an unexpected error")
-        raise LLMResponseError(
-            f"the language model call failed unexpectedly ({type(exc).__name__}: {exc})"
-        ) from exc
+class Embedder(Protocol):
+    """Turns texts into vectors for semantic archival search (optional)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]: ...

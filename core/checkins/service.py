@@ -13,170 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from typing import Literal, Protocol
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-
-from core.clock import stamp, zone
+from core.checkins.values import Checkin, CheckinPolicy, Creator, Schedule, Settlement
+from core.clock import zone
 from core.errors import ConfigurationError, ToolError
 from core.events import Address, Event, TimerFired
-from core.ports import Clock
+from core.ports.checkins import CheckinStore, Triggers
+from core.ports.time import Clock
 
 log = logging.getLogger(__name__)
-
-Creator = Literal["operator", "user", "agent"]
-_INTERVAL = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$", re.I)
-_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class Schedule(BaseModel):
-    """Exactly one of: ``at`` (once), ``every_seconds`` (repeating from ``start``), ``cron``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["once", "interval", "cron"]
-    at: datetime | None = None
-    every_seconds: int | None = None
-    start: datetime | None = None
-    cron: str | None = None
-
-    def describe(self) -> str:
-        if self.kind == "once":
-            return "once"
-        if self.kind == "interval":
-            return f"every {_human_seconds(self.every_seconds or 0)}"
-        return f"cron {self.cron}"
-
-
-class QuietHours(BaseModel):
-    """A daily local window (it may wrap midnight) in which check-ins wait for its end."""
-
-    model_config = ConfigDict(frozen=True)
-
-    start: time
-    end: time
-
-    @classmethod
-    def parse(cls, text: str) -> QuietHours:
-        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
-        if not match:
-            raise ValueError(f"quiet hours look like 22:00-08:00, not {text!r}")
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        return cls(start=time(h1, m1), end=time(h2, m2))
-
-    def defer(self, moment: datetime, tz_name: str) -> datetime:
-        """``moment`` if outside the window, else the window's end (same zone rules)."""
-        tz = zone(tz_name)
-        local = moment.astimezone(tz)
-        t = local.time()
-        if self.start <= self.end:
-            inside = self.start <= t < self.end
-            end_day = local.date()
-        else:  # wraps midnight, e.g. 22:00-08:00
-            inside = t >= self.start or t < self.end
-            end_day = local.date() + timedelta(days=1) if t >= self.start else local.date()
-        if not inside:
-            return moment
-        end = datetime.combine(end_day, self.end, tz)
-        return end.astimezone(moment.tzinfo)
-
-
-class Checkin(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    agent_key: str
-    note: str
-    schedule: Schedule
-    timezone: str
-    created_by: Creator
-    created_at: datetime
-    next_due: datetime | None  # None: done (a one-off that fired) or cancelled
-    quiet_hours: QuietHours | None = None
-    address: Address | None = None
-    last_fired: datetime | None = None
-    fired: int = 0
-    skipped: int = 0
-    tokens: int = 0
-
-    def line(self) -> str:
-        tz = zone(self.timezone)
-        when = stamp(self.next_due, tz) if self.next_due else "done"
-        return f"{self.id}: {self.note} ({self.schedule.describe()}; next {when})"
-
-
-@dataclass(frozen=True)
-class Claim:
-    checkin: Checkin
-    token: str  # proves this worker still holds the claim when it writes back
-
-
-@dataclass(frozen=True)
-class Settlement:
-    """What happened to a claimed check-in: fired (or dropped as too late), and when next."""
-
-    checkin_id: str
-    token: str
-    next_due: datetime | None
-    fired_at: datetime | None
-
-
-class Triggers(Protocol):
-    """Trigger arithmetic (cron, intervals, dates, in a time zone, across DST)."""
-
-    def validate(self, schedule: Schedule, timezone: str) -> None:
-        """Raise ``ValueError`` with a clear message if the schedule cannot work."""
-        ...
-
-    def next_fire(self, schedule: Schedule, timezone: str, after: datetime) -> datetime | None:
-        """The first time strictly after ``after`` (aware), or None if there is none."""
-        ...
-
-
-class CheckinStore(Protocol):
-    async def add(self, checkin: Checkin) -> bool:
-        """Create it; False (and nothing written) if a check-in with its id exists."""
-        ...
-
-    async def active(self, agent_key: str) -> list[Checkin]:
-        """The agent's active check-ins, soonest first."""
-        ...
-
-    async def cancel(self, agent_key: str, checkin_id: str) -> bool: ...
-
-    async def claim_due(
-        self, now: datetime, owner: str, lease: timedelta, limit: int
-    ) -> list[Claim]:
-        """Atomically claim up to ``limit`` active check-ins due at ``now`` that nobody else
-        holds (or whose holder's lease ran out)."""
-        ...
-
-    async def settle(self, settlements: Sequence[Settlement]) -> None:
-        """Write back what happened; ignored for claims no longer held."""
-        ...
-
-    async def next_due(self, now: datetime) -> datetime | None:
-        """The earliest due time of an active check-in that nobody holds a claim on at
-        ``now`` (it may already have passed); None if there is none."""
-        ...
-
-    async def record_tokens(self, checkin_id: str, tokens: int, skipped: bool) -> None: ...
-
-    async def erase(self, agent_key: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class CheckinPolicy:
-    grace: timedelta = timedelta(hours=1)  # older than this when found: dropped, not fired
-    lease: timedelta = timedelta(seconds=30)
-    batch: int = 500
-    quiet_hours: QuietHours | None = None
-    max_per_agent: int = 50
 
 
 class CheckinService:
@@ -332,36 +180,3 @@ class CheckinService:
         if upcoming is not None and checkin.quiet_hours is not None:
             upcoming = checkin.quiet_hours.defer(upcoming, checkin.timezone)
         return upcoming
-
-
-def parse_when(
-    *, at: str | None, every: str | None, cron: str | None, timezone: str, now: datetime
-) -> Schedule:
-    """A schedule from the words a model or a user gives: exactly one of the three."""
-    given = [name for name, value in (("at", at), ("every", every), ("cron", cron)) if value]
-    if len(given) != 1:
-        raise ToolError("Give exactly one of: at (YYYY-MM-DD HH:MM), every (like 1d), cron.")
-    if at:
-        try:
-            local = datetime.strptime(at.strip(), "%Y-%m-%d %H:%M")
-        except ValueError as exc:
-            raise ToolError(f"at must look like 2026-12-01 09:30, not {at!r}.") from exc
-        return Schedule(kind="once", at=local.replace(tzinfo=zone(timezone)))
-    if every:
-        match = _INTERVAL.match(every)
-        if not match:
-            raise ToolError(f"every must look like 30m, 12h, 1d or 1w, not {every!r}.")
-        seconds = int(match.group(1)) * _UNITS[match.group(2).lower()]
-        if seconds < 300:
-            raise ToolError("The shortest interval is 5 minutes.")
-        return Schedule(kind="interval", every_seconds=seconds, start=now)
-    assert cron is not None
-    return Schedule(kind="cron", cron=" ".join(cron.split()))
-
-
-def _human_seconds(seconds: int) -> str:
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"

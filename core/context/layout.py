@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from core.clock import stamp
-from core.llm import PromptMessage, ToolSchema
-from core.memory import WorkingContext
+from core.context.memory import WorkingContext
+from core.context.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, TokenCounter
 from core.messages import Message
-from core.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, TokenCounter
+from core.ports.model import PromptMessage, ToolSchema
 
 _HEADERS = {
     "system_alert": "System alert",

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from core.clock import zone
-from core.context import PromptLayout
-from core.llm import PromptMessage
-from core.memory import WorkingContext
+from core.context.layout import PromptLayout
+from core.context.memory import WorkingContext
 from core.messages import Message
+from core.ports.model import PromptMessage
 from core.records import AgentState
 
 

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from core.commands import Command, CommandContext, CommandHandler, parse_command
-from core.dispatch import AgentDispatcher, Handover
 from core.errors import ConfigurationError
 from core.events import SendReply, UserMessageReceived
-from core.inbound import (
+from core.inbound.commands import Command, CommandContext, CommandHandler, parse_command
+from core.inbound.dispatch import AgentDispatcher, Handover
+from core.inbound.messages import (
     Attachment,
     IncomingMessage,
     PlatformPolicy,

@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from core.checkins import Checkin, CheckinStore
+from core.checkins.values import Checkin
 from core.events import Event
 from core.messages import Message
-from core.ports import AgentStore, ArchivalStore, Inbox, RecallStore
+from core.ports import AgentStore, ArchivalStore, CheckinStore, Inbox, RecallStore
 from core.records import AgentState, FailedEvent, Passage
 
 

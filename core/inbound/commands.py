@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from core.agent_data import erase_agent, export_agent
-from core.checkins import CheckinService, parse_when
+from core.checkins.service import CheckinService
+from core.checkins.when import parse_when
 from core.clock import zone
 from core.errors import ConcurrentUpdateError, ConfigurationError, ToolError
 from core.events import Address
+from core.inbound.agent_data import erase_agent, export_agent
 from core.messages import Message
 from core.ports import AgentStore, ArchivalStore, Clock, Embedder, Inbox, RecallStore
-from core.ranking import message_terms, query_terms
 from core.records import ArchivalQuery, Page, RecallQuery
+from core.search.ranking import message_terms, query_terms
 from core.text import valid_text
 from core.tools.formatting import format_page, message_line, passage_line
 

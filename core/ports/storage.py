@@ -1,22 +1,19 @@
-"""The ports: every way the core reaches outside itself.
+"""The stores: agents' state, recall (every message), archival (passages and uploaded
+documents), and the inbox of events waiting for their agent.
 
-Each is a small Protocol. Adapters implement them (MongoDB, OpenAI-compatible HTTP, the chat
-platforms); ``adapters.inmemory`` implements the stores in memory, and the same contract
-suite in ``tests/contracts`` runs against both.
+``adapters.inmemory`` implements each in memory and ``adapters.mongo`` in MongoDB; the same
+contract suite in ``tests/contracts`` runs against both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from core.documents import DocumentStatus
-from core.events import Address, Event, SendReply
-from core.inbound import Attachment, IncomingMessage
-from core.leases import LeaseHolder
-from core.llm import ChatModel
+from core.events import Event
 from core.messages import Message
+from core.ports.uploads import DocumentStatus
 from core.records import (
     AgentState,
     ArchivalQuery,
@@ -26,28 +23,6 @@ from core.records import (
     Passage,
     RecallQuery,
 )
-
-__all__ = [
-    "AgentStore",
-    "ArchivalStore",
-    "ChatModel",
-    "Clock",
-    "Embedder",
-    "Inbox",
-    "InboxSignals",
-    "Leases",
-    "PlatformFiles",
-    "RecallStore",
-    "ReplySink",
-    "TurnObserver",
-    "UploadIntake",
-]
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware."""
-        ...
 
 
 class AgentStore(Protocol):
@@ -147,15 +122,6 @@ class ArchivalStore(Protocol):
         ...
 
 
-class Embedder(Protocol):
-    """Turns texts into vectors for semantic archival search (optional)."""
-
-    @property
-    def name(self) -> str: ...
-
-    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]: ...
-
-
 class Inbox(Protocol):
     """Events waiting for their agent, kept until the turn that handles them is stored.
 
@@ -194,101 +160,3 @@ class Inbox(Protocol):
         """Forget events finished longer than ``retention`` ago (a redelivery older than that
         is no longer recognised), failed ones excepted; returns how many."""
         ...
-
-
-class Leases(Protocol):
-    """Which worker runs which agent, when several processes share one database.
-
-    A worker runs an agent only while it holds the agent's lease; leases expire unless
-    renewed, so a dead worker's agents are taken over once its leases run out, or at once by
-    a worker that can see that the holder's process has gone (on the same machine).
-    """
-
-    @property
-    def has_peers(self) -> bool:
-        """Whether other live workers share the database (then order needs the inbox)."""
-        ...
-
-    async def introduce(self) -> None:
-        """Announce this worker, and return once every live worker has seen it (so none
-        trusts its own queue while this one records events for its agents)."""
-        ...
-
-    async def acquire(self, agent_key: str) -> bool:
-        """Take the agent's lease if it is free, ours, expired, or held by a process known
-        to have died. False if another worker holds it (see ``holder``)."""
-        ...
-
-    async def release(self, agent_key: str) -> None: ...
-
-    def holds(self, agent_key: str) -> bool:
-        """Whether this worker still safely holds the lease (not close to expiring)."""
-        ...
-
-    def holder(self, agent_key: str) -> LeaseHolder | None:
-        """Who held the agent when ``acquire`` last failed for it."""
-        ...
-
-    async def nudge(self, agent_key: str) -> None:
-        """Tell the agent's holder that events wait for it: a holder on this machine is rung
-        at once, one elsewhere finds them itself; if nobody holds the agent, every worker on
-        this machine is rung and one takes it."""
-        ...
-
-    async def maintain(
-        self, on_lost: Callable[[list[str]], None], on_peer_gone: Callable[[], None]
-    ) -> None:
-        """Renew held leases and this worker's heartbeat until cancelled; report the leases
-        found lost, and other workers found dead (their events are then free to take)."""
-        ...
-
-
-class InboxSignals(Protocol):
-    """How a worker hears, without reading the inbox, that other processes recorded events.
-
-    ``listen`` calls ``arrived(agent_keys, for_me)`` until it is cancelled: ``for_me`` when
-    another process addressed this one as the holder of those agents, False for a broadcast
-    of what was recorded anywhere. ``complete`` says whether every live worker can reach
-    this one so; if not, the dispatcher reads the inbox often.
-    """
-
-    async def listen(self, arrived: Callable[[Sequence[str], bool], None]) -> None: ...
-
-    def complete(self) -> bool: ...
-
-
-class ReplySink(Protocol):
-    """Delivers the agent's messages to wherever the user is (a platform, the console)."""
-
-    async def send(self, reply: SendReply) -> None: ...
-
-
-class TurnObserver(Protocol):
-    """Told about every stored step: the console shows function calls and thoughts with it."""
-
-    def step_stored(self, agent_key: str, messages: Sequence[Message]) -> None: ...
-
-
-class UploadIntake(Protocol):
-    """Takes a file a user sent and loads it into an agent's archival memory."""
-
-    async def accept(
-        self, message: IncomingMessage, attachment: Attachment, agent_key: str
-    ) -> str | None:
-        """Start loading ``attachment``; returns what to tell the user now, if anything."""
-        ...
-
-
-class PlatformFiles(Protocol):
-    """What an upload needs from a chat platform: the file, and a message to show progress in."""
-
-    async def download(self, attachment: Attachment, max_bytes: int) -> bytes:
-        """The file's bytes. Raises ``UploadError`` (with a message for the user) when it is
-        larger than ``max_bytes`` or than the platform lets a bot download."""
-        ...
-
-    async def post_status(self, address: Address, text: str) -> str:
-        """Post a status message (threaded like a reply); returns its id for later edits."""
-        ...
-
-    async def edit_status(self, address: Address, message_id: str, text: str) -> None: ...

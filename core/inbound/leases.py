@@ -1,20 +1,11 @@
-"""Leases: who holds an agent, and the stand-ins for a worker alone on its database."""
+"""Stand-ins for a worker alone on its database: every lease is granted, no signal comes."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class LeaseHolder:
-    """Another worker that runs an agent, as this one last saw its lease."""
-
-    worker: str
-    where: str  # the holder's process, for people ("pid 4242 on host-1"), or ""
-    expires_in: float  # seconds until its lease runs out unless renewed (when it was read)
-    running: bool | None  # whether its process still runs, where this one can tell
+from core.ports.workers import LeaseHolder
 
 
 class SoleWorkerLeases:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from core.tokens import TokenCounter
+from core.context.tokens import TokenCounter
 
 _SPLITTERS = (
     re.compile(r"(?<=\n)\s*\n"),  # paragraphs

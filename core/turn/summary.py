@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from core.clock import stamp
+from core.context.tokens import TokenCounter
 from core.errors import LLMResponseError
-from core.llm import ChatModel, ChatRequest, PromptMessage, Usage, complete_guarded
 from core.messages import Message
-from core.tokens import TokenCounter
+from core.ports.model import ChatModel, ChatRequest, PromptMessage, Usage
+from core.turn.model_call import complete_guarded
 
 LINE_LIMIT_CHARS = 2000
 

@@ -24,11 +24,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from core.agent_data import erase_agent
-from core.checkins import CheckinService
-from core.chunking import chunk_text
-from core.context import PromptLayout, PromptTexts
-from core.delivery import ReplyDelivery
+from core.checkins.service import CheckinService
+from core.context.chunking import chunk_text
+from core.context.layout import PromptLayout, PromptTexts
+from core.context.memory import MemoryBlock, WorkingContext
+from core.context.tokens import TokenCounter
 from core.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
@@ -43,18 +43,9 @@ from core.events import (
     TimerFired,
     UserMessageReceived,
 )
-from core.inbound import is_group_agent
-from core.llm import ChatModel, ChatRequest, ChatResponse, Usage, complete_guarded
-from core.memory import MemoryBlock, WorkingContext
+from core.inbound.agent_data import erase_agent
+from core.inbound.messages import is_group_agent
 from core.messages import SEND_MESSAGE, Message, ToolCall, event_message
-from core.notices import (
-    CHAIN_CAPPED_AFTER_REPLIES,
-    CHAIN_CAPPED_NOTICE,
-    GAVE_UP_REASON,
-    LLM_FAILED_NOTICE,
-    failure_reason,
-    notice,
-)
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -65,11 +56,21 @@ from core.ports import (
     ReplySink,
     TurnObserver,
 )
+from core.ports.model import ChatModel, ChatRequest, ChatResponse, Usage
 from core.records import AgentState, Passage, TokenUsage
-from core.session import AgentSession
-from core.summary import Summarizer, fallback_summary
-from core.tokens import TokenCounter
 from core.tools.registry import ToolContext, ToolRegistry
+from core.turn.delivery import ReplyDelivery
+from core.turn.model_call import complete_guarded
+from core.turn.notices import (
+    CHAIN_CAPPED_AFTER_REPLIES,
+    CHAIN_CAPPED_NOTICE,
+    GAVE_UP_REASON,
+    LLM_FAILED_NOTICE,
+    failure_reason,
+    notice,
+)
+from core.turn.session import AgentSession
+from core.turn.summary import Summarizer, fallback_summary
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,9 @@ from datetime import timedelta
 
 from core.errors import ConcurrentUpdateError, StorageError
 from core.events import Event
-from core.leases import LeaseHolder, NoSignals, SoleWorkerLeases
+from core.inbound.leases import NoSignals, SoleWorkerLeases
 from core.ports import Inbox, InboxSignals, Leases
+from core.ports.workers import LeaseHolder
 
 log = logging.getLogger(__name__)
 
