@@ -31,7 +31,7 @@ from core.ports.model import ChatRequest, ChatResponse, PromptMessage
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
-from core.turn.runtime import AgentSettings
+from core.turn.settings import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import call
 

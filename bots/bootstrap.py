@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -20,19 +19,18 @@ from core.checkins.values import CheckinPolicy, QuietHours, Schedule
 from core.clock import SystemClock, zone
 from core.context.layout import PromptTexts
 from core.context.tokens import TokenCounter
-from core.errors import ConfigurationError, LeaseLostError
-from core.events import Event, TimerFired
+from core.errors import ConfigurationError
+from core.events import Event
 from core.inbound.dispatch import AgentDispatcher
-from core.inbound.messages import is_group_agent
-from core.ports import Embedder, ReplySink, TurnObserver
+from core.ports import Embedder, ReplySink, Triggers, TurnObserver
 from core.ports.model import ChatModel
-from core.records import AgentState
 from core.tasks import BackgroundTasks
 from core.text import valid_text
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
-from core.turn.runtime import AgentRuntime, AgentSettings, TurnOutcome
+from core.turn.runtime import AgentRuntime
+from core.turn.settings import AgentSettings
 
 
 @dataclass
@@ -177,10 +175,9 @@ async def build_service(
             replies=replies,
             settings=agent_settings(settings),
             observer=observer,
-            fence=_fence(storage),
+            leases=storage.leases,
             embedder=vectors,
             checkins=checkins,
-            on_reachable=default_checkin(settings, checkins),
             inbox=storage.inbox,
         )
 
@@ -188,16 +185,8 @@ async def build_service(
             # After every setting that needs no network is checked: one call, one clear line.
             await llm.check()
 
-        async def handle(event: Event) -> TurnOutcome:
-            outcome = await runtime.handle(event)
-            if isinstance(event, TimerFired):
-                await storage.checkins.record_tokens(
-                    event.checkin_id, outcome.tokens, outcome.skipped
-                )
-            return outcome
-
         dispatcher = AgentDispatcher(
-            handle,
+            runtime.handle,
             inbox=storage.inbox,
             leases=storage.leases,
             signals=storage.signals,
@@ -225,6 +214,19 @@ def checkin_service(
     if not settings.checkins:
         return None
     triggers = ApschedulerTriggers()
+    return CheckinService(
+        store=storage.checkins,
+        triggers=triggers,
+        clock=clock,
+        submit=submit,
+        owner=settings.worker_name,
+        policy=checkin_policy(settings, triggers),
+    )
+
+
+def checkin_policy(settings: Settings, triggers: Triggers) -> CheckinPolicy:
+    """Check-ins as the operator set them: grace, claims, quiet hours and the default
+    check-in of every one-to-one agent (checked here, so a bad setting stops the start)."""
     quiet = settings.checkin_quiet_hours
     try:
         quiet_hours = QuietHours.parse(quiet) if quiet else None
@@ -233,51 +235,10 @@ def checkin_service(
             triggers.validate(default, settings.timezone)
     except ValueError as exc:
         raise ConfigurationError(f"PAGEMIND_CHECKIN_*: {exc}") from exc
-    return CheckinService(
-        store=storage.checkins,
-        triggers=triggers,
-        clock=clock,
-        submit=submit,
-        owner=settings.worker_name,
-        policy=CheckinPolicy(
-            grace=timedelta(minutes=settings.checkin_grace_minutes),
-            lease=timedelta(seconds=settings.checkin_claim_seconds),
-            quiet_hours=quiet_hours,
-        ),
+    return CheckinPolicy(
+        grace=timedelta(minutes=settings.checkin_grace_minutes),
+        lease=timedelta(seconds=settings.checkin_claim_seconds),
+        quiet_hours=quiet_hours,
+        default_cron=settings.checkin_default_cron,
+        default_note=settings.checkin_default_note,
     )
-
-
-def default_checkin(
-    settings: Settings, checkins: CheckinService | None
-) -> Callable[[AgentState], Awaitable[None]] | None:
-    """The operator's check-in for every one-to-one agent (not group agents), created when
-    the agent first has a conversation to write to, and addressed to it."""
-    cron = settings.checkin_default_cron
-    if checkins is None or not cron:
-        return None
-
-    async def create(state: AgentState) -> None:
-        if is_group_agent(state.agent_key):
-            return
-        digest = hashlib.sha1(state.agent_key.encode()).hexdigest()[:12]
-        await checkins.schedule(
-            state.agent_key,
-            settings.checkin_default_note,
-            Schedule(kind="cron", cron=cron),
-            timezone=state.timezone,
-            created_by="operator",
-            address=state.home,
-            checkin_id=f"default-{digest}",
-        )
-
-    return create
-
-
-def _fence(storage: Storage) -> Callable[[str], None]:
-    """Refuse to write for an agent whose lease this worker no longer safely holds."""
-
-    def check(agent_key: str) -> None:
-        if not storage.leases.holds(agent_key):
-            raise LeaseLostError(f"this worker no longer holds the lease of {agent_key!r}")
-
-    return check

@@ -12,8 +12,8 @@ or is dropped if it is older than the grace period; either way the schedule resu
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
@@ -21,8 +21,11 @@ from core.checkins.values import Checkin, CheckinPolicy, Creator, Schedule, Sett
 from core.clock import zone
 from core.errors import ConfigurationError, ToolError
 from core.events import Address, Event, TimerFired
+from core.ids import RandomIds
+from core.inbound.messages import is_group_agent
 from core.ports.checkins import CheckinStore, Triggers
-from core.ports.time import Clock
+from core.ports.sources import Clock, IdSource
+from core.records import AgentState
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +40,14 @@ class CheckinService:
         submit: Callable[[Sequence[Event]], Awaitable[object]],
         owner: str | None = None,
         policy: CheckinPolicy = CheckinPolicy(),
+        ids: IdSource | None = None,
     ) -> None:
         self.store = store
         self.triggers = triggers
         self.clock = clock
         self.submit = submit
-        self.owner = owner or f"worker-{uuid.uuid4().hex[:8]}"
+        self.ids = ids or RandomIds()
+        self.owner = owner or f"worker-{self.ids.new_id()[:8]}"
         self.policy = policy
         self._scheduled: asyncio.Event | None = None  # set by ``keep_firing``
 
@@ -70,7 +75,7 @@ class CheckinService:
             raise ToolError(f"There are already {len(existing)} check-ins; cancel some first.")
         now = self.clock.now()
         draft = Checkin(
-            id=checkin_id or uuid.uuid4().hex[:6],
+            id=checkin_id or self._short_id(),
             agent_key=agent_key,
             note=note,
             schedule=schedule,
@@ -95,8 +100,31 @@ class CheckinService:
                 if self._scheduled is not None:
                     self._scheduled.set()  # it may be due before the next wake-up
                 return checkin
-            checkin = checkin.model_copy(update={"id": uuid.uuid4().hex[:6]})
+            checkin = checkin.model_copy(update={"id": self._short_id()})
         raise ToolError("Could not find a free id for the check-in; try again.")
+
+    async def add_default(self, state: AgentState) -> None:
+        """The operator's check-in (``policy.default_cron``) for a one-to-one agent, never a
+        group's, made when the agent first has a conversation to write to, and addressed
+        to it. Made once per agent: its id is derived from the agent's key."""
+        cron = self.policy.default_cron
+        if not cron or is_group_agent(state.agent_key):
+            return
+        digest = hashlib.sha1(state.agent_key.encode()).hexdigest()[:12]
+        await self.schedule(
+            state.agent_key,
+            self.policy.default_note,
+            Schedule(kind="cron", cron=cron),
+            timezone=state.timezone,
+            created_by="operator",
+            address=state.home,
+            checkin_id=f"default-{digest}",
+        )
+
+    async def record_turn(self, checkin_id: str, tokens: int, skipped: bool) -> None:
+        """What the agent's turn for a check-in cost (or that it was skipped), for the
+        operator."""
+        await self.store.record_tokens(checkin_id, tokens, skipped)
 
     async def active(self, agent_key: str) -> list[Checkin]:
         return await self.store.active(agent_key)
@@ -174,6 +202,10 @@ class CheckinService:
         if settlements:
             await self.store.settle(settlements)
         return len(events)
+
+    def _short_id(self) -> str:
+        """Short, to be typed in /checkins cancel."""
+        return self.ids.new_id()[:6]
 
     def _next(self, checkin: Checkin, after: datetime) -> datetime | None:
         upcoming = self.triggers.next_fire(checkin.schedule, checkin.timezone, after)

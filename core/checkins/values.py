@@ -115,6 +115,9 @@ class CheckinPolicy:
     batch: int = 500
     quiet_hours: QuietHours | None = None
     max_per_agent: int = 50
+    # The operator's check-in for every one-to-one agent, on this cron schedule (none: off).
+    default_cron: str | None = None
+    default_note: str = ""
 
 
 def _human_seconds(seconds: int) -> str:

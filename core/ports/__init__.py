@@ -11,8 +11,8 @@ the composition root, not ports.
 from core.ports.checkins import CheckinStore, Triggers
 from core.ports.model import ChatModel, Embedder
 from core.ports.platforms import ReplySink, TurnObserver
+from core.ports.sources import Clock, IdSource
 from core.ports.storage import AgentStore, ArchivalStore, Inbox, RecallStore
-from core.ports.time import Clock
 from core.ports.uploads import DocumentParser, PlatformFiles, Progress, UploadIntake
 from core.ports.workers import InboxSignals, LeaseHolder, Leases
 
@@ -24,6 +24,7 @@ __all__ = [
     "Clock",
     "DocumentParser",
     "Embedder",
+    "IdSource",
     "Inbox",
     "InboxSignals",
     "LeaseHolder",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from core.events import SendReply
 from core.ports import Inbox, ReplySink
 from core.records import AgentState
+from core.turn.session import AgentSession
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,14 @@ class ReplyDelivery:
         if self.inbox is None or state.last_event_id is None:
             return False
         return await self.inbox.is_pending(state.last_event_id)
+
+    async def send_left_over(self, session: AgentSession) -> None:
+        """The context was loaded with the last step's replies, and its worker may have died
+        between storing that step and sending them: send them before anything else, or a
+        later event would overwrite them unsent."""
+        if session.outbox_unsent:
+            session.outbox_unsent = False
+            await self.send_stored(session.state, session.state.outbox)
 
     async def send_stored(self, state: AgentState, replies: Sequence[SendReply]) -> None:
         """Send the replies of the step ``state`` was stored with, and remember it."""

@@ -1,6 +1,7 @@
 """What a person is told when their turn cannot end as it should: the model failed, the
-chain of calls hit its step cap, or the event failed for good. Each notice is a
-``SendReply`` with a stable idempotency key, addressed like the agent's own replies."""
+chain of calls hit its step cap, the daily budget is spent, or the event failed for good.
+Each notice is a ``SendReply`` with a stable idempotency key, addressed like the agent's own
+replies."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ GAVE_UP_REASON = "something went wrong on my side, and the operator can see what
 CHAIN_CAPPED_NOTICE = (
     "Sorry, I couldn't finish working on that: it took more steps than I may take for one "
     "message. Your message is saved; please ask again, perhaps in smaller steps."
+)
+BUDGET_NOTICE = (
+    "I've reached my conversation limit for today, so I can't answer right now. "
+    "Your message is saved; I'll be back tomorrow."
 )
 CHAIN_CAPPED_AFTER_REPLIES = (
     "(I stopped there: finishing would have taken more steps than I may take for one message.)"

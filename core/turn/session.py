@@ -13,6 +13,7 @@ step travel in the agent state until then (``AgentState.unfiled``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from core.clock import zone
@@ -53,6 +54,17 @@ class AgentSession:
     @property
     def uncommitted(self) -> list[Message]:
         return self.fifo[self.committed :]
+
+    def alert(self, text: str, at: datetime, event_id: str) -> Message:
+        """A note from Pagemind to the agent, numbered next (not added yet)."""
+        return Message(
+            seq=self.next_seq,
+            role="user",
+            kind="system_alert",
+            content=text,
+            created_at=at,
+            event_id=event_id,
+        )
 
     def add(self, messages: Sequence[Message]) -> None:
         """New messages: in the FIFO queue at once, in recall once they are filed."""

@@ -8,7 +8,7 @@ deletes a message from recall.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from core.clock import stamp
@@ -36,14 +36,19 @@ class Summarizer:
         self.instructions = instructions
         self.input_budget = input_budget
         self.summary_tokens = summary_tokens
-        self.usage: list[Usage] = []
 
     async def summarize(
-        self, previous: str, evicted: Sequence[Message], tz: ZoneInfo, agent_key: str
+        self,
+        previous: str,
+        evicted: Sequence[Message],
+        tz: ZoneInfo,
+        agent_key: str,
+        on_usage: Callable[[Usage], None],
     ) -> str:
+        """The new summary; ``on_usage`` is told what each model call cost."""
         summary = previous
         for chunk in self._chunks(previous, [transcript_line(m, tz) for m in evicted]):
-            summary = await self._call(summary, chunk, agent_key)
+            summary = await self._call(summary, chunk, agent_key, on_usage)
         return summary
 
     def _chunks(self, previous: str, lines: list[str]) -> list[list[str]]:
@@ -63,7 +68,9 @@ class Summarizer:
             used += n
         return chunks
 
-    async def _call(self, previous: str, lines: list[str], agent_key: str) -> str:
+    async def _call(
+        self, previous: str, lines: list[str], agent_key: str, on_usage: Callable[[Usage], None]
+    ) -> str:
         body = f"Previous summary:\n{previous or '(none)'}\n\nMessages leaving view:\n" + "\n".join(
             lines
         )
@@ -79,7 +86,7 @@ class Summarizer:
         )
         response = await complete_guarded(self.model, request)
         if response.usage:
-            self.usage.append(response.usage)
+            on_usage(response.usage)
         text = (response.content or "").strip()
         if not text:
             raise LLMResponseError("the model returned an empty summary")

@@ -8,7 +8,7 @@ import logging
 from core.errors import StorageError, UploadError
 from core.events import Address
 from core.inbound.messages import Attachment, IncomingMessage
-from core.ports.time import Clock
+from core.ports.sources import Clock
 from core.ports.uploads import PlatformFiles
 from core.tasks import BackgroundTasks
 from core.uploads.pipeline import UploadPipeline, UploadResult

@@ -33,7 +33,8 @@ from core.inbound.commands import COMMANDS, HELP
 from core.inbound.gateway import NOT_ALLOWED
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
 from core.ports.model import ChatRequest, ChatResponse
-from core.turn.runtime import BUDGET_NOTICE, AgentSettings
+from core.turn.notices import BUDGET_NOTICE
+from core.turn.settings import AgentSettings
 from tests.support.fakes.discord import (
     DIRECT_MESSAGES,
     GUILD_MESSAGES,

@@ -132,7 +132,7 @@ async def test_context_length_error_is_recognised_and_the_turn_recovers(
             ChatRequest(messages=(PromptMessage("user", "hi"),), tools=(), max_reply_tokens=10)
         )
     # through the runtime: a flush, then the retry succeeds
-    from core.turn.runtime import AgentSettings
+    from core.turn.settings import AgentSettings
 
     h = Harness(model, settings=AgentSettings(context_window=8000, reply_tokens=500))  # type: ignore[arg-type]
     server.default = tool_reply("send_message", {"message": "ok"})

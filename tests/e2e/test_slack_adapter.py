@@ -27,7 +27,7 @@ from core.events import Address, Event, SendReply
 from core.inbound.commands import confirmation_code
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
 from core.ports.model import ChatRequest, ChatResponse
-from core.turn.runtime import AgentSettings
+from core.turn.settings import AgentSettings
 from tests.support.fakes.slack import Envelope, FakeSlack, Json
 from tests.support.scripted import ScriptedModel, learns_tea_and_passport, say
 from tests.support.service import ServiceHarness, service

@@ -32,7 +32,7 @@ from core.inbound.gateway import NOT_ALLOWED
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
 from core.ports import PlatformFiles
 from core.ports.model import ChatRequest, ChatResponse
-from core.turn.runtime import AgentSettings
+from core.turn.settings import AgentSettings
 from tests.support.fakes.telegram import (
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,

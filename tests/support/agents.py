@@ -15,7 +15,8 @@ from core.events import Address, SendReply, UserMessageReceived
 from core.ports import Embedder, Inbox
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
-from core.turn.runtime import AgentRuntime, AgentSettings
+from core.turn.runtime import AgentRuntime
+from core.turn.settings import AgentSettings
 from tests.support.scripted import ScriptedModel
 
 
@@ -51,6 +52,11 @@ def default_prompts() -> PromptTexts:
         persona=read("persona"),
         human=read("human"),
     )
+
+
+def fresh_agents() -> InMemoryAgentStore:
+    """An empty agent store, to wrap in a fake that fails on cue."""
+    return InMemoryAgentStore()
 
 
 @dataclass

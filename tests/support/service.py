@@ -31,7 +31,8 @@ from core.ports import UploadIntake
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
-from core.turn.runtime import AgentRuntime, AgentSettings
+from core.turn.runtime import AgentRuntime
+from core.turn.settings import AgentSettings
 from tests.support.agents import ManualClock, default_prompts
 from tests.support.scripted import ScriptedModel
 

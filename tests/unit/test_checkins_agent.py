@@ -7,37 +7,46 @@ from datetime import timedelta
 from adapters.inmemory import InMemoryCheckinStore, InMemoryInbox
 from adapters.scheduling.triggers import ApschedulerTriggers
 from core.checkins.service import CheckinService
-from core.checkins.values import Checkin, Schedule
+from core.checkins.values import Checkin, CheckinPolicy, Schedule
 from core.events import TimerFired
 from core.inbound.commands import Command, CommandContext, CommandHandler
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
-from core.turn.runtime import AgentSettings
-from tests.support.agents import Harness
+from core.turn.settings import AgentSettings
+from tests.support.agents import Harness, ManualClock
 from tests.support.scripted import ScriptedModel, call, say
 
 AGENT = "agent-1"
 
 
-def harness(model: ScriptedModel, **settings) -> tuple[Harness, CheckinService, list]:
+def harness(
+    model: ScriptedModel, policy: CheckinPolicy | None = None, **settings
+) -> tuple[Harness, CheckinService, list]:
     fired: list = []
-    h = Harness(
-        model,
-        settings=AgentSettings(**settings),
-        tools=register_checkin_tools(register_memgpt_tools(ToolRegistry())),
-    )
+    runs: list[Harness] = []  # the harness, once built: fired check-ins run its turns
 
     async def submit(batch) -> None:
         for event in batch:
             fired.append(event)
-            await h.runtime.handle(event)
+            await runs[0].runtime.handle(event)
 
+    clock = ManualClock()
     service = CheckinService(
-        store=InMemoryCheckinStore(), triggers=ApschedulerTriggers(), clock=h.clock, submit=submit
+        store=InMemoryCheckinStore(),
+        triggers=ApschedulerTriggers(),
+        clock=clock,
+        submit=submit,
+        policy=policy or CheckinPolicy(),
     )
-    h.checkins = service
-    h.runtime.checkins = service
+    h = Harness(
+        model,
+        settings=AgentSettings(**settings),
+        tools=register_checkin_tools(register_memgpt_tools(ToolRegistry())),
+        clock=clock,
+        checkins=service,
+    )
+    runs.append(h)
     return h, service, fired
 
 
@@ -186,13 +195,12 @@ async def test_users_manage_check_ins_and_their_time_zone_with_commands() -> Non
 
 
 async def test_the_operator_default_check_in_is_created_for_new_agents() -> None:
-    from bots.bootstrap import default_checkin
+    from bots.bootstrap import checkin_policy
     from config.settings import Settings
 
     model = ScriptedModel([say("hi"), say("hey")])
-    h, service, _fired = harness(model)
     settings = Settings(checkin_default_cron="0 9 * * *", llm_api_key="k")  # type: ignore[call-arg]
-    h.runtime.on_reachable = default_checkin(settings, service)
+    h, service, _fired = harness(model, checkin_policy(settings, ApschedulerTriggers()))
     await h.send("hello")
     await h.send("hello", agent="telegram:channel:-:group1")
     (default,) = await service.active(AGENT)

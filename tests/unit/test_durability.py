@@ -7,7 +7,7 @@ import asyncio
 from adapters.inmemory import InMemoryInbox
 from core.errors import StorageUnavailableError
 from core.inbound.dispatch import AgentDispatcher
-from tests.support.agents import Harness
+from tests.support.agents import Harness, fresh_agents
 from tests.support.scripted import ScriptedModel, call, say
 
 
@@ -69,8 +69,8 @@ async def test_replaying_a_finished_event_does_not_call_the_model_again() -> Non
 
 async def test_a_half_written_step_is_invisible_and_redone() -> None:
     model = ScriptedModel([say("first try"), say("second try")])
-    h = Harness(model)
-    h.runtime.agents = FlakyAgents(h.agents, fail_on=2)  # 1: creating the agent
+    flaky = FlakyAgents(fresh_agents(), fail_on=2)  # 1: creating the agent
+    h = Harness(model, agents=flaky)
     event = h.message("hello")
     try:
         await h.runtime.handle(event)
@@ -79,7 +79,7 @@ async def test_a_half_written_step_is_invisible_and_redone() -> None:
     assert h.sink.texts == [], "nothing is delivered before its step is stored"
     kept = await h.recall.range("agent-1", 0, 99)
     assert [m.content for m in kept] == ["hello"], "the message was kept before the model call"
-    h.runtime.agents = h.agents
+    flaky.fail_on = 0  # the database is back
     await h.runtime.handle(event)
     assert h.sink.texts == ["second try"]
     session = await h.runtime.session("agent-1")
@@ -188,8 +188,7 @@ class DyingSink:
 async def test_replies_stored_but_never_sent_go_out_before_the_next_event() -> None:
     model = ScriptedModel([say("About the interview: how did it go?")])
     inbox = InMemoryInbox()
-    h = Harness(model, inbox=inbox)
-    h.runtime.delivery.replies = DyingSink()
+    h = Harness(model, inbox=inbox, sink=DyingSink())
     early, later = h.message("one"), h.message("two")
     await inbox.put(early)
     try:
@@ -279,8 +278,9 @@ async def test_an_event_that_fails_every_attempt_is_kept_and_the_person_told(cap
     from core.inbound.agent_data import export_agent
 
     inbox = InMemoryInbox()
-    h = Harness(ScriptedModel(default=say("never stored")), inbox=inbox)
-    h.runtime.agents = BrokenAgents(h.agents)
+    h = Harness(
+        ScriptedModel(default=say("never stored")), inbox=inbox, agents=BrokenAgents(fresh_agents())
+    )
     dispatcher = AgentDispatcher(
         h.runtime.handle,
         inbox=inbox,
@@ -313,20 +313,20 @@ async def test_an_event_that_fails_every_attempt_is_kept_and_the_person_told(cap
 async def test_a_failed_event_is_stored_unanswered_once_the_database_is_back() -> None:
     inbox = InMemoryInbox()
     model = ScriptedModel(default=say("Back."))
-    h = Harness(model, inbox=inbox)
     saves = {"left": 3}  # the three attempts fail; the give-up's save succeeds
+    stored = fresh_agents()
 
     class FailThrice:
         def __getattr__(self, name: str):
-            return getattr(h.agents, name)
+            return getattr(stored, name)
 
         async def save(self, state, expected_version):
             if expected_version is not None and saves["left"] > 0:
                 saves["left"] -= 1
                 raise StorageUnavailableError("timed out")
-            return await h.agents.save(state, expected_version)
+            return await stored.save(state, expected_version)
 
-    h.runtime.agents = FailThrice()
+    h = Harness(model, inbox=inbox, agents=FailThrice())
     dispatcher = AgentDispatcher(
         h.runtime.handle, inbox=inbox, forget=h.runtime.forget, give_up=h.runtime.give_up,
         retry_delay=0,

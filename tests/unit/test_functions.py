@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from core.records import Passage
-from core.turn.runtime import AgentSettings
+from core.turn.settings import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, say
 

@@ -8,7 +8,7 @@ from itertools import count
 
 from core.inbound.commands import confirmation_code, parse_command
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy, Sender, agent_key
-from core.turn.runtime import AgentSettings
+from core.turn.settings import AgentSettings
 from tests.support.scripted import ScriptedModel, call, learns_tea_and_passport, say
 from tests.support.service import service
 

@@ -6,7 +6,7 @@ import itertools
 
 from core.errors import LLMUnavailableError
 from core.records import RecallQuery
-from core.turn.runtime import AgentSettings
+from core.turn.settings import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, say
 

@@ -52,7 +52,7 @@ async def test_chain_is_capped_and_the_agent_is_told() -> None:
     model = ScriptedModel(default=call("archival_memory_search", query="x", request_heartbeat=True))
     h = Harness(
         model,
-        settings=__import__("core.turn.runtime", fromlist=["AgentSettings"]).AgentSettings(
+        settings=__import__("core.turn.settings", fromlist=["AgentSettings"]).AgentSettings(
             max_steps=4
         ),
     )
@@ -239,7 +239,7 @@ async def test_duplicate_tool_call_ids_are_made_unique() -> None:
 
 
 async def test_context_length_error_flushes_and_retries() -> None:
-    from core.turn.runtime import AgentSettings
+    from core.turn.settings import AgentSettings
 
     model = ScriptedModel([say(f"reply {i}") for i in range(5)], summaries=["they chatted"])
     h = Harness(model, settings=AgentSettings(context_window=8000, reply_tokens=500))
