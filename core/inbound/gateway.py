@@ -27,7 +27,8 @@ from core.inbound.messages import (
     addressed,
     agent_key,
 )
-from core.ports import ReplySink, UploadIntake
+from core.ports import ReplySink
+from core.uploads.platform import PlatformIntakes
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,12 @@ class Gateway:
         dispatcher: AgentDispatcher,
         commands: CommandHandler,
         policies: Mapping[str, PlatformPolicy],
-        uploads: Mapping[str, UploadIntake] | None = None,
+        uploads: PlatformIntakes | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.commands = commands
         self.policies = policies
-        self.uploads = dict(uploads or {})
+        self.uploads = uploads or PlatformIntakes()
         self._limiters = {name: RateLimiter(p.messages_per_minute) for name, p in policies.items()}
 
     def policy(self, platform: str) -> PlatformPolicy:

@@ -9,7 +9,7 @@ from core.errors import StorageError, UploadError
 from core.events import Address
 from core.inbound.messages import Attachment, IncomingMessage
 from core.ports.sources import Clock
-from core.ports.uploads import PlatformFiles
+from core.ports.uploads import PlatformFiles, UploadIntake
 from core.tasks import BackgroundTasks
 from core.uploads.pipeline import UploadPipeline, UploadResult
 
@@ -118,3 +118,37 @@ class PlatformUploads:
     async def aclose(self) -> None:
         """Cancel what is still loading (the pipeline abandons a cancelled load)."""
         await self._tasks.aclose()
+
+
+class PlatformIntakes:
+    """Each platform's ``UploadIntake``, as its adapter is attached; the gateway hands an
+    attachment to the intake of the platform it came from."""
+
+    def __init__(self) -> None:
+        self._intakes: dict[str, UploadIntake] = {}
+        self._loading: list[PlatformUploads] = []
+
+    def attach(
+        self, platform: str, pipeline: UploadPipeline, files: PlatformFiles, *, max_bytes: int
+    ) -> None:
+        """Load the platform's attachments with ``pipeline``, fetched through ``files``."""
+        intake = PlatformUploads(pipeline, files, max_bytes=max_bytes)
+        self._intakes[platform] = intake
+        self._loading.append(intake)
+
+    def register(self, platform: str, intake: UploadIntake) -> None:
+        """Hand the platform's attachments to ``intake`` (a test's fake at the port)."""
+        self._intakes[platform] = intake
+
+    def get(self, platform: str) -> UploadIntake | None:
+        return self._intakes.get(platform)
+
+    async def join(self) -> None:
+        """Wait for the uploads under way (on shutdown, after intake has stopped)."""
+        for intake in self._loading:
+            await intake.join()
+
+    async def aclose(self) -> None:
+        """Cancel what is still loading (the pipeline abandons a cancelled load)."""
+        for intake in self._loading:
+            await intake.aclose()

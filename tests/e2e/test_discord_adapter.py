@@ -77,8 +77,7 @@ async def running(
 ) -> AsyncIterator[tuple[ServiceHarness, DiscordAdapter]]:
     """The service plus a started adapter, registered as the "discord" reply sink."""
     policy = policy or PlatformPolicy()
-    uploads = {"discord": intake} if intake is not None else None
-    async with service(model, policies={"discord": policy}, settings=agent, uploads=uploads) as h:
+    async with service(model, policies={"discord": policy}, settings=agent) as h:
         adapter = DiscordAdapter(
             settings or discord_settings(dc),
             h.gateway,
@@ -89,7 +88,7 @@ async def running(
         )
         if intake is not None:
             intake.files = adapter
-        h.replies.register("discord", adapter)
+        h.attach("discord", adapter, intake)
         await adapter.start()
         try:
             yield h, adapter

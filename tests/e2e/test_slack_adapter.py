@@ -191,15 +191,12 @@ async def running(
     **adapter_kwargs: Any,
 ) -> AsyncIterator[Rig]:
     policy = policy or PlatformPolicy()
-    uploads = {"slack": intake} if intake is not None else None
     async with (
         FakeSlack() as slack,
-        service(
-            model, policies={"slack": policy}, settings=settings, uploads=uploads, inbox=inbox
-        ) as h,
+        service(model, policies={"slack": policy}, settings=settings, inbox=inbox) as h,
     ):
         adapter = make_adapter(slack, mode, h, policy, **adapter_kwargs)
-        h.replies.register("slack", adapter)
+        h.attach("slack", adapter, intake)
         if intake is not None:
             intake.files = adapter
         await adapter.start()
@@ -403,23 +400,9 @@ SIGN_IN_PAGE = (
 async def test_a_page_in_place_of_an_html_file_is_never_stored(page: str) -> None:
     """``page.html`` shared in a DM, but Slack answers with its sign-in page (200, HTML):
     the user is told so, and nothing reaches archival memory."""
-    from adapters.documents import parse_document
-    from core.clock import SystemClock
-    from core.context.tokens import TokenCounter
-    from core.uploads.pipeline import UploadPipeline
-    from core.uploads.platform import PlatformUploads
-
     async with running("socket", ScriptedModel(default=say("ok"))) as rig:
         slack, h = rig.slack, rig.service
-        pipeline = UploadPipeline(
-            archival=h.archival,
-            parser=parse_document,
-            counter=TokenCounter("gpt-4o-mini"),
-            clock=SystemClock(),
-            notify=h.dispatcher.submit,
-        )
-        intake = PlatformUploads(pipeline, rig.adapter, max_bytes=2**20)
-        h.gateway.uploads["slack"] = intake
+        intake = h.service.intakes  # the real upload pipeline, attached as in production
         real = b"<html><body><h1>Ferry timetable</h1><p>First boat 07:10.</p></body></html>"
         slack.add_file("F0PAGE0001", real, name="page.html", mimetype="text/html")
         slack.pages_instead["F0PAGE0001"] = page

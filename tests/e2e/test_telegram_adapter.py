@@ -108,6 +108,7 @@ class Rig:
     adapter: TelegramAdapter
     settings: TelegramSettings
     policy: PlatformPolicy
+    intake: Any = None
 
     @property
     def model(self) -> ScriptedModel:
@@ -116,7 +117,7 @@ class Rig:
     def new_adapter(self) -> TelegramAdapter:
         """A fresh adapter on the same service: what a restarted process would run."""
         adapter = TelegramAdapter(self.settings, self.service.gateway, self.policy, **FAST)
-        self.service.replies.register("telegram", adapter)
+        self.service.attach("telegram", adapter, self.intake)
         return adapter
 
 
@@ -147,26 +148,24 @@ async def running(
 ) -> AsyncIterator[Rig]:
     """The fake Bot API, the whole service, and a started adapter wired like production."""
     policy = policy or PlatformPolicy()
-    uploads = {"telegram": intake} if intake is not None else None
     async with (
         FakeTelegram(bot_username="pagemind_bot") as tg,
         service(
             model,
             policies={"telegram": policy},
             settings=agent_settings,
-            uploads=uploads,
             inbox=inbox,
             checkins=checkins,
         ) as harness,
     ):
         settings = settings_for(tg, **telegram)
         adapter = TelegramAdapter(settings, harness.gateway, policy, **FAST)
-        harness.replies.register("telegram", adapter)
+        harness.attach("telegram", adapter, intake)
         if isinstance(intake, RecordingIntake):
             intake.files = adapter
         await adapter.start()
         try:
-            yield Rig(tg, harness, adapter, settings, policy)
+            yield Rig(tg, harness, adapter, settings, policy, intake)
         finally:
             await adapter.stop()
 

@@ -267,3 +267,32 @@ async def test_a_command_check_in_answers_where_it_was_asked_quoting_nothing() -
     (sent,) = h.sink.sent
     assert sent.text == "Time to call the bank."
     assert sent.address == here.unquoted() and sent.address.reply_to_message_id is None
+
+
+async def test_what_a_check_in_cost_is_recorded_on_it_by_the_service() -> None:
+    """The service as the composition root wires it records each check-in's tokens."""
+    from datetime import UTC, datetime
+
+    from core.inbound.messages import IncomingMessage, PlatformPolicy, Sender
+    from tests.support.service import service
+
+    model = ScriptedModel([say("Good morning!")])
+    async with service(model, policies={"telegram": PlatformPolicy()}, checkins=True) as h:
+        assert h.checkins is not None and h.checkin_clock is not None
+        asked = IncomingMessage(
+            platform="telegram",
+            delivery_id="1",
+            message_id="1",
+            sender=Sender("u1", "Ana"),
+            channel_id="u1",
+            text="/checkin every 1d say good morning",
+            received_at=datetime.now(UTC),
+            is_direct=True,
+        )
+        assert (await h.gateway.receive(asked)).status == "command"
+        h.checkin_clock.advance(days=1, minutes=1)
+        assert await h.checkins.fire_due() == 1
+        await h.dispatcher.join()
+        (checkin,) = await h.checkins.active("telegram:user:u1")
+        assert checkin.fired == 1
+        assert checkin.tokens == 110 and checkin.skipped == 0  # the scripted model: 100 + 10
