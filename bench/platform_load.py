@@ -525,7 +525,7 @@ async def pagemind(
     """The service and one started platform, wired the way ``bots.run.run`` wires them
     (``bots.bootstrap.bootstrap`` and ``Service.attach``), observed by ``probe``."""
     platform = Platform(platform_name, platform_settings)
-    policies = {platform.name: policy_for(platform.name, platform_settings)}
+    policies = {platform.name: policy_for(platform_settings)}
     async with bootstrap(settings, model=model, policies=policies) as svc:
         probe.attach(svc.gateway, svc)
         adapter = platform.build(svc.gateway, svc.gateway.policy(platform.name))

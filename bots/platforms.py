@@ -20,8 +20,6 @@ NO_PLATFORM = """No chat platform is configured. Set the credentials of at least
   Discord:  PAGEMIND_DISCORD_TOKEN
 See the README for how to create each bot and the permissions it needs."""
 
-REPLY_LIMITS = {"telegram": 4096, "slack": 4000, "discord": 2000}
-
 
 class PlatformAdapter(ReplySink, PlatformFiles, Protocol):
     """What ``run`` needs of a platform adapter, besides replies and files."""
@@ -40,7 +38,7 @@ class Platform:
         return platform_adapter(self.name, self.settings, gateway, policy, **tuning)
 
 
-def policy_for(name: str, platform: PlatformSettings) -> PlatformPolicy:
+def policy_for(platform: PlatformSettings) -> PlatformPolicy:
     """The operator's policy for one platform, from its settings."""
     return PlatformPolicy(
         scope=platform.scope,
@@ -52,7 +50,6 @@ def policy_for(name: str, platform: PlatformSettings) -> PlatformPolicy:
         admin_only_commands=frozenset(platform.admin_only_commands),
         messages_per_minute=platform.messages_per_minute,
         max_upload_bytes=int(platform.max_upload_mb * 2**20),
-        reply_limit=REPLY_LIMITS[name],
     )
 
 

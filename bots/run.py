@@ -28,7 +28,7 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
     if not platforms:
         raise ConfigurationError(NO_PLATFORM)
     stop = stop or StopSignals().install()
-    policies = {p.name: policy_for(p.name, p.settings) for p in platforms}
+    policies = {p.name: policy_for(p.settings) for p in platforms}
     async with bootstrap(settings, policies=policies) as svc:
         started: list[PlatformAdapter] = []
         try:

@@ -72,9 +72,7 @@ class DiscordAdapter:
         self._stop_timeout = stop_timeout
         self._client = build_client(settings, guild_ready_timeout=guild_ready_timeout)
         self._tasks = BackgroundTasks()
-        self._outbox = DiscordOutbox(
-            self._client, limit=policy.reply_limit, timeout=request_timeout, retries=send_retries
-        )
+        self._outbox = DiscordOutbox(self._client, timeout=request_timeout, retries=send_retries)
         route_events(
             self._client,
             MessageHandler(

@@ -20,7 +20,7 @@ from core.checkins.service import CheckinService
 from core.checkins.when import parse_when
 from core.clock import zone
 from core.errors import ConcurrentUpdateError, ConfigurationError, ToolError
-from core.events import Address
+from core.events import Address, address_or_home
 from core.inbound.agent_data import erase_agent, export_agent
 from core.messages import Message
 from core.ports import AgentStore, ArchivalStore, Clock, Embedder, Inbox, RecallStore
@@ -253,7 +253,7 @@ class CommandHandler:
         state = await self.agents.load(ctx.conversation_agent)
         tz = state.timezone if state is not None else self.default_timezone
         # It answers where it was asked for (the agent's own conversation otherwise).
-        address = ctx.address or (state.home if state is not None else None)
+        address = address_or_home(ctx.address, state.home if state is not None else None)
         if address is None:
             return CommandReply(NOWHERE_TO_GO)
         try:

@@ -18,7 +18,7 @@ from typing import Literal
 from core.errors import ConfigurationError
 from core.events import SendReply, UserMessageReceived
 from core.inbound.commands import Command, CommandContext, CommandHandler, parse_command
-from core.inbound.dispatch import AgentDispatcher, Handover
+from core.inbound.dispatch import AgentDispatcher
 from core.inbound.messages import (
     Attachment,
     IncomingMessage,
@@ -27,6 +27,7 @@ from core.inbound.messages import (
     addressed,
     agent_key,
 )
+from core.inbound.waiting import Handover
 from core.ports import ReplySink
 from core.uploads.platform import PlatformIntakes
 

@@ -70,6 +70,12 @@ class IncomingMessage:
         )
 
     @property
+    def to_the_bot(self) -> bool:
+        """Written to the bot in person (a DM, a mention, a reply to it): someone waits for
+        an answer, even where the agent does not answer every message."""
+        return self.is_direct or self.mentions_bot or self.replies_to_bot
+
+    @property
     def user_key(self) -> str:
         """The sender across this platform (user ids are per workspace on Slack)."""
         if self.workspace_id and self.platform == "slack":
@@ -90,7 +96,6 @@ class PlatformPolicy:
     admin_only_commands: frozenset[str] = frozenset()
     messages_per_minute: int = 20
     max_upload_bytes: int = 20 * 2**20
-    reply_limit: int = 4000
 
     def allows(self, message: IncomingMessage) -> bool:
         if self.allowed_users and message.user_key not in self.allowed_users:
@@ -128,12 +133,7 @@ def is_group_agent(key: str) -> bool:
 def addressed(message: IncomingMessage, policy: PlatformPolicy) -> bool:
     """Whether the agent should answer: always in DMs; in groups when mentioned or replied
     to, or on every message if the operator chose so."""
-    return (
-        message.is_direct
-        or policy.answer == "always"
-        or message.mentions_bot
-        or message.replies_to_bot
-    )
+    return message.to_the_bot or policy.answer == "always"
 
 
 def _safe(part: str) -> str:

@@ -15,13 +15,13 @@ import logging
 from core.context.chunking import chunk_text
 from core.context.layout import PromptLayout
 from core.context.tokens import TokenCounter
-from core.events import Event, SendReply, TimerFired, UserMessageReceived
+from core.events import Event, TimerFired, reply_address
 from core.messages import Message, event_message
+from core.notices import BUDGET_NOTICE, notice
 from core.ports import ArchivalStore, Clock, Embedder
 from core.records import AgentState, Passage
 from core.turn.commit import StepCommit
 from core.turn.delivery import ReplyDelivery
-from core.turn.notices import BUDGET_NOTICE
 from core.turn.outcome import Turn, TurnOutcome
 from core.turn.session import AgentSession
 from core.turn.settings import AgentSettings
@@ -69,7 +69,7 @@ class Admission:
         if self._recently_active(state, event):
             log.info("check-in skipped: the user was active recently", extra=extra)
             return TurnOutcome(event.event_id, 0, skipped=True)
-        if isinstance(event, TimerFired) and event.reply_to is None and state.home is None:
+        if isinstance(event, TimerFired) and reply_address(event, state.home) is None:
             log.warning(
                 "check-in %s has no conversation to write to; not calling the model",
                 event.checkin_id,
@@ -120,24 +120,15 @@ class Admission:
             "daily token budget spent; not calling the model",
             extra={"agent_key": event.agent_key, "event_id": event.event_id},
         )
-        notice: tuple[SendReply, ...] = ()
-        if isinstance(event, UserMessageReceived):
-            notice = (
-                SendReply(
-                    agent_key=event.agent_key,
-                    event_id=event.event_id,
-                    idempotency_key=f"{event.event_id}:budget",
-                    text=BUDGET_NOTICE,
-                    address=event.reply_to or session.state.home,
-                ),
-            )
+        told = notice(event, session.state.home, "budget", BUDGET_NOTICE)  # a timer: none
+        outbox = (told,) if told is not None else ()
         await self.commit.file(session)
         await self.commit.store(
-            session, turn, session.state.memory, chain_open=False, outbox=notice
+            session, turn, session.state.memory, chain_open=False, outbox=outbox
         )
-        await self.delivery.send_stored(session.state, notice)
+        await self.delivery.send_stored(session.state, outbox)
         return TurnOutcome(
-            event.event_id, 0, notice, error="daily token budget spent", skipped=True
+            event.event_id, 0, outbox, error="daily token budget spent", skipped=True
         )
 
     async def _archive_long_message(self, event: Event, message: Message) -> None:

@@ -29,6 +29,7 @@ from core.context.tokens import TokenCounter
 from core.errors import ConfigurationError, LLMAuthenticationError, LLMError, StorageError
 from core.events import Event, SendReply, TimerFired
 from core.inbound.leases import SoleWorkerLeases
+from core.notices import GAVE_UP_REASON, LLM_FAILED_NOTICE, failure_reason, notice
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -46,7 +47,6 @@ from core.turn.admission import Admission
 from core.turn.commit import StepCommit
 from core.turn.delivery import ReplyDelivery
 from core.turn.model_call import ModelCall
-from core.turn.notices import GAVE_UP_REASON, LLM_FAILED_NOTICE, failure_reason, notice
 from core.turn.outcome import Turn, TurnOutcome
 from core.turn.room import MakeRoom
 from core.turn.session import AgentSession

@@ -18,10 +18,10 @@ from core.context.memory import WorkingContext
 from core.context.tokens import TokenCounter
 from core.events import SendReply
 from core.messages import SEND_MESSAGE, Message, ToolCall
+from core.notices import CHAIN_CAPPED_AFTER_REPLIES, CHAIN_CAPPED_NOTICE, notice
 from core.ports import ArchivalStore, Clock, Embedder, RecallStore
 from core.ports.model import ChatResponse
 from core.tools.registry import ToolContext, ToolRegistry
-from core.turn.notices import CHAIN_CAPPED_AFTER_REPLIES, CHAIN_CAPPED_NOTICE, notice
 from core.turn.outcome import Turn
 from core.turn.session import AgentSession
 from core.turn.settings import AgentSettings

@@ -32,8 +32,8 @@ from core.events import Address, SendReply
 from core.inbound.commands import COMMANDS, HELP
 from core.inbound.gateway import NOT_ALLOWED
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
+from core.notices import BUDGET_NOTICE, NOT_RECORDED
 from core.ports.model import ChatRequest, ChatResponse
-from core.turn.notices import BUDGET_NOTICE
 from core.turn.settings import AgentSettings
 from tests.support.fakes.discord import (
     DIRECT_MESSAGES,
@@ -315,8 +315,10 @@ async def test_a_crashing_handler_is_logged_and_the_bot_keeps_answering(
             bad = await dc.send_dm("take this", attachments=[dc.add_attachment("a.txt", b"x")])
             await dc.wait_for(lambda: "could not handle Discord message" in caplog.text)
         assert bad["id"] in caplog.text
+        (told,) = await wait_replies(dc, dc.dm_channel().id, 1)
+        assert told["content"] == NOT_RECORDED, "Discord never sends it again: the person is told"
         await dc.send_dm("are you still there?")
-        (reply,) = await wait_replies(dc, dc.dm_channel().id, 1)
+        (_, reply) = await wait_replies(dc, dc.dm_channel().id, 2)
         assert reply["content"] == "Still here."
 
 

@@ -23,13 +23,13 @@ import pytest
 
 from adapters.inmemory import InMemoryInbox
 from adapters.telegram_chat import TelegramAdapter
-from adapters.telegram_chat.adapter import SORRY
 from config.platforms import TelegramSettings
 from core.errors import ConfigurationError, StorageUnavailableError, UploadError
 from core.events import Address, Event, SendReply
 from core.inbound.commands import COMMANDS, HELP, confirmation_code
 from core.inbound.gateway import NOT_ALLOWED
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
+from core.notices import NOT_RECORDED
 from core.ports import PlatformFiles
 from core.ports.model import ChatRequest, ChatResponse
 from core.turn.settings import AgentSettings
@@ -540,7 +540,7 @@ async def test_a_crashing_handler_is_logged_and_the_bot_goes_on(
     async with running(model, intake=ExplodingIntake()) as rig:
         tg = rig.tg
         boom = tg.push_document(b"x", file_name="boom.txt", caption="read this")
-        assert (await answer_to(tg, boom)).params["text"] == SORRY
+        assert (await answer_to(tg, boom)).params["text"] == NOT_RECORDED
         after = tg.push_private_message("are you there?")
         assert (await answer_to(tg, after)).params["text"] == "Still here."
         [record] = [r for r in caplog.records if r.levelno == logging.ERROR]

@@ -1,7 +1,12 @@
-"""What a person is told when their turn cannot end as it should: the model failed, the
-chain of calls hit its step cap, the daily budget is spent, or the event failed for good.
-Each notice is a ``SendReply`` with a stable idempotency key, addressed like the agent's own
-replies."""
+"""What a person is told when something fails: the one place this is worded.
+
+Their turn cannot end as it should (the model failed, the chain of calls hit its step cap,
+the daily budget is spent, the event failed for good): each such notice is a ``SendReply``
+with a stable idempotency key, addressed like the agent's own replies. Or their message could
+not even be recorded, and the platform will not deliver it again: the adapter answers with
+``NOT_RECORDED`` (where the platform does redeliver, the adapter refuses the delivery
+instead, and the person is told nothing until the retry is answered).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ from core.errors import (
 )
 from core.events import Address, Event, SendReply, UserMessageReceived, reply_address
 
+NOT_RECORDED = (
+    "Sorry, something went wrong on my side with that message. Please try again in a moment."
+)
 LLM_FAILED_NOTICE = (
     "Sorry, I couldn't answer just now: {reason}. Your message is saved, so nothing is lost; "
     "please try again in a moment."
