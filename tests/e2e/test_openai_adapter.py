@@ -122,6 +122,17 @@ async def test_persistent_429_becomes_a_rate_limit_error(server: ScriptedOpenAIS
     assert len(server.requests) == 2
 
 
+async def test_the_rate_limit_error_says_how_long_the_server_asked_to_wait(
+    server: ScriptedOpenAIServer,
+) -> None:
+    server.default = error_reply(429, "quota", headers={"Retry-After": "7"})
+    with pytest.raises(LLMRateLimitedError) as caught:
+        await adapter(server, max_retries=0).complete(
+            ChatRequest(messages=(PromptMessage("user", "hi"),), tools=(), max_reply_tokens=10)
+        )
+    assert caught.value.retry_after == 7.0
+
+
 async def test_context_length_error_is_recognised_and_the_turn_recovers(
     server: ScriptedOpenAIServer,
 ) -> None:
