@@ -1,7 +1,7 @@
 """An inverted index with exact BM25: the one ranking every store uses (the in-memory
 stores and the MongoDB stores' per-process index share this module).
 
-Documents are added with their terms (``core.ranking.terms``), a key and an ``order`` (the
+Documents are added with their terms (``core.search.ranking.terms``), a key and an ``order`` (the
 order they were stored in: a message's sequence number, a passage's storage number). A
 search scores every document holding a query term, so no storage order or candidate cap
 can hide a good match:
@@ -11,7 +11,7 @@ can hide a good match:
                idf(t) * (K1 + 1) * tf / (tf + K1 * (1 - B) + K1 * B * len(d) / avg_len)
 
 with N, df and avg_len over everything indexed (up to ``upto``, when given), ``K1`` and
-``B`` from ``core.ranking``. Scores are added up term by term in the query's order, with the
+``B`` from ``core.search.ranking``. Scores are added up term by term in the query's order, with the
 same floating-point operations (numpy, float64) in every store, so equal data gives equal
 scores everywhere. Ties: the larger ``order`` (newer) first.
 
@@ -41,7 +41,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from core.ranking import K1, B, query_terms, terms
+from core.search.ranking import K1, B, query_terms, terms
 
 K = TypeVar("K", bound=Hashable)
 

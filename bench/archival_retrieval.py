@@ -77,14 +77,14 @@ from adapters.documents.normalize import normalize_text
 from adapters.inmemory.stores import InMemoryArchivalStore, InMemoryRecallStore
 from adapters.text_index import rank_by_bm25
 from core.clock import SystemClock
-from core.documents import DocumentStatus, ParsedDocument
+from core.context.tokens import TokenCounter
 from core.events import Event
 from core.messages import Message
 from core.ports import ArchivalStore, Embedder, RecallStore
+from core.ports.uploads import DocumentStatus, ParsedDocument
 from core.records import ArchivalQuery, Passage, RecallQuery
-from core.tokens import TokenCounter
 from core.tools.formatting import Budget, Shown, format_page, message_line, render_passages
-from core.uploads import UploadPipeline, UploadSettings
+from core.uploads.pipeline import UploadPipeline, UploadSettings
 
 LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
 DEFAULT_MODEL = "gpt-4o-mini"  # Pagemind's default model: its encoding is o200k_base

@@ -44,7 +44,7 @@ from typing import Any
 from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.schema import ensure_indexes
-from core.checkins import Checkin, Schedule
+from core.checkins.values import Checkin, Schedule
 from core.events import Address
 from tests.support.mongo import nx_server
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply

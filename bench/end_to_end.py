@@ -1,7 +1,7 @@
 """End to end: what one user message costs Pagemind, at message 5 and at message 500.
 
 The service is built by the composition root exactly as ``pagemind chat`` builds it
-(``bots.bootstrap.build_service`` from settings read from the environment): the real
+(``bots.bootstrap.bootstrap`` from settings read from the environment): the real
 ``OpenAICompatibleChatModel`` (the ``openai`` SDK) over HTTP to a local OpenAI-compatible
 server that answers at once, and the embedded nx-27017 started the way the product starts
 it (a child process on a data directory), then, in the same run, the in-memory stores. The
@@ -60,6 +60,7 @@ from aiohttp import web
 from pymongo import monitoring
 
 from bench.turn_overhead import LOCOMO, rhythm, user_texts
+from core.events import SendReply
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 MODEL = "gpt-4o-mini"
@@ -268,24 +269,25 @@ class Replies:
     def __init__(self) -> None:
         self.count = 0
 
-    async def send(self, reply: object) -> None:
+    async def send(self, reply: SendReply) -> None:
         self.count += 1
 
 
 async def converse(
     store: str, texts: list[str], idle: float, profile: cProfile.Profile | None
 ) -> Run:
-    from adapters.console.chat import CONSOLE_ADDRESS
-    from bots.bootstrap import build_service
+    from bots.bootstrap import bootstrap
     from config.settings import load_settings
-    from core.events import UserMessageReceived
+    from core.events import Address, UserMessageReceived
+
+    console = Address(platform="console", channel_id="console", is_direct=True)  # as in chat
 
     replies = Replies()
     with tempfile.TemporaryDirectory(prefix="pagemind-bench-e2e-") as tmp:
         async with ModelProcess() as model:
             with environment(bench_env(model.base_url, Path(tmp), store)):
                 settings = load_settings()
-            async with build_service(settings, replies=replies) as svc:  # type: ignore[arg-type]
+            async with bootstrap(settings, replies=replies) as svc:
                 server = server_pid(Path(tmp))
                 sent: list[Sent] = []
                 for i, text in enumerate(texts):
@@ -295,7 +297,7 @@ async def converse(
                         occurred_at=svc.clock.now(),
                         text=text,
                         author_name="bench",
-                        reply_to=CONSOLE_ADDRESS,
+                        reply_to=console,
                     )
                     COMMANDS.take()
                     COMMANDS.counting = True
@@ -463,7 +465,7 @@ def cell(values: list[float]) -> str:
 def report(runs: list[Run], chat: ChatMemory | None, source: str, messages: int) -> None:
     print(
         f"{messages} user messages ({source}), model {MODEL} over HTTP answering at once, "
-        "128k window; the service built by bots.bootstrap.build_service."
+        "128k window; the service built by bots.bootstrap.bootstrap."
     )
     print()
     names = {"nx": "nx-27017", "memory": "in memory"}

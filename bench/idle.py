@@ -1,7 +1,7 @@
 """Idle cost: the database commands an idle ``pagemind run``-shaped process sends in the
 background, and how fast it picks up an event another process recorded.
 
-The service is built exactly as ``pagemind run`` builds it (``bots.bootstrap.build_service``,
+The service is built exactly as ``pagemind run`` builds it (``bots.bootstrap.bootstrap``,
 check-ins on, no platform traffic) in this process, with a scripted model (a test double);
 PyMongo command monitoring counts every command its client sends. Scenarios:
 
@@ -44,10 +44,10 @@ from typing import Any
 
 from pymongo import monitoring
 
-from bots.bootstrap import Service, build_service
+from bots.bootstrap import Service, bootstrap
 from config.settings import Settings
 from core.events import Address, SendReply, UserMessageReceived
-from core.llm import ChatRequest, ChatResponse
+from core.ports.model import ChatRequest, ChatResponse
 from tests.support.mongo import nx_server
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 from tests.support.processes import Collector, Worker, start_worker
@@ -211,7 +211,7 @@ async def run_scenario(
                 }
             settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
             model = TimedModel()
-            async with build_service(settings, replies=NullSink(), model=model) as svc:
+            async with bootstrap(settings, replies=NullSink(), model=model) as svc:
                 await asyncio.sleep(opts.warmup)
                 rate, commands = await measure(counter, opts.seconds)
                 scenario.rates["idle"], scenario.by_command["idle"] = rate, commands

@@ -3,8 +3,8 @@
 N distinct users each send M direct messages (default 1,000 x 5), (1) through the Telegram
 Bot API fake to the real ``TelegramAdapter`` in polling mode, and (2) as signed Events API
 POSTs from the Slack fake to the real ``SlackAdapter`` in HTTP mode. Behind each adapter runs
-the real service exactly as ``pagemind run`` wires it (``bots.bootstrap.build_service`` and
-``bots.run``'s gateway, reply router and upload intake): gateway -> durable inbox ->
+the real service exactly as ``pagemind run`` wires it (``bots.bootstrap.bootstrap`` and
+``Service.attach``: gateway, reply router and upload intake): gateway -> durable inbox ->
 dispatcher -> agent runtime -> reply router -> adapter -> fake. The language model is a
 zero-latency scripted model (a test double): every turn is one ``send_message`` that echoes
 the message's token, so each reply is matched to its message.
@@ -70,14 +70,13 @@ from typing import Any, ClassVar
 import aiohttp
 from pymongo import monitoring
 
-from bots.bootstrap import Service, build_service
-from bots.run import Platform, PlatformAdapter, _front_door
+from bots.bootstrap import Service, bootstrap
+from bots.platforms import Platform, PlatformAdapter, policy_for
 from config.platforms import SlackSettings, TelegramSettings
 from config.settings import Settings
-from core.gateway import Gateway, ReplyRouter
-from core.inbound import IncomingMessage, PlatformPolicy
-from core.llm import ChatRequest, ChatResponse
-from core.uploads import PlatformUploads
+from core.inbound.gateway import Gateway
+from core.inbound.messages import IncomingMessage
+from core.ports.model import ChatRequest, ChatResponse
 from tests.support.fakes.slack import FakeSlack
 from tests.support.fakes.telegram import FakeTelegram, make_user
 from tests.support.mongo import nx_server
@@ -521,28 +520,22 @@ async def pagemind(
     model: EchoModel,
     platform_name: str,
     platform_settings: TelegramSettings | SlackSettings,
-    build: Callable[[Gateway, PlatformPolicy], PlatformAdapter],
     probe: Probe,
 ) -> AsyncIterator[tuple[Service, PlatformAdapter]]:
-    """The service and one started platform, wired the way ``bots.run.run`` wires them,
-    observed by ``probe``."""
-    platform = Platform(platform_name, platform_settings, build)
-    replies = ReplyRouter()
-    async with build_service(settings, replies=replies, model=model) as svc:
-        gateway, pipeline = _front_door(svc, [platform])
-        probe.attach(gateway, svc)
-        adapter = platform.build(gateway, gateway.policy(platform.name))
-        replies.register(platform.name, adapter)
-        intake = PlatformUploads(
-            pipeline, adapter, max_bytes=int(platform.settings.max_upload_mb * 2**20)
-        )
-        gateway.uploads[platform.name] = intake
+    """The service and one started platform, wired the way ``bots.run.run`` wires them
+    (``bots.bootstrap.bootstrap`` and ``Service.attach``), observed by ``probe``."""
+    platform = Platform(platform_name, platform_settings)
+    policies = {platform.name: policy_for(platform_settings)}
+    async with bootstrap(settings, model=model, policies=policies) as svc:
+        probe.attach(svc.gateway, svc)
+        adapter = platform.build(svc.gateway, svc.gateway.policy(platform.name))
+        svc.attach(platform.name, adapter)
         await adapter.start()
         try:
             yield svc, adapter
         finally:
             await adapter.stop()
-            await intake.aclose()
+            await svc.intakes.aclose()
 
 
 @dataclass
@@ -673,18 +666,13 @@ async def run_telegram(
             mode="polling",
         )
 
-        def build(gateway: Gateway, policy: PlatformPolicy) -> PlatformAdapter:
-            from adapters.telegram_chat import TelegramAdapter
-
-            return TelegramAdapter(tg_settings, gateway, policy)
-
         def sent_text(call: Any) -> str | None:
             ok = call.ok and call.method == "sendMessage"
             return str(call.params.get("text", "")) if ok else None
 
         replies = ReplyLog(tg.calls, sent_text)
         with telegram_flood_control(opts.flood_control):
-            async with pagemind(settings, model, "telegram", tg_settings, build, probe) as (
+            async with pagemind(settings, model, "telegram", tg_settings, probe) as (
                 svc,
                 _,
             ):
@@ -756,17 +744,12 @@ async def run_slack(opts: Options, settings: Settings, model: EchoModel, meter: 
             api_base_url=slack.api_url,
         )
 
-        def build(gateway: Gateway, policy: PlatformPolicy) -> PlatformAdapter:
-            from adapters.slack_chat import SlackAdapter
-
-            return SlackAdapter(sl_settings, gateway, policy)
-
         def posted_text(call: Any) -> str | None:
             ok = call.method == "chat.postMessage" and call.error is None
             return str(call.args.get("text", "")) if ok else None
 
         replies = ReplyLog(slack.calls, posted_text)
-        async with pagemind(settings, model, "slack", sl_settings, build, probe) as (
+        async with pagemind(settings, model, "slack", sl_settings, probe) as (
             svc,
             adapter,
         ):

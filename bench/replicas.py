@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -36,11 +36,9 @@ from bench.platform_load import (
     wait_for_replies,
 )
 from bots.bootstrap import Service
-from bots.run import PlatformAdapter
+from bots.platforms import PlatformAdapter
 from config.platforms import SlackSettings, TelegramSettings
 from config.settings import Settings
-from core.gateway import Gateway
-from core.inbound import PlatformPolicy
 from tests.support.fakes.slack import FakeSlack
 from tests.support.fakes.telegram import FakeTelegram, make_user
 
@@ -60,7 +58,6 @@ async def replicas(
     model: EchoModel,
     platform: str,
     platform_settings: list[TelegramSettings] | list[SlackSettings],
-    build: Callable[[TelegramSettings | SlackSettings], Callable[..., PlatformAdapter]],
     probe: Probe,
 ) -> AsyncIterator[list[tuple[Service, PlatformAdapter]]]:
     async with AsyncExitStack() as stack:
@@ -68,9 +65,7 @@ async def replicas(
         for i, options in enumerate(platform_settings):
             own = settings.model_copy(update={"worker_name": f"replica-{i + 1}"})
             running.append(
-                await stack.enter_async_context(
-                    pagemind(own, model, platform, options, build(options), probe)
-                )
+                await stack.enter_async_context(pagemind(own, model, platform, options, probe))
             )
         yield running
 
@@ -99,14 +94,6 @@ async def run_telegram(
             for port in ports
         ]
 
-        def build(options: Any) -> Callable[[Gateway, PlatformPolicy], PlatformAdapter]:
-            def make(gateway: Gateway, policy: PlatformPolicy) -> PlatformAdapter:
-                from adapters.telegram_chat import TelegramAdapter
-
-                return TelegramAdapter(options, gateway, policy)
-
-            return make
-
         def sent_text(call: Any) -> str | None:
             ok = call.ok and call.method == "sendMessage"
             return str(call.params.get("text", "")) if ok else None
@@ -114,7 +101,7 @@ async def run_telegram(
         replies = ReplyLog(tg.calls, sent_text)
         urls = [f"http://127.0.0.1:{port}/telegram" for port in ports]
         with telegram_flood_control(opts.flood_control):
-            async with replicas(settings, model, "telegram", options, build, probe) as running:
+            async with replicas(settings, model, "telegram", options, probe) as running:
                 connector = aiohttp.TCPConnector(limit=opts.concurrency)
                 async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -161,20 +148,12 @@ async def run_slack(opts: Options, settings: Settings, model: EchoModel, meter: 
             for _ in range(REPLICAS)
         ]
 
-        def build(options: Any) -> Callable[[Gateway, PlatformPolicy], PlatformAdapter]:
-            def make(gateway: Gateway, policy: PlatformPolicy) -> PlatformAdapter:
-                from adapters.slack_chat import SlackAdapter
-
-                return SlackAdapter(options, gateway, policy)
-
-            return make
-
         def posted_text(call: Any) -> str | None:
             ok = call.method == "chat.postMessage" and call.error is None
             return str(call.args.get("text", "")) if ok else None
 
         replies = ReplyLog(slack.calls, posted_text)
-        async with replicas(settings, model, "slack", options, build, probe) as running:
+        async with replicas(settings, model, "slack", options, probe) as running:
             urls = [adapter.events_url for _, adapter in running]  # type: ignore[attr-defined]
             connector = aiohttp.TCPConnector(limit=opts.concurrency)
             async with aiohttp.ClientSession(connector=connector) as session:

@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pymongo.monitoring import (
     CommandFailedEvent,
@@ -52,21 +53,15 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
-from adapters.inmemory import InMemoryArchivalStore, InMemoryRecallStore
-from adapters.mongo.agents import MongoAgentStore
-from adapters.mongo.archival import MongoArchivalStore
-from adapters.mongo.connection import MongoConnection
-from adapters.mongo.inbox import MongoInbox
-from adapters.mongo.leases import MongoLeases
-from adapters.mongo.recall import MongoRecallStore
-from adapters.mongo.schema import ensure_indexes
+from bots.bootstrap import wire
+from bots.storage import connect, memory_storage, mongo_storage, prepare
+from config.settings import Settings
 from core.clock import SystemClock
-from core.dispatch import AgentDispatcher
-from core.events import Address, UserMessageReceived
+from core.events import Address, SendReply, UserMessageReceived
 from core.messages import Message
 from core.ports import ArchivalStore, RecallStore
 from core.records import ArchivalQuery, Passage, RecallQuery
-from tests.support.agents import Harness
+from core.turn.settings import AgentSettings
 from tests.support.mongo import nx_server
 from tests.support.scripted import ScriptedModel, say
 
@@ -74,6 +69,13 @@ LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locom
 AGENT = "bench:user:1"
 SOURCE = 1_000  # passages of the uploaded file that is deleted
 FILE = "bench-file"
+
+
+class Discard:
+    """Replies go nowhere: the bench counts database commands."""
+
+    async def send(self, reply: SendReply) -> None:
+        return None
 
 
 @dataclass
@@ -119,24 +121,26 @@ def pct(values: list[float], q: int) -> float:
 
 
 async def round_trips(uri: str, peers: bool) -> tuple[float, Counter[str]]:
-    """Round trips for user messages answered with one LLM call each, steady state."""
+    """Round trips for user messages answered with one LLM call each, steady state, in the
+    service as the composition root wires it."""
     monitor = Monitor()
-    connection = MongoConnection(uri, f"bench_rt_{uuid.uuid4().hex[:8]}", listeners=[monitor])
-    await ensure_indexes(connection)
+    connection = connect(uri, f"bench_rt_{uuid.uuid4().hex[:8]}", listeners=[monitor])
     clock = SystemClock()
-    leases = MongoLeases(connection, clock, ttl=600)
+    await prepare(connection, clock)
+    storage = mongo_storage(connection, clock, worker_id="bench", lease_ttl=600)
     if peers:
-        leases._peers = 1  # another live worker shares the database: order via the inbox
-    inbox = MongoInbox(connection, clock)
-    harness = Harness(
-        ScriptedModel(default=say("ok")),
-        agents=MongoAgentStore(connection),
-        recall=MongoRecallStore(connection),
-        archival=MongoArchivalStore(connection),
+        storage.leases._peers = 1  # type: ignore[attr-defined]  # order via the inbox
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        llm_api_key="bench",
+        checkins=False,
+        inbox_poll_seconds=3600,
     )
-    dispatcher = AgentDispatcher(
-        harness.runtime.handle, inbox=inbox, leases=leases, poll_interval=3600, idle_seconds=3600
-    )
+    svc = wire(
+        settings, storage=storage, model=ScriptedModel(default=say("ok")), replies=Discard(),
+        clock=clock, tuning=AgentSettings(),
+    )  # fmt: skip
+    dispatcher = svc.dispatcher
     turns = 20
     for i in range(turns + 3):
         if i == 3:  # the first turns load or create the agent and take its lease
@@ -200,14 +204,13 @@ async def search_latency(
     monitor = Monitor()
     connection = None
     if uri is None:
-        recall: RecallStore = InMemoryRecallStore()
-        archival: ArchivalStore = InMemoryArchivalStore()
+        stores = memory_storage()
     else:
-        connection = MongoConnection(
-            uri, f"bench_search_{uuid.uuid4().hex[:8]}", listeners=[monitor]
-        )
-        await ensure_indexes(connection)
-        recall, archival = MongoRecallStore(connection), MongoArchivalStore(connection)
+        connection = connect(uri, f"bench_search_{uuid.uuid4().hex[:8]}", listeners=[monitor])
+        await prepare(connection, SystemClock())
+        stores = mongo_storage(connection, SystemClock(), worker_id="bench")
+    recall: RecallStore = stores.recall
+    archival: ArchivalStore = stores.archival
     rng = random.Random(7)
     start = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -327,7 +330,7 @@ async def search_latency(
 
 async def deletion_costs(
     uri: str | None,
-    connection: MongoConnection | None,
+    connection: Any,
     archival: ArchivalStore,
     query: ArchivalQuery,
     monitor: Monitor,
@@ -336,8 +339,9 @@ async def deletion_costs(
     here and in another store over the same data whose index is held already."""
     other_connection = None
     if uri is not None and connection is not None:
-        other_connection = MongoConnection(uri, connection.db.name)
-        other: ArchivalStore | None = MongoArchivalStore(other_connection)
+        other_connection = connect(uri, connection.db.name)
+        other_stores = mongo_storage(other_connection, SystemClock(), worker_id="bench-other")
+        other: ArchivalStore | None = other_stores.archival
     else:
         other = None  # in memory, nothing is shared between two stores
     out: dict[str, float] = {}
@@ -373,7 +377,7 @@ async def deletion_costs(
         await clocked("other_after_one", lambda: archival.search(AGENT, query))
         # the in-memory store's abandon rebuilt the agent's whole index: the cost it replaced
         left = await archival.all(AGENT)
-        await clocked("rebuild", lambda: InMemoryArchivalStore().insert(AGENT, left))
+        await clocked("rebuild", lambda: memory_storage().archival.insert(AGENT, left))
     if other_connection is not None:
         await other_connection.aclose()
     return out

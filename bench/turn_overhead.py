@@ -24,14 +24,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.agent import AgentSettings
-from core.context import tool_wire
-from core.llm import ChatRequest, ChatResponse, PromptMessage
-from core.memory import MemoryBlock, WorkingContext
-from core.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, TokenCounter
+from core.context.layout import tool_wire
+from core.context.memory import MemoryBlock, WorkingContext
+from core.context.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, TokenCounter
+from core.ports.model import ChatRequest, ChatResponse, PromptMessage
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
+from core.turn.settings import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import call
 

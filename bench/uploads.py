@@ -31,9 +31,9 @@ from pathlib import Path
 from adapters.documents import parse_document
 from adapters.inmemory import InMemoryArchivalStore
 from core.clock import SystemClock
+from core.context.tokens import TokenCounter
 from core.events import Event
-from core.tokens import TokenCounter
-from core.uploads import UploadPipeline, UploadSettings
+from core.uploads.pipeline import UploadPipeline, UploadSettings
 from tests.support.files import pdf_bytes
 
 ROOT = Path(__file__).resolve().parents[1]

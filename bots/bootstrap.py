@@ -1,282 +1,321 @@
-"""Build a running Pagemind from settings: the one place where adapters are chosen and wired."""
+"""The composition root: the one place where Pagemind is wired, for every way it runs.
+
+``wire`` builds the whole object graph from ports that are already open, with no I/O and
+nothing started: the runtime, the dispatcher, commands, the gateway, uploads, check-ins.
+``bootstrap`` opens the real ports the settings name (the model server, the stores, the
+embedder), wires, starts the dispatcher and the check-in timer, and closes it all in reverse
+on exit: ``pagemind run`` and ``pagemind chat`` (and the multi-process tests' worker, the
+benchmarks) run that. ``ingestion`` is ``pagemind ingest`` (stores and the upload pipeline,
+no model) and ``stores`` is ``pagemind usage``.
+
+Every port can be given instead (a fake in tests, a scripted model in benchmarks), as in
+cosmicpython's ``bootstrap(uow=FakeUnitOfWork(), ...)``; what is not given is built here
+from the settings, by the functions of ``bots.components``, ``bots.storage`` and
+``bots.platforms``: the only modules that name concrete adapters.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from adapters.openai_compatible.chat import OpenAICompatibleChatModel
-from adapters.openai_compatible.embeddings import OpenAICompatibleEmbedder
-from adapters.scheduling.triggers import ApschedulerTriggers
+from bots.components import (
+    agent_settings,
+    chat_model,
+    checkin_policy,
+    checkin_triggers,
+    document_parser,
+    embedder,
+    prompt_texts,
+    token_counter,
+    tool_registry,
+    upload_settings,
+)
+from bots.platforms import PlatformAdapter
 from bots.storage import Storage, open_storage
-from config.prompts import read
 from config.settings import Settings
-from core.agent import AgentRuntime, AgentSettings, TurnOutcome
-from core.checkins import CheckinPolicy, CheckinService, QuietHours, Schedule
-from core.clock import SystemClock, zone
-from core.context import PromptTexts
-from core.dispatch import AgentDispatcher
-from core.errors import ConfigurationError, LeaseLostError
-from core.events import Event, TimerFired
-from core.inbound import is_group_agent
-from core.llm import ChatModel
-from core.ports import Embedder, ReplySink, TurnObserver
-from core.records import AgentState
+from core.checkins.service import CheckinService
+from core.clock import SystemClock
+from core.context.tokens import TokenCounter
+from core.events import Event
+from core.ids import RandomIds
+from core.inbound.commands import CommandHandler
+from core.inbound.dispatch import AgentDispatcher
+from core.inbound.gateway import Gateway, ReplyRouter
+from core.inbound.messages import PlatformPolicy
+from core.ports import (
+    ChatModel,
+    Clock,
+    DocumentParser,
+    Embedder,
+    IdSource,
+    ReplySink,
+    Triggers,
+    TurnObserver,
+    UploadIntake,
+)
 from core.tasks import BackgroundTasks
-from core.text import valid_text
-from core.tokens import TokenCounter
 from core.tools.checkin_tools import register_checkin_tools
-from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
+from core.turn.runtime import AgentRuntime
+from core.turn.settings import AgentSettings
+from core.uploads.pipeline import UploadPipeline
+from core.uploads.platform import PlatformIntakes
 
 
 @dataclass
 class Service:
+    """A wired Pagemind."""
+
     settings: Settings
-    runtime: AgentRuntime
-    dispatcher: AgentDispatcher
     storage: Storage
-    clock: SystemClock
+    clock: Clock
     counter: TokenCounter
     embedder: Embedder | None
     checkins: CheckinService | None
+    runtime: AgentRuntime
+    dispatcher: AgentDispatcher
+    commands: CommandHandler
+    gateway: Gateway
+    uploads: UploadPipeline
+    intakes: PlatformIntakes
+    replies: ReplyRouter | None  # the platforms' reply sinks (when no sink was given)
+
+    def attach(
+        self, platform: str, adapter: PlatformAdapter, *, intake: UploadIntake | None = None
+    ) -> None:
+        """Wire a started-or-not platform adapter in: the agent's replies on that platform
+        go through it, and files sent there are loaded through it (or handed to ``intake``,
+        a fake at the port)."""
+        if self.replies is not None:
+            self.replies.register(platform, adapter)
+        if intake is not None:
+            self.intakes.register(platform, intake)
+        else:
+            max_bytes = self.gateway.policy(platform).max_upload_bytes
+            self.intakes.attach(platform, self.uploads, adapter, max_bytes=max_bytes)
 
 
-def agent_settings(settings: Settings) -> AgentSettings:
-    zone(settings.timezone)  # fail early on an unknown zone
-    return AgentSettings(
-        context_window=settings.window,
-        reply_tokens=settings.reply_tokens,
-        warning_fraction=settings.warning_threshold,
-        keep_fraction=settings.flush_target,
-        max_steps=settings.max_chain_steps,
-        block_limit=settings.block_limit,
-        summary_tokens=settings.summary_tokens,
-        timezone=settings.timezone,
-        daily_token_budget=settings.daily_token_budget,
-        checkin_quiet_after_activity=settings.checkin_skip_if_active_minutes * 60,
-    )
+def wire(
+    settings: Settings,
+    *,
+    storage: Storage,
+    model: ChatModel,
+    replies: ReplySink | None = None,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+    embedder: Embedder | None = None,
+    observer: TurnObserver | None = None,
+    policies: Mapping[str, PlatformPolicy] | None = None,
+    parser: DocumentParser | None = None,
+    triggers: Triggers | None = None,
+    tuning: AgentSettings | None = None,
+    tools: ToolRegistry | None = None,
+    counter: TokenCounter | None = None,
+    checkins: CheckinService | None = None,
+) -> Service:
+    """Build everything from open ports: nothing is started, nothing is read or sent.
 
+    ``replies``: where the agent's messages go (None: to the platform adapters attached
+    later). ``policies``: the operator's policy per platform. For tests: ``tuning`` sets what
+    the settings do not expose, ``tools`` replaces the tool set, ``counter`` the tokenizer,
+    and ``checkins`` is a check-in service the test drives itself."""
+    clock = clock or SystemClock()
+    ids = ids or RandomIds()
+    counter = counter or token_counter(settings)
+    router = ReplyRouter() if replies is None else None
+    dispatcher: AgentDispatcher | None = None
 
-def prompt_texts(settings: Settings) -> PromptTexts:
-    persona = settings.persona
-    if settings.persona_file is not None:
-        try:
-            persona = settings.persona_file.read_text("utf-8", errors="replace").strip()
-        except OSError as exc:
-            raise ConfigurationError(
-                f"PAGEMIND_PERSONA_FILE: cannot read {settings.persona_file}: {exc}"
-            ) from exc
-    return PromptTexts(
-        system=read("system"),
-        summarize=read("summarize"),
-        persona=valid_text(persona) if persona is not None else read("persona"),
-        human=valid_text(settings.human) if settings.human is not None else read("human"),
-    )
+    async def submit(events: Sequence[Event]) -> list[bool]:
+        assert dispatcher is not None, "check-ins fire only once the service is up"
+        return await dispatcher.submit_many(events)
 
-
-def tool_registry(settings: Settings) -> ToolRegistry:
-    registry = register_memgpt_tools(ToolRegistry())
-    for spec in settings.tools:
-        module_name, _, attr = spec.partition(":")
-        try:
-            func = getattr(importlib.import_module(module_name), attr)
-            registry.register(func)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise ConfigurationError(
-                f"PAGEMIND_TOOLS: cannot use {spec!r} as a tool ('module:function'): {exc}"
-            ) from exc
-    return registry
-
-
-async def embedder(settings: Settings, stack: AsyncExitStack) -> Embedder | None:
-    """The configured embedder: none (word search only), "local" (all-MiniLM-L6-v2 on this
-    machine, needs the ``local-embeddings`` extra), or a model behind an OpenAI-compatible
-    ``/v1/embeddings`` (by default the LLM's endpoint and key)."""
-    model = settings.embedding_model
-    if model is None:
-        return None
-    if model == "local":
-        from adapters.local_embeddings.minilm import LocalMiniLMEmbedder
-
-        local = LocalMiniLMEmbedder()
-        stack.push_async_callback(local.aclose)
-        return local
-    key = settings.embedding_api_key or settings.llm_api_key
-    remote = OpenAICompatibleEmbedder(
+    if checkins is None and settings.checkins:
+        triggers = triggers or checkin_triggers()
+        checkins = CheckinService(
+            store=storage.checkins,
+            triggers=triggers,
+            clock=clock,
+            submit=submit,
+            owner=settings.worker_name,
+            policy=checkin_policy(settings, triggers),
+            ids=ids,
+        )
+    if tools is None:
+        tools = tool_registry(settings)
+        if checkins is not None:
+            register_checkin_tools(tools)
+    runtime = AgentRuntime(
         model=model,
-        api_key=key.get_secret_value() if key else "not-needed",
-        base_url=settings.embedding_base_url or settings.llm_base_url,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries,
-        dimensions=settings.embedding_dimensions,
+        agents=storage.agents,
+        recall=storage.recall,
+        archival=storage.archival,
+        tools=tools,
+        prompts=prompt_texts(settings),
+        counter=counter,
+        clock=clock,
+        replies=replies or router or ReplyRouter(),
+        settings=tuning or agent_settings(settings),
+        embedder=embedder,
+        observer=observer,
+        leases=storage.leases,
+        checkins=checkins,
+        inbox=storage.inbox,
     )
-    stack.push_async_callback(remote.aclose)
-    return remote
-
-
-def chat_model(settings: Settings) -> OpenAICompatibleChatModel:
-    if not settings.llm_configured:
-        raise ConfigurationError("no LLM configured")
-    return OpenAICompatibleChatModel(
-        model=settings.model_name,
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed",
-        base_url=settings.llm_base_url,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries,
-        temperature=settings.llm_temperature,
+    dispatcher = AgentDispatcher(
+        runtime.handle,
+        inbox=storage.inbox,
+        leases=storage.leases,
+        signals=storage.signals,
+        forget=runtime.forget,
+        give_up=runtime.give_up,
+        max_concurrent_turns=settings.max_concurrent_turns,
+        poll_interval=settings.inbox_poll_seconds,
+        inbox_retention=timedelta(days=settings.inbox_retention_days),
+    )
+    commands = CommandHandler(
+        agents=storage.agents,
+        recall=storage.recall,
+        archival=storage.archival,
+        inbox=storage.inbox,
+        clock=clock,
+        embedder=embedder,
+        timezone=settings.timezone,
+        forget=runtime.forget,
+        checkins=checkins,
+    )
+    intakes = PlatformIntakes()
+    gateway = Gateway(
+        dispatcher=dispatcher, commands=commands, policies=policies or {}, uploads=intakes
+    )
+    pipeline = UploadPipeline(
+        archival=storage.archival,
+        parser=parser or document_parser(),
+        counter=counter,
+        clock=clock,
+        notify=dispatcher.submit,
+        embedder=embedder,
+        settings=upload_settings(settings),
+    )
+    return Service(
+        settings=settings,
+        storage=storage,
+        clock=clock,
+        counter=counter,
+        embedder=embedder,
+        checkins=checkins,
+        runtime=runtime,
+        dispatcher=dispatcher,
+        commands=commands,
+        gateway=gateway,
+        uploads=pipeline,
+        intakes=intakes,
+        replies=router,
     )
 
 
 @asynccontextmanager
-async def build_service(
+async def bootstrap(
     settings: Settings,
     *,
-    replies: ReplySink,
-    observer: TurnObserver | None = None,
+    replies: ReplySink | None = None,
     model: ChatModel | None = None,
+    storage: Storage | None = None,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+    observer: TurnObserver | None = None,
+    policies: Mapping[str, PlatformPolicy] | None = None,
+    tuning: AgentSettings | None = None,
 ) -> AsyncIterator[Service]:
-    """Everything wired and started; closed in reverse order on exit."""
+    """Pagemind wired and started: the model server checked, the stores open (interrupted
+    uploads cleaned up), the dispatcher taking events, check-ins firing. Closed in reverse
+    order on exit. Ports not given are opened from the settings."""
     async with AsyncExitStack() as stack:
-        llm: OpenAICompatibleChatModel | None = None
+        clock = clock or SystemClock()
+        ids = ids or RandomIds()
+        checked = None
         if model is None:
-            llm = chat_model(settings)
-            stack.push_async_callback(llm.aclose)
-            model = llm
-        clock = SystemClock()
-        storage = await open_storage(settings, clock, stack)
-        await storage.archival.recover_documents(
-            clock.now() - timedelta(seconds=settings.upload_stale_seconds)
-        )
-        counter = TokenCounter(settings.model_name)
-        vectors = await embedder(settings, stack)
-        dispatcher: AgentDispatcher | None = None
-
-        async def submit(events: Sequence[Event]) -> list[bool]:
-            assert dispatcher is not None, "check-ins fire only once the service is up"
-            return await dispatcher.submit_many(events)
-
-        checkins = checkin_service(settings, storage, clock, submit)
-        tools = tool_registry(settings)
-        if checkins is not None:
-            register_checkin_tools(tools)
-        runtime = AgentRuntime(
+            checked = chat_model(settings)
+            stack.push_async_callback(checked.aclose)
+            model = checked
+        if storage is None:
+            storage = await open_storage(settings, clock, stack, ids)
+        await recover_uploads(settings, storage, clock)
+        svc = wire(
+            settings,
+            storage=storage,
             model=model,
-            agents=storage.agents,
-            recall=storage.recall,
-            archival=storage.archival,
-            tools=tools,
-            prompts=prompt_texts(settings),
-            counter=counter,
-            clock=clock,
             replies=replies,
-            settings=agent_settings(settings),
+            clock=clock,
+            ids=ids,
+            embedder=await embedder(settings, stack),
             observer=observer,
-            fence=_fence(storage),
-            embedder=vectors,
-            checkins=checkins,
-            on_reachable=default_checkin(settings, checkins),
-            inbox=storage.inbox,
+            policies=policies,
+            tuning=tuning,
         )
-
-        if llm is not None and settings.llm_check:
+        if checked is not None and settings.llm_check:
             # After every setting that needs no network is checked: one call, one clear line.
-            await llm.check()
-
-        async def handle(event: Event) -> TurnOutcome:
-            outcome = await runtime.handle(event)
-            if isinstance(event, TimerFired):
-                await storage.checkins.record_tokens(
-                    event.checkin_id, outcome.tokens, outcome.skipped
-                )
-            return outcome
-
-        dispatcher = AgentDispatcher(
-            handle,
-            inbox=storage.inbox,
-            leases=storage.leases,
-            signals=storage.signals,
-            forget=runtime.forget,
-            give_up=runtime.give_up,
-            max_concurrent_turns=settings.max_concurrent_turns,
-            poll_interval=settings.inbox_poll_seconds,
-            inbox_retention=timedelta(days=settings.inbox_retention_days),
-        )
-        stack.push_async_callback(dispatcher.drain)
-        await dispatcher.start()
-        if checkins is not None:
+            await checked.check()
+        stack.push_async_callback(svc.intakes.aclose)
+        stack.push_async_callback(svc.dispatcher.drain)
+        await svc.dispatcher.start()
+        if svc.checkins is not None:
             background = BackgroundTasks()
             stack.push_async_callback(background.aclose)
-            background.spawn(checkins.keep_firing(settings.checkin_poll_seconds), name="checkins")
-        yield Service(settings, runtime, dispatcher, storage, clock, counter, vectors, checkins)
+            background.spawn(
+                svc.checkins.keep_firing(settings.checkin_poll_seconds), name="checkins"
+            )
+        yield svc
 
 
-def checkin_service(
-    settings: Settings,
-    storage: Storage,
-    clock: SystemClock,
-    submit: Callable[[Sequence[Event]], Awaitable[list[bool]]],
-) -> CheckinService | None:
-    if not settings.checkins:
-        return None
-    triggers = ApschedulerTriggers()
-    quiet = settings.checkin_quiet_hours
-    try:
-        quiet_hours = QuietHours.parse(quiet) if quiet else None
-        if settings.checkin_default_cron:
-            default = Schedule(kind="cron", cron=settings.checkin_default_cron)
-            triggers.validate(default, settings.timezone)
-    except ValueError as exc:
-        raise ConfigurationError(f"PAGEMIND_CHECKIN_*: {exc}") from exc
-    return CheckinService(
-        store=storage.checkins,
-        triggers=triggers,
-        clock=clock,
-        submit=submit,
-        owner=settings.worker_name,
-        policy=CheckinPolicy(
-            grace=timedelta(minutes=settings.checkin_grace_minutes),
-            lease=timedelta(seconds=settings.checkin_claim_seconds),
-            quiet_hours=quiet_hours,
-        ),
-    )
+async def recover_uploads(settings: Settings, storage: Storage, clock: Clock) -> int:
+    """Clean up uploads a crash interrupted; returns how many."""
+    stale = timedelta(seconds=settings.upload_stale_seconds)
+    return await storage.archival.recover_documents(clock.now() - stale)
 
 
-def default_checkin(
-    settings: Settings, checkins: CheckinService | None
-) -> Callable[[AgentState], Awaitable[None]] | None:
-    """The operator's check-in for every one-to-one agent (not group agents), created when
-    the agent first has a conversation to write to, and addressed to it."""
-    cron = settings.checkin_default_cron
-    if checkins is None or not cron:
-        return None
+@dataclass
+class Ingestion:
+    """``pagemind ingest``: the stores and the upload pipeline, no model."""
 
-    async def create(state: AgentState) -> None:
-        if is_group_agent(state.agent_key):
-            return
-        digest = hashlib.sha1(state.agent_key.encode()).hexdigest()[:12]
-        await checkins.schedule(
-            state.agent_key,
-            settings.checkin_default_note,
-            Schedule(kind="cron", cron=cron),
-            timezone=state.timezone,
-            created_by="operator",
-            address=state.home,
-            checkin_id=f"default-{digest}",
+    storage: Storage
+    pipeline: UploadPipeline
+    repaired: int  # interrupted uploads cleaned up at start
+
+
+@asynccontextmanager
+async def ingestion(settings: Settings) -> AsyncIterator[Ingestion]:
+    """Files are loaded as a chat upload is (same tokenizer, chunks and embedder); each
+    agent's upload event is recorded in the inbox and its worker, if one runs, is rung."""
+    clock = SystemClock()
+    async with AsyncExitStack() as stack:
+        storage = await open_storage(settings, clock, stack, RandomIds())
+        repaired = await recover_uploads(settings, storage, clock)
+
+        async def notify(event: Event) -> bool:
+            """Record the agent's upload event; a running worker is rung to take it now
+            (otherwise it is read at its next inbox poll, or at the next start)."""
+            fresh = await storage.inbox.put(event)
+            if fresh:
+                await storage.leases.nudge(event.agent_key)
+            return fresh
+
+        pipeline = UploadPipeline(
+            archival=storage.archival,
+            parser=document_parser(),
+            counter=token_counter(settings),
+            clock=clock,
+            notify=notify,
+            embedder=await embedder(settings, stack),
+            settings=upload_settings(settings),
         )
+        yield Ingestion(storage, pipeline, repaired)
 
-    return create
 
-
-def _fence(storage: Storage) -> Callable[[str], None]:
-    """Refuse to write for an agent whose lease this worker no longer safely holds."""
-
-    def check(agent_key: str) -> None:
-        if not storage.leases.holds(agent_key):
-            raise LeaseLostError(f"this worker no longer holds the lease of {agent_key!r}")
-
-    return check
+@asynccontextmanager
+async def stores(settings: Settings) -> AsyncIterator[Storage]:
+    """``pagemind usage``: the configured stores alone."""
+    async with AsyncExitStack() as stack:
+        yield await open_storage(settings, SystemClock(), stack, RandomIds())

@@ -92,12 +92,12 @@ async def _chat(settings: Settings, agent_key: str, show_calls: bool) -> int:
     """The chat; returns the exit code (non-zero if Ctrl-C or SIGTERM left a message
     unanswered: it is answered at the next start)."""
     from adapters.console.chat import ConsoleObserver, ConsoleReplySink, run_console
-    from bots.bootstrap import build_service
+    from bots.bootstrap import bootstrap
     from bots.stopping import StopSignals, finish_turns
 
     console = Console()
     observer = ConsoleObserver(console) if show_calls else None
-    async with build_service(settings, replies=ConsoleReplySink(console), observer=observer) as svc:
+    async with bootstrap(settings, replies=ConsoleReplySink(console), observer=observer) as svc:
 
         async def memory() -> str:
             session = await svc.runtime.session(agent_key)

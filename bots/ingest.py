@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import AsyncExitStack
-from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
 
 from adapters.console.progress import BarProgress, progress_bars
-from adapters.documents import parse_document
-from bots.bootstrap import embedder
-from bots.storage import open_storage
+from bots.bootstrap import ingestion
 from config.settings import Settings
-from core.clock import SystemClock
-from core.events import Event
 from core.text import valid_text
-from core.tokens import TokenCounter
-from core.uploads import UploadPipeline, UploadSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,37 +31,9 @@ def files_in(paths: list[Path]) -> Iterator[Path]:
 async def ingest(settings: Settings, agent_key: str, paths: list[Path], console: Console) -> int:
     """Load every file; returns how many were not stored (refused, or being loaded by
     another process)."""
-    clock = SystemClock()
-    async with AsyncExitStack() as stack:
-        storage = await open_storage(settings, clock, stack)
-        upload = UploadSettings(
-            max_bytes=int(settings.max_upload_mb * 2**20),
-            stale_after=settings.upload_stale_seconds,
-        )
-        repaired = await storage.archival.recover_documents(
-            clock.now() - timedelta(seconds=upload.stale_after)
-        )
-        if repaired:
-            console.print(f"Cleaned up {repaired} interrupted upload(s).")
-        model = settings.llm_model or "gpt-4o-mini"
-
-        async def notify(event: Event) -> bool:
-            """Record the agent's upload event; a running worker is rung to take it now
-            (otherwise it is read at its next inbox poll, or at the next start)."""
-            fresh = await storage.inbox.put(event)
-            if fresh:
-                await storage.leases.nudge(event.agent_key)
-            return fresh
-
-        pipeline = UploadPipeline(
-            archival=storage.archival,
-            parser=parse_document,
-            counter=TokenCounter(model),
-            clock=clock,
-            notify=notify,
-            embedder=await embedder(settings, stack),
-            settings=upload,
-        )
+    async with ingestion(settings) as loading:
+        if loading.repaired:
+            console.print(f"Cleaned up {loading.repaired} interrupted upload(s).")
         refused = 0
         with progress_bars(console) as bars:
             for path in files_in(paths):
@@ -82,7 +46,7 @@ async def ingest(settings: Settings, agent_key: str, paths: list[Path], console:
                     continue
                 name = valid_text(path.name)
                 progress = BarProgress(bars, console, name)
-                result = await pipeline.ingest(agent_key, name, data, progress=progress)
+                result = await loading.pipeline.ingest(agent_key, name, data, progress=progress)
                 # A file another load holds is not stored either: a script must not read
                 # success into it.
                 refused += result.outcome in ("rejected", "busy")

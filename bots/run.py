@@ -12,96 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
-from bots.bootstrap import Service, build_service
+from bots.bootstrap import bootstrap
+from bots.platforms import NO_PLATFORM, PlatformAdapter, configured_platforms, policy_for
 from bots.stopping import StopSignals, finish_turns
-from config.platforms import DiscordSettings, PlatformSettings, SlackSettings, TelegramSettings
 from config.settings import Settings
-from core.commands import CommandHandler
-from core.documents import DocumentParser
 from core.errors import ConfigurationError
-from core.gateway import Gateway, ReplyRouter
-from core.inbound import PlatformPolicy
-from core.ports import PlatformFiles, ReplySink
-from core.uploads import PlatformUploads, UploadPipeline, UploadSettings
 
 log = logging.getLogger(__name__)
-
-NO_PLATFORM = """No chat platform is configured. Set the credentials of at least one:
-  Telegram: PAGEMIND_TELEGRAM_TOKEN
-  Slack:    PAGEMIND_SLACK_BOT_TOKEN and PAGEMIND_SLACK_APP_TOKEN (Socket Mode),
-            or PAGEMIND_SLACK_BOT_TOKEN, PAGEMIND_SLACK_SIGNING_SECRET and PAGEMIND_SLACK_MODE=http
-  Discord:  PAGEMIND_DISCORD_TOKEN
-See the README for how to create each bot and the permissions it needs."""
-
-
-class PlatformAdapter(ReplySink, PlatformFiles, Protocol):
-    """What ``run`` needs of a platform adapter, besides replies and files."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-@dataclass
-class Platform:
-    name: str
-    settings: PlatformSettings
-    build: Callable[[Gateway, PlatformPolicy], PlatformAdapter]
-
-
-def policy_for(platform: PlatformSettings, reply_limit: int) -> PlatformPolicy:
-    return PlatformPolicy(
-        scope=platform.scope,
-        answer=platform.answer,
-        allowed_users=frozenset(platform.allowed_users),
-        allowed_workspaces=frozenset(platform.allowed_workspaces),
-        allowed_channels=frozenset(platform.allowed_channels),
-        admins=frozenset(platform.admins),
-        admin_only_commands=frozenset(platform.admin_only_commands),
-        messages_per_minute=platform.messages_per_minute,
-        max_upload_bytes=int(platform.max_upload_mb * 2**20),
-        reply_limit=reply_limit,
-    )
-
-
-def configured_platforms() -> list[Platform]:
-    """The platforms whose credentials are set (adapters are imported only for those)."""
-    found: list[Platform] = []
-    telegram = TelegramSettings()
-    if telegram.token is not None:
-
-        def build_telegram(gateway: Gateway, policy: PlatformPolicy) -> PlatformAdapter:
-            from adapters.telegram_chat import TelegramAdapter
-
-            return TelegramAdapter(telegram, gateway, policy)
-
-        found.append(Platform("telegram", telegram, build_telegram))
-    slack = SlackSettings()
-    if slack.bot_token is not None:
-
-        def build_slack(gateway: Gateway, policy: PlatformPolicy) -> PlatformAdapter:
-            from adapters.slack_chat import SlackAdapter
-
-            return SlackAdapter(slack, gateway, policy)
-
-        found.append(Platform("slack", slack, build_slack))
-    discord = DiscordSettings()
-    if discord.token is not None:
-
-        def build_discord(gateway: Gateway, policy: PlatformPolicy) -> PlatformAdapter:
-            from adapters.discord_chat import DiscordAdapter
-
-            return DiscordAdapter(discord, gateway, policy, sync_commands=discord.sync_commands)
-
-        found.append(Platform("discord", discord, build_discord))
-    return found
-
-
-REPLY_LIMITS = {"telegram": 4096, "slack": 4000, "discord": 2000}
 
 
 async def run(settings: Settings, stop: StopSignals | None = None) -> int:
@@ -110,20 +28,13 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
     if not platforms:
         raise ConfigurationError(NO_PLATFORM)
     stop = stop or StopSignals().install()
-    replies = ReplyRouter()
-    async with build_service(settings, replies=replies) as svc:
-        gateway, pipeline = _front_door(svc, platforms)
+    policies = {p.name: policy_for(p.settings) for p in platforms}
+    async with bootstrap(settings, policies=policies) as svc:
         started: list[PlatformAdapter] = []
-        intakes: list[PlatformUploads] = []
         try:
             for platform in platforms:
-                adapter = platform.build(gateway, gateway.policy(platform.name))
-                replies.register(platform.name, adapter)
-                intake = PlatformUploads(
-                    pipeline, adapter, max_bytes=int(platform.settings.max_upload_mb * 2**20)
-                )
-                gateway.uploads[platform.name] = intake
-                intakes.append(intake)
+                adapter = platform.build(svc.gateway, svc.gateway.policy(platform.name))
+                svc.attach(platform.name, adapter)
                 await adapter.start()
                 started.append(adapter)
                 log.info("%s: started", platform.name)
@@ -142,8 +53,7 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
                 log.warning("grace period over: stopping the turns still running")
             try:
                 async with asyncio.timeout_at(deadline):
-                    for intake in intakes:
-                        await intake.join()
+                    await svc.intakes.join()
             except TimeoutError:
                 log.warning("grace period over: stopping the uploads still running")
         finally:
@@ -152,8 +62,7 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
                     await adapter.stop()
                 except Exception:
                     log.exception("a platform did not stop cleanly")
-            for intake in intakes:
-                await intake.aclose()
+            await svc.intakes.aclose()
         left = svc.dispatcher.left
     if left:
         log.warning(
@@ -163,39 +72,3 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
     else:
         log.info("stopped")
     return stop.exit_code(left)
-
-
-def _front_door(svc: Service, platforms: list[Platform]) -> tuple[Gateway, UploadPipeline]:
-    storage = svc.storage
-    commands = CommandHandler(
-        agents=storage.agents,
-        recall=storage.recall,
-        archival=storage.archival,
-        inbox=storage.inbox,
-        clock=svc.clock,
-        embedder=svc.embedder,
-        timezone=svc.settings.timezone,
-        forget=svc.runtime.forget,
-        checkins=svc.checkins,
-    )
-    policies = {p.name: policy_for(p.settings, REPLY_LIMITS[p.name]) for p in platforms}
-    gateway = Gateway(dispatcher=svc.dispatcher, commands=commands, policies=policies)
-    pipeline = UploadPipeline(
-        archival=storage.archival,
-        parser=_parser(),
-        counter=svc.counter,
-        clock=svc.clock,
-        notify=svc.dispatcher.submit,
-        embedder=svc.embedder,
-        settings=UploadSettings(
-            max_bytes=int(svc.settings.max_upload_mb * 2**20),
-            stale_after=svc.settings.upload_stale_seconds,
-        ),
-    )
-    return gateway, pipeline
-
-
-def _parser() -> DocumentParser:
-    from adapters.documents import parse_document
-
-    return parse_document

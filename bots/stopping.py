@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from core.dispatch import AgentDispatcher
+from core.inbound.dispatch import AgentDispatcher
 
 
 class StopSignals:

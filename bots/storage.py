@@ -1,11 +1,18 @@
-"""Choosing and opening the stores: MongoDB (a given URI or the embedded nx-27017), or memory."""
+"""Choosing and opening the stores: MongoDB (a given URI or the embedded nx-27017), or memory.
+
+Part of the composition root: the only place the concrete stores are named. Tests and
+benchmarks get them here too (``memory_storage``, ``mongo_storage`` on a ``connect``-ed
+database), never by importing ``adapters``.
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+
+from pymongo.monitoring import CommandListener
 
 from adapters.inmemory import (
     InMemoryAgentStore,
@@ -26,9 +33,18 @@ from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
 from config.settings import Settings
-from core.checkins import CheckinStore
-from core.leases import NoSignals, SoleWorkerLeases
-from core.ports import AgentStore, ArchivalStore, Clock, Inbox, InboxSignals, Leases, RecallStore
+from core.inbound.leases import NoSignals, SoleWorkerLeases
+from core.ports import (
+    AgentStore,
+    ArchivalStore,
+    CheckinStore,
+    Clock,
+    IdSource,
+    Inbox,
+    InboxSignals,
+    Leases,
+    RecallStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,44 +61,45 @@ class Storage:
     signals: InboxSignals
 
 
-async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) -> Storage:
-    """Open the configured stores; everything opened is closed when ``stack`` unwinds."""
-    if settings.storage == "memory":
-        return Storage(
-            InMemoryAgentStore(),
-            InMemoryRecallStore(),
-            InMemoryArchivalStore(),
-            InMemoryInbox(),
-            SoleWorkerLeases(),
-            InMemoryCheckinStore(),
-            "in memory (nothing is kept after exit)",
-            NoSignals(),
-        )
-    if settings.mongodb_uri is not None:
-        uri = settings.mongodb_uri.get_secret_value()
-        where = f"MongoDB at {redact(uri)}"
-    else:
-        embedded = EmbeddedMongo(settings.data_dir / "mongo")
-        uri = await embedded.start()
-        stack.push_async_callback(embedded.stop)
-        where = f"the embedded database in {settings.data_dir / 'mongo'}"
-    connection = MongoConnection(uri, settings.mongodb_database)
-    stack.push_async_callback(connection.aclose)
-    await connection.ping()
+def memory_storage() -> Storage:
+    """Every store in this process's memory (gone on exit); one worker, no signals."""
+    return Storage(
+        InMemoryAgentStore(),
+        InMemoryRecallStore(),
+        InMemoryArchivalStore(),
+        InMemoryInbox(),
+        SoleWorkerLeases(),
+        InMemoryCheckinStore(),
+        "in memory (nothing is kept after exit)",
+        NoSignals(),
+    )
+
+
+def connect(
+    uri: str, database: str, *, listeners: Sequence[CommandListener] = ()
+) -> MongoConnection:
+    """A client for one database (nothing is sent until it is used; ``aclose`` it).
+    ``listeners``: PyMongo command listeners (benchmarks count round trips)."""
+    return MongoConnection(uri, database, listeners=listeners)
+
+
+async def prepare(connection: MongoConnection, clock: Clock) -> None:
+    """Indexes created where missing, then migrations run (once, under a lock)."""
     await ensure_indexes(connection)
     await migrate(connection, clock)
-    worker_id = settings.worker_name or f"worker-{uuid.uuid4().hex[:12]}"
-    leases = MongoLeases(
-        connection, clock, ttl=settings.lease_ttl, worker_id=worker_id, doorbell=Doorbell()
-    )
-    streams = settings.mongodb_uri is not None and await has_change_streams(connection)
-    signals = MongoInboxSignals(connection, leases, change_streams=streams)
-    log.info(
-        "storage: %s, database %r; other processes' events arrive by %s",
-        where,
-        settings.mongodb_database,
-        signals.mode,
-    )
+
+
+def mongo_storage(
+    connection: MongoConnection,
+    clock: Clock,
+    *,
+    worker_id: str,
+    lease_ttl: float = 15.0,
+    change_streams: bool = False,
+    where: str = "MongoDB",
+) -> Storage:
+    """Every store on one (prepared) MongoDB database, for the worker ``worker_id``."""
+    leases = MongoLeases(connection, clock, ttl=lease_ttl, worker_id=worker_id, doorbell=Doorbell())
     return Storage(
         MongoAgentStore(connection),
         MongoRecallStore(connection),
@@ -91,5 +108,42 @@ async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) 
         leases,
         MongoCheckinStore(connection),
         where,
-        signals,
+        MongoInboxSignals(connection, leases, change_streams=change_streams),
     )
+
+
+async def open_storage(
+    settings: Settings, clock: Clock, stack: AsyncExitStack, ids: IdSource
+) -> Storage:
+    """Open the configured stores; everything opened is closed when ``stack`` unwinds."""
+    if settings.storage == "memory":
+        return memory_storage()
+    if settings.mongodb_uri is not None:
+        uri = settings.mongodb_uri.get_secret_value()
+        where = f"MongoDB at {redact(uri)}"
+    else:
+        embedded = EmbeddedMongo(settings.data_dir / "mongo")
+        uri = await embedded.start()
+        stack.push_async_callback(embedded.stop)
+        where = f"the embedded database in {settings.data_dir / 'mongo'}"
+    connection = connect(uri, settings.mongodb_database)
+    stack.push_async_callback(connection.aclose)
+    await connection.ping()
+    await prepare(connection, clock)
+    streams = settings.mongodb_uri is not None and await has_change_streams(connection)
+    storage = mongo_storage(
+        connection,
+        clock,
+        worker_id=settings.worker_name or f"worker-{ids.new_id()[:12]}",
+        lease_ttl=settings.lease_ttl,
+        change_streams=streams,
+        where=where,
+    )
+    assert isinstance(storage.signals, MongoInboxSignals)
+    log.info(
+        "storage: %s, database %r; other processes' events arrive by %s",
+        where,
+        settings.mongodb_database,
+        storage.signals.mode,
+    )
+    return storage

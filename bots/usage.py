@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
-
 from rich.console import Console
 from rich.table import Table
 
-from bots.storage import open_storage
+from bots.bootstrap import stores
 from config.settings import Settings
 from core.clock import SystemClock
 
@@ -17,8 +15,7 @@ async def report(settings: Settings, console: Console) -> None:
     (Agents keep one day of detail; the daily budget is counted on it.)"""
     clock = SystemClock()
     today = clock.now().date().isoformat()
-    async with AsyncExitStack() as stack:
-        storage = await open_storage(settings, clock, stack)
+    async with stores(settings) as storage:
         table = Table(title=f"Token usage per agent (today is {today}, UTC)")
         columns = ("agent", "last day", "calls", "prompt", "cached", "completion", "total ever")
         for column in columns:

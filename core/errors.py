@@ -8,7 +8,7 @@ so the core and the entry points never see an SDK's exception type.
     ├── LLMError                    the language model could not give an answer
     │   ├── LLMUnavailableError     connection refused, timeout, 5xx after retries
     │   ├── LLMAuthenticationError  the endpoint rejected the API key (401/403): never retried
-    │   ├── LLMRateLimitedError     429 after the retries allowed
+    │   ├── LLMRateLimitedError     429 after the retries allowed (with the retry_after asked)
     │   ├── LLMResponseError        the endpoint answered with something unusable
     │   └── ContextWindowExceededError  the provider said the prompt is too long
     ├── StorageError                a store failed
@@ -46,7 +46,12 @@ class LLMAuthenticationError(LLMError):
 
 
 class LLMRateLimitedError(LLMError):
-    """The endpoint kept answering 429 after the retries allowed."""
+    """The endpoint kept answering 429 after the retries allowed. ``retry_after``: the
+    seconds it asked to wait (its ``Retry-After``), when it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LLMResponseError(LLMError):

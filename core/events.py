@@ -88,8 +88,14 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 def reply_address(event: _Event, home: Address | None) -> Address | None:
     """Where the agent's messages for ``event`` go: where the event came from, else the
     agent's home conversation, quoting nothing there."""
-    if event.reply_to is not None:
-        return event.reply_to
+    return address_or_home(event.reply_to, home)
+
+
+def address_or_home(address: Address | None, home: Address | None) -> Address | None:
+    """``address``; without one, the agent's home conversation (where it was first written
+    to), quoting nothing there. None if the agent has neither."""
+    if address is not None:
+        return address
     return home.unquoted() if home is not None else None
 
 

@@ -1,6 +1,12 @@
-"""What a person is told when their turn cannot end as it should: the model failed, the
-chain of calls hit its step cap, or the event failed for good. Each notice is a
-``SendReply`` with a stable idempotency key, addressed like the agent's own replies."""
+"""What a person is told when something fails: the one place this is worded.
+
+Their turn cannot end as it should (the model failed, the chain of calls hit its step cap,
+the daily budget is spent, the event failed for good): each such notice is a ``SendReply``
+with a stable idempotency key, addressed like the agent's own replies. Or their message could
+not even be recorded, and the platform will not deliver it again: the adapter answers with
+``NOT_RECORDED`` (where the platform does redeliver, the adapter refuses the delivery
+instead, and the person is told nothing until the retry is answered).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,9 @@ from core.errors import (
 )
 from core.events import Address, Event, SendReply, UserMessageReceived, reply_address
 
+NOT_RECORDED = (
+    "Sorry, something went wrong on my side with that message. Please try again in a moment."
+)
 LLM_FAILED_NOTICE = (
     "Sorry, I couldn't answer just now: {reason}. Your message is saved, so nothing is lost; "
     "please try again in a moment."
@@ -21,6 +30,10 @@ GAVE_UP_REASON = "something went wrong on my side, and the operator can see what
 CHAIN_CAPPED_NOTICE = (
     "Sorry, I couldn't finish working on that: it took more steps than I may take for one "
     "message. Your message is saved; please ask again, perhaps in smaller steps."
+)
+BUDGET_NOTICE = (
+    "I've reached my conversation limit for today, so I can't answer right now. "
+    "Your message is saved; I'll be back tomorrow."
 )
 CHAIN_CAPPED_AFTER_REPLIES = (
     "(I stopped there: finishing would have taken more steps than I may take for one message.)"

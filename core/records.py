@@ -8,8 +8,8 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from core.context.memory import WorkingContext
 from core.events import Address, Event, SendReply
-from core.memory import WorkingContext
 from core.messages import Message
 
 SCHEMA_VERSION = 2  # 2: search terms stemmed with Snowball

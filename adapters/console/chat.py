@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from core.events import Address, Event, SendReply, UserMessageReceived
-from core.leases import LeaseHolder
 from core.messages import Message
 from core.ports import Clock
+from core.ports.workers import LeaseHolder
 from core.text import valid_text
 
 HELP = """Commands:

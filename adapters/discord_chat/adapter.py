@@ -22,8 +22,8 @@ import discord
 from adapters.discord_chat.options import DiscordOptions
 from core.errors import ConfigurationError
 from core.events import Address, SendReply
-from core.gateway import Gateway
-from core.inbound import Attachment, PlatformPolicy
+from core.inbound.gateway import Gateway
+from core.inbound.messages import Attachment, PlatformPolicy
 from core.tasks import BackgroundTasks
 
 from .client import build_client, route_events
@@ -72,9 +72,7 @@ class DiscordAdapter:
         self._stop_timeout = stop_timeout
         self._client = build_client(settings, guild_ready_timeout=guild_ready_timeout)
         self._tasks = BackgroundTasks()
-        self._outbox = DiscordOutbox(
-            self._client, limit=policy.reply_limit, timeout=request_timeout, retries=send_retries
-        )
+        self._outbox = DiscordOutbox(self._client, timeout=request_timeout, retries=send_retries)
         route_events(
             self._client,
             MessageHandler(

@@ -17,8 +17,8 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from core.commands import COMMANDS, Command, CommandName
-from core.gateway import Gateway, GatewayResult
+from core.inbound.commands import COMMANDS, Command, CommandName
+from core.inbound.gateway import Gateway, GatewayResult
 from core.split import split_message
 from core.tasks import BackgroundTasks
 

@@ -12,8 +12,9 @@ import logging
 
 import discord
 
-from core.gateway import Gateway, GatewayResult
-from core.inbound import IncomingMessage
+from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.messages import IncomingMessage
+from core.notices import NOT_RECORDED
 from core.tasks import BackgroundTasks
 
 from .outbound import DISCORD_UPLOAD_LIMIT, DiscordOutbox
@@ -69,17 +70,35 @@ class MessageHandler:
         me = self._client.user
         if me is None:  # the client closed in between
             return
+        incoming: IncomingMessage | None = None
         try:
             incoming = incoming_message(message, me, edited=edited)
             log.debug("discord message %s: %r", incoming.delivery_id, incoming.text)
             result = await self._gateway.receive(incoming, me.name)
-            await self._act(message, incoming, result)
         except Exception:
             log.exception(
                 "could not handle Discord message %s (channel %s, server %s)",
                 message.id,
                 message.channel.id,
                 message.guild.id if message.guild else "DM",
+                extra={"event_id": f"{PLATFORM}:{message.id}"},
+            )
+            if incoming is not None and incoming.to_the_bot:
+                # Discord never delivers a message again: the person is told to resend it.
+                await self._outbox.deliver(
+                    incoming.address,
+                    NOT_RECORDED,
+                    key=f"{PLATFORM}:{incoming.delivery_id}:not-recorded",
+                    context={"event_id": f"{PLATFORM}:{incoming.delivery_id}"},
+                )
+            return
+        try:
+            await self._act(message, incoming, result)
+        except Exception:
+            log.exception(
+                "could not answer Discord message %s (channel %s)",
+                message.id,
+                message.channel.id,
                 extra={"event_id": f"{PLATFORM}:{message.id}"},
             )
 

@@ -27,7 +27,7 @@ import discord
 
 from core.errors import UploadError
 from core.events import Address, SendReply
-from core.inbound import Attachment
+from core.inbound.messages import Attachment
 from core.split import split_message
 
 log = logging.getLogger(__name__)

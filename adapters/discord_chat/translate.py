@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 import discord
 
-from core.commands import Command
-from core.inbound import Attachment, IncomingMessage, Sender
+from core.inbound.commands import Command
+from core.inbound.messages import Attachment, IncomingMessage, Sender
 
 PLATFORM = "discord"
 _USER_MENTION = re.compile(r"<@!?(\d+)>")

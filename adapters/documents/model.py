@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from core.documents import ParsedDocument, Section
+from core.ports.uploads import ParsedDocument, Section
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -13,18 +13,11 @@ from datetime import datetime, timedelta
 
 from adapters.text_index import Ranked, TermIndex
 from adapters.vectors import VectorSet
-from core.checkins import Checkin, Claim, Settlement
-from core.documents import DocumentStatus
+from core.checkins.values import Checkin, Claim, Settlement
 from core.errors import ConcurrentUpdateError
 from core.events import Event
 from core.messages import Message
-from core.ranking import (
-    fuse,
-    lexical_depth,
-    message_terms,
-    passage_terms,
-    query_terms,
-)
+from core.ports.uploads import DocumentStatus
 from core.records import (
     AgentState,
     ArchivalQuery,
@@ -34,6 +27,7 @@ from core.records import (
     Passage,
     RecallQuery,
 )
+from core.search.ranking import fuse, lexical_depth, message_terms, passage_terms, query_terms
 
 
 class InMemoryAgentStore:

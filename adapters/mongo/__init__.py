@@ -2,5 +2,5 @@
 
 Works against a real MongoDB (replica set or Atlas) and the embedded nx-27017 server alike:
 only single-document atomic operations, no transactions, no server-side relevance scores
-(ranking happens in ``core.ranking``), and no compound-index-only query plans.
+(ranking happens in ``core.search.ranking``), and no compound-index-only query plans.
 """

@@ -35,9 +35,9 @@ from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.deletions import LOG_ENTRIES, epoch, log_deletion, parts, runs
 from adapters.mongo.passage_index import VISIBLE, PassageIndex, span
 from adapters.text_index import Ranked
-from core.documents import DocumentStatus
-from core.ranking import fuse, lexical_depth, query_terms
+from core.ports.uploads import DocumentStatus
 from core.records import ArchivalQuery, ArchivalSource, Page, Passage
+from core.search.ranking import fuse, lexical_depth, query_terms
 
 PASSAGES = "passages"
 COUNTERS = "archival_counters"

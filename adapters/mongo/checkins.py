@@ -21,7 +21,7 @@ from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from adapters.mongo.connection import MongoConnection, translated
-from core.checkins import Checkin, Claim, Settlement
+from core.checkins.values import Checkin, Claim, Settlement
 from core.records import SCHEMA_VERSION
 
 CHECKINS = "checkins"

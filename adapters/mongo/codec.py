@@ -12,8 +12,8 @@ from bson import Binary
 
 from core.events import EVENT_ADAPTER, Event
 from core.messages import Message, ToolCall
-from core.ranking import message_terms, passage_terms
 from core.records import SCHEMA_VERSION, AgentState, Passage
+from core.search.ranking import message_terms, passage_terms
 
 Doc = dict[str, Any]
 SEP = "#"  # agent key and local id are joined with it in _id
@@ -36,7 +36,7 @@ def message_id(agent_key: str, seq: int) -> str:
 
 
 def message_search_terms(spoken: str) -> str:
-    """What word search finds a message by: its terms (``core.ranking``), stemmed once."""
+    """What word search finds a message by: its terms (``core.search.ranking``), stemmed once."""
     return " ".join(message_terms(spoken)) if spoken else ""
 
 

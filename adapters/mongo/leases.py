@@ -33,8 +33,8 @@ from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.doorbell import Doorbell
 from adapters.mongo.processes import ProcessIdentity, is_running, reachable, this_process
 from core.errors import StorageError
-from core.leases import LeaseHolder
 from core.ports import Clock
+from core.ports.workers import LeaseHolder
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.message_index import Fact, MessageIndex
 from core.errors import ConcurrentUpdateError
 from core.messages import Message
-from core.ranking import query_terms
 from core.records import Page, RecallQuery
+from core.search.ranking import query_terms
 
 MESSAGES = "messages"
 _LAST = 10**12 - 1

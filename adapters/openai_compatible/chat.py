@@ -27,8 +27,8 @@ from adapters.openai_compatible.errors import map_error, map_unexpected
 from adapters.openai_compatible.request_body import RequestBodies
 from adapters.openai_compatible.startup import check_model_server
 from core.errors import LLMError, LLMResponseError
-from core.llm import ChatRequest, ChatResponse, Usage
 from core.messages import ToolCall
+from core.ports.model import ChatRequest, ChatResponse, Usage
 from core.text import valid_json_text, valid_text
 
 log = logging.getLogger(__name__)

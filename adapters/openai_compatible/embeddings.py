@@ -63,7 +63,7 @@ Vector = tuple[float, ...]
 
 
 class TokenTruncator(Protocol):
-    """Cuts a text to a token budget; ``core.tokens.TokenCounter`` is one."""
+    """Cuts a text to a token budget; ``core.context.tokens.TokenCounter`` is one."""
 
     def truncate(self, text: str, max_tokens: int) -> str: ...
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
 import re
+from datetime import UTC, datetime
 
 import openai
 
@@ -50,6 +52,32 @@ def is_context_error(exc: openai.APIStatusError) -> bool:
     )
 
 
+def retry_after(exc: openai.APIStatusError) -> float | None:
+    """The seconds the server asked to wait: ``Retry-After`` (seconds, or an HTTP date),
+    or OpenAI's ``retry-after-ms``; None when it said nothing usable."""
+    headers = exc.response.headers
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
 def map_error(exc: openai.APIError, *, service: str, model: str, where: str) -> LLMError:
     """The core's error for ``exc``; ``service`` names the endpoint in messages ("chat")."""
     if isinstance(exc, openai.APIStatusError):
@@ -57,7 +85,9 @@ def map_error(exc: openai.APIError, *, service: str, model: str, where: str) -> 
         if is_context_error(exc):
             return ContextWindowExceededError(detail)
         if isinstance(exc, openai.RateLimitError):
-            return LLMRateLimitedError(f"rate limited after retries: {detail}")
+            return LLMRateLimitedError(
+                f"rate limited after retries: {detail}", retry_after=retry_after(exc)
+            )
         if isinstance(exc, openai.AuthenticationError):
             return LLMAuthenticationError(
                 f"the {service} endpoint at {where} rejected the API key (401): {detail}"

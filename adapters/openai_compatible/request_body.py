@@ -20,8 +20,8 @@ from itertools import compress
 from operator import is_, not_
 from typing import Any
 
-from core.context import tool_wire
-from core.llm import ChatRequest, PromptMessage, ToolSchema
+from core.context.layout import tool_wire
+from core.ports.model import ChatRequest, PromptMessage, ToolSchema
 
 # the messages of an agent's last request, and their JSON texts
 _Written = tuple[tuple[PromptMessage, ...], list[bytes]]

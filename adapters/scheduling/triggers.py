@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, tzinfo
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core.checkins import Schedule
+from core.checkins.values import Schedule
 from core.clock import zone
 
 DAY = 86400

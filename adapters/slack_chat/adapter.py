@@ -37,13 +37,13 @@ from adapters.slack_chat.listeners import register_listeners
 from adapters.slack_chat.options import SlackOptions
 from adapters.slack_chat.outbound import WORKING_REACTION, SlackOutbound
 from adapters.slack_chat.server import EventsServer
-from adapters.slack_chat.tasks import TaskTracker
 from adapters.slack_chat.translate import BotIdentity
 from adapters.slack_chat.users import UserDirectory
 from core.errors import ConfigurationError
 from core.events import Address, SendReply
-from core.gateway import Gateway
-from core.inbound import Attachment, PlatformPolicy
+from core.inbound.gateway import Gateway
+from core.inbound.messages import Attachment, PlatformPolicy
+from core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,8 @@ class SlackAdapter:
                 AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
             ],
         )
-        self.outbound = SlackOutbound(
-            self.client, limit=min(policy.reply_limit, 4000), working_reaction=working_reaction
-        )
-        self._tasks = TaskTracker()
+        self.outbound = SlackOutbound(self.client, working_reaction=working_reaction)
+        self._tasks = BackgroundTasks()
         self._handler = InboundHandler(
             gateway=gateway,
             outbound=self.outbound,
@@ -184,7 +182,7 @@ class SlackAdapter:
             await socket.close_async()  # type: ignore[no-untyped-call]
         if server is not None:
             await server.stop()
-        await self._tasks.close(self.shutdown_grace)
+        await self._tasks.aclose(self.shutdown_grace)
         self.client.session = None
         for session in (self._api_session, self._session):
             if session is not None:

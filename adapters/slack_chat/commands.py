@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.commands import COMMANDS, Command
+from core.inbound.commands import COMMANDS, Command
 
 DEFAULT_SLASH_COMMAND = "/pagemind"
 _CORE_COMMAND = re.compile(rf"(?<![\w/])/({'|'.join(COMMANDS)})\b")

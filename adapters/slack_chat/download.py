@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_chat.errors import CALL_ERRORS, error_code
 from core.errors import UploadError
-from core.inbound import Attachment
+from core.inbound.messages import Attachment
 
 log = logging.getLogger(__name__)
 

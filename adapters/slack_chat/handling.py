@@ -20,8 +20,6 @@ from typing import Literal, assert_never
 from adapters.slack_chat.commands import parse_slash, slack_wording
 from adapters.slack_chat.errors import SlackDeliveryError
 from adapters.slack_chat.outbound import SlackOutbound
-from adapters.slack_chat.recent import RecentIds
-from adapters.slack_chat.tasks import TaskTracker
 from adapters.slack_chat.translate import (
     BotIdentity,
     Payload,
@@ -31,8 +29,10 @@ from adapters.slack_chat.translate import (
     spoken_message,
 )
 from adapters.slack_chat.users import UserDirectory
-from core.gateway import Gateway, GatewayResult
-from core.inbound import IncomingMessage
+from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.messages import IncomingMessage
+from core.recent import RecentIds
+from core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class InboundHandler:
         gateway: Gateway,
         outbound: SlackOutbound,
         users: UserDirectory,
-        tasks: TaskTracker,
+        tasks: BackgroundTasks,
         slash_command: str,
         indicator_timeout: float = 900.0,
     ) -> None:
@@ -159,7 +159,7 @@ class InboundHandler:
         match result.status:
             case "accepted":
                 if result.done is not None and not result.done.done():
-                    self.tasks.watch(
+                    self.tasks.spawn(
                         self._show_working(message, result.done),
                         name=f"working indicator {message.delivery_id}",
                         context=_context(message, result),

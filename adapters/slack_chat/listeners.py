@@ -32,10 +32,10 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from adapters.slack_chat.errors import CALL_ERRORS, error_code
 from adapters.slack_chat.handling import InboundHandler, Respond
 from adapters.slack_chat.outbound import escape
-from adapters.slack_chat.tasks import TaskTracker
 from adapters.slack_chat.translate import BotIdentity
 from core.errors import StorageError
 from core.split import split_message
+from core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def register_listeners(
     app: AsyncApp,
     *,
     handler: InboundHandler,
-    tasks: TaskTracker,
+    tasks: BackgroundTasks,
     identity: Callable[[], BotIdentity],
     slash_command: str,
     limit: int,

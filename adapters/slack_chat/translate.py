@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.inbound import Attachment, IncomingMessage, Sender
+from core.inbound.messages import Attachment, IncomingMessage, Sender
 
 Payload = Mapping[str, Any]
 

@@ -33,18 +33,18 @@ from adapters.telegram_chat.indicator import TypingIndicators
 from adapters.telegram_chat.menu import bot_commands
 from adapters.telegram_chat.options import TelegramOptions
 from adapters.telegram_chat.outbound import MAX_CAPTION, Outbound, Target, utf16_len
-from adapters.telegram_chat.recent import RecentKeys
 from adapters.telegram_chat.translate import BotIdentity, incoming_message
 from adapters.telegram_chat.webhook import WebhookServer
 from core.errors import ConfigurationError, StorageError, UploadError
 from core.events import Address, SendReply
-from core.gateway import Gateway, GatewayResult
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy
+from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
+from core.notices import NOT_RECORDED
+from core.recent import RecentIds
 from core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
-SORRY = "Sorry, something went wrong on my side with that message. Please try again in a moment."
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
@@ -52,8 +52,8 @@ class TelegramAdapter:
     """Pagemind on Telegram. Implements ``ReplySink`` and ``PlatformFiles``.
 
     ``policy`` is the operator's policy for Telegram (the gateway applies it to messages);
-    the adapter reads ``reply_limit`` (pieces are at most that long, and never over Telegram's
-    4096) and ``answer`` (to warn when privacy mode hides group messages). The keyword
+    the adapter reads ``answer`` (to warn when privacy mode hides group messages). Replies are
+    split to Telegram's limit (4096 UTF-16 code units), which this adapter owns. The keyword
     arguments tune retries and "typing…"; the defaults suit production.
     """
 
@@ -91,7 +91,7 @@ class TelegramAdapter:
         public = is_public_api(settings)
         self._download_limit = PUBLIC_DOWNLOAD_LIMIT if public else None
         self._upload_limit = PUBLIC_UPLOAD_LIMIT if public else LOCAL_UPLOAD_LIMIT
-        self._seen_updates = RecentKeys(4096)
+        self._seen_updates = RecentIds(4096)
         self._responses = BackgroundTasks()
         self._app: AnyApplication | None = None
         self._webhook: WebhookServer | None = None
@@ -136,7 +136,6 @@ class TelegramAdapter:
             )
             self._outbound = Outbound(
                 bot,
-                limit=self._policy.reply_limit,
                 retry=self._retry,
                 upload_limit=self._upload_limit,
                 on_sent=self._typing.message_sent,
@@ -254,7 +253,7 @@ class TelegramAdapter:
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """One update, start to finish; a failure is logged and never stops the bot."""
         extra: dict[str, object] = {"event_id": f"telegram:{update.update_id}"}
-        if not self._seen_updates.add(update.update_id):
+        if not self._seen_updates.first_time(update.update_id):
             log.info("update %s delivered again; skipped", update.update_id, extra=extra)
             return
         assert self._identity is not None
@@ -274,12 +273,12 @@ class TelegramAdapter:
                     exc,
                     extra=extra,
                 )
-                self._seen_updates.discard(update.update_id)
+                self._seen_updates.forget(update.update_id)
                 webhook.refuse(update.update_id)
                 return
             log.warning("could not record update %s: %s", update.update_id, exc, extra=extra)
-            if message.is_direct or message.mentions_bot or message.replies_to_bot:
-                self._respond_later(message, GatewayResult("ignored", reply=SORRY), extra)
+            if message.to_the_bot:
+                self._respond_later(message, GatewayResult("ignored", reply=NOT_RECORDED), extra)
             return
         except Exception:
             log.exception(
@@ -288,8 +287,8 @@ class TelegramAdapter:
                 message.channel_id,
                 extra=extra,
             )
-            if message.is_direct or message.mentions_bot or message.replies_to_bot:
-                self._respond_later(message, GatewayResult("ignored", reply=SORRY), extra)
+            if message.to_the_bot:
+                self._respond_later(message, GatewayResult("ignored", reply=NOT_RECORDED), extra)
             return
         extra["agent_key"] = result.agent_key
         log.debug("update %s: %s", update.update_id, result.status, extra=extra)

@@ -18,7 +18,7 @@ from adapters.telegram_chat.delivery import (
 )
 from adapters.telegram_chat.outbound import megabytes
 from core.errors import UploadError
-from core.inbound import Attachment
+from core.inbound.messages import Attachment
 
 PUBLIC_DOWNLOAD_LIMIT = 20 * 2**20
 

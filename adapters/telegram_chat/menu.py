@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import BotCommand
 
-from core.commands import COMMANDS, CommandName
+from core.inbound.commands import COMMANDS, CommandName
 
 DESCRIPTIONS: dict[CommandName, str] = {
     "help": "What I understand",

@@ -25,8 +25,8 @@ from adapters.telegram_chat.delivery import (
     RetryPolicy,
     retrying,
 )
-from adapters.telegram_chat.recent import RecentKeys
 from core.events import Address
+from core.recent import RecentIds
 from core.split import split_message
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class Outbound:
         self._retry = retry
         self._upload_limit = upload_limit
         self._on_sent = on_sent or (lambda chat_id, thread_id: None)
-        self._delivered = RecentKeys(4096)  # reply pieces sent by this process, by key
+        self._delivered = RecentIds(4096)  # reply pieces sent by this process, by key
         self._moved: dict[int, int] = {}  # old group id -> its supergroup's id
 
     # ------------------------------------------------------------------ messages
@@ -129,7 +129,7 @@ class Outbound:
                 self._log_refusal("message", target, exc, extra)
                 return first
             if piece_key is not None:
-                self._delivered.add(piece_key)
+                self._delivered.first_time(piece_key)
             first = first or message.message_id
         return first
 

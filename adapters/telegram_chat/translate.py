@@ -14,7 +14,7 @@ from datetime import UTC
 from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
 
-from core.inbound import Attachment, IncomingMessage, Sender
+from core.inbound.messages import Attachment, IncomingMessage, Sender
 
 PLATFORM = "telegram"
 _MENTIONS: list[str | None] = [MessageEntityType.MENTION, MessageEntityType.TEXT_MENTION]

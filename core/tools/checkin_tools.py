@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from core.checkins import CheckinService, parse_when
+from core.checkins.service import CheckinService
+from core.checkins.when import parse_when
 from core.clock import stamp
 from core.errors import ToolError
 from core.events import reply_address

@@ -17,10 +17,10 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from core.clock import stamp
+from core.context.tokens import TokenCounter
 from core.messages import Message
-from core.ranking import query_terms
 from core.records import Page, Passage
-from core.tokens import TokenCounter
+from core.search.ranking import query_terms
 from core.tools.page_fit import GAP, Result, fit
 
 T = TypeVar("T")

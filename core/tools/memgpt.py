@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from core.chunking import chunk_text
+from core.context.chunking import chunk_text
 from core.errors import ToolError
 from core.events import UserMessageReceived
-from core.inbound import is_group_agent
+from core.inbound.messages import is_group_agent
 from core.records import ArchivalQuery, Passage, RecallQuery, SearchRole
 from core.tools.formatting import Budget, format_page, message_line, render_passages
 from core.tools.registry import ToolContext, ToolRegistry

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.ranking import query_terms, terms
-from core.tokens import TokenCounter
+from core.context.tokens import TokenCounter
+from core.search.ranking import query_terms, terms
 
 GAP = "…"
 NEIGHBOUR = 0.5  # a line's neighbours lend it this share of their weight

@@ -25,16 +25,16 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, create_model
 
+from core.context.memory import WorkingContext
+from core.context.tokens import TokenCounter
 from core.errors import ToolError
 from core.events import Address, Event, SendReply, reply_address
-from core.llm import ToolSchema
-from core.memory import WorkingContext
 from core.messages import ToolCall
-from core.tokens import TokenCounter
+from core.ports.model import ToolSchema
 from core.tools.formatting import PAGE_TOKENS
 
 if TYPE_CHECKING:
-    from core.checkins import CheckinService
+    from core.checkins.service import CheckinService
     from core.ports import ArchivalStore, Embedder, RecallStore
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.context.memory import MemoryBlock, WorkingContext
 from core.errors import ConcurrentUpdateError
 from core.events import Address, SendReply
-from core.memory import MemoryBlock, WorkingContext
 from core.records import AgentState, TokenUsage
 from tests.contracts.conftest import Stores
 

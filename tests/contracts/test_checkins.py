@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.scheduling.triggers import ApschedulerTriggers
-from core.checkins import CheckinPolicy, CheckinService, QuietHours, Schedule, parse_when
+from core.checkins.service import CheckinService
+from core.checkins.values import CheckinPolicy, QuietHours, Schedule
+from core.checkins.when import parse_when
 from core.errors import ToolError
 from core.events import TimerFired
 from tests.contracts.conftest import Stores
@@ -135,7 +137,7 @@ async def test_exactly_one_worker_wins_a_claim_and_an_expired_claim_is_taken_ove
     stores.clock.advance(seconds=31)  # w1 died holding the claim
     taken = await stores.checkins.claim_due(stores.clock.now(), "w2", timedelta(seconds=30), 10)
     assert len(taken) == 1
-    from core.checkins import Settlement
+    from core.checkins.values import Settlement
 
     later = datetime(2026, 11, 21, 12, 10, tzinfo=ZoneInfo(BERLIN))
     await stores.checkins.settle(
@@ -311,7 +313,7 @@ async def test_a_check_in_settled_by_another_worker_after_listing_is_not_claimed
     if stores.connection is None:
         pytest.skip("the in-memory store claims in one step: no listing to go stale")
     from adapters.mongo.checkins import MongoCheckinStore
-    from core.checkins import Settlement
+    from core.checkins.values import Settlement
 
     at(stores, 2026, 11, 21, 12, 0)
     svc = service(stores, [])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core.agent_data import AgentExport, erase_agent, export_agent
 from core.events import UserMessageReceived
+from core.inbound.agent_data import AgentExport, erase_agent, export_agent
 from tests.contracts.conftest import Stores
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, say

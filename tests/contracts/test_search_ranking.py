@@ -20,10 +20,10 @@ from adapters.mongo.archival import MongoArchivalStore
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes
-from core.chunking import chunk_text
+from core.context.chunking import chunk_text
+from core.context.tokens import TokenCounter
 from core.messages import Message
 from core.records import ArchivalQuery, Passage, RecallQuery
-from core.tokens import TokenCounter
 from tests.support.mongo import REAL_MONGODB_ENV
 
 LOCOMO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "locomo-dev.json"

@@ -14,7 +14,7 @@ from pathlib import Path
 from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.schema import ensure_indexes
-from core.checkins import Checkin, Schedule
+from core.checkins.values import Checkin, Schedule
 from core.events import Address, UserMessageReceived
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 from tests.support.processes import Collector, Recorder, start_worker

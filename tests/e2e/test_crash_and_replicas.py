@@ -17,9 +17,9 @@ from adapters.mongo.connection import MongoConnection
 from adapters.mongo.inbox import MongoInbox
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes
-from core.agent_data import logged_messages
 from core.clock import SystemClock
 from core.events import Address, UserMessageReceived
+from core.inbound.agent_data import logged_messages
 from core.messages import Message
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 from tests.support.processes import Collector, Recorder, start_worker

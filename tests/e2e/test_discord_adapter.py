@@ -27,13 +27,14 @@ pytest.importorskip("discord")
 from adapters.discord_chat import DiscordAdapter
 from adapters.discord_chat.outbound import fit_file
 from config.platforms import DiscordSettings
-from core.agent import BUDGET_NOTICE, AgentSettings
-from core.commands import COMMANDS, HELP
 from core.errors import ConfigurationError, UploadError
 from core.events import Address, SendReply
-from core.gateway import NOT_ALLOWED
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy
-from core.llm import ChatRequest, ChatResponse
+from core.inbound.commands import COMMANDS, HELP
+from core.inbound.gateway import NOT_ALLOWED
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
+from core.notices import BUDGET_NOTICE, NOT_RECORDED
+from core.ports.model import ChatRequest, ChatResponse
+from core.turn.settings import AgentSettings
 from tests.support.fakes.discord import (
     DIRECT_MESSAGES,
     GUILD_MESSAGES,
@@ -76,8 +77,7 @@ async def running(
 ) -> AsyncIterator[tuple[ServiceHarness, DiscordAdapter]]:
     """The service plus a started adapter, registered as the "discord" reply sink."""
     policy = policy or PlatformPolicy()
-    uploads = {"discord": intake} if intake is not None else None
-    async with service(model, policies={"discord": policy}, settings=agent, uploads=uploads) as h:
+    async with service(model, policies={"discord": policy}, settings=agent) as h:
         adapter = DiscordAdapter(
             settings or discord_settings(dc),
             h.gateway,
@@ -88,7 +88,7 @@ async def running(
         )
         if intake is not None:
             intake.files = adapter
-        h.replies.register("discord", adapter)
+        h.attach("discord", adapter, intake)
         await adapter.start()
         try:
             yield h, adapter
@@ -315,8 +315,10 @@ async def test_a_crashing_handler_is_logged_and_the_bot_keeps_answering(
             bad = await dc.send_dm("take this", attachments=[dc.add_attachment("a.txt", b"x")])
             await dc.wait_for(lambda: "could not handle Discord message" in caplog.text)
         assert bad["id"] in caplog.text
+        (told,) = await wait_replies(dc, dc.dm_channel().id, 1)
+        assert told["content"] == NOT_RECORDED, "Discord never sends it again: the person is told"
         await dc.send_dm("are you still there?")
-        (reply,) = await wait_replies(dc, dc.dm_channel().id, 1)
+        (_, reply) = await wait_replies(dc, dc.dm_channel().id, 2)
         assert reply["content"] == "Still here."
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.openai_compatible.chat import OpenAICompatibleChatModel
 from core.errors import ContextWindowExceededError, LLMRateLimitedError, LLMUnavailableError
-from core.llm import ChatRequest, PromptMessage
+from core.ports.model import ChatRequest, PromptMessage
 from tests.support.agents import Harness
 from tests.support.openai_server import (
     ScriptedOpenAIServer,
@@ -125,6 +125,17 @@ async def test_persistent_429_becomes_a_rate_limit_error(server: ScriptedOpenAIS
     assert len(server.requests) == 2
 
 
+async def test_the_rate_limit_error_says_how_long_the_server_asked_to_wait(
+    server: ScriptedOpenAIServer,
+) -> None:
+    server.default = error_reply(429, "quota", headers={"Retry-After": "7"})
+    with pytest.raises(LLMRateLimitedError) as caught:
+        await adapter(server, max_retries=0).complete(
+            ChatRequest(messages=(PromptMessage("user", "hi"),), tools=(), max_reply_tokens=10)
+        )
+    assert caught.value.retry_after == 7.0
+
+
 async def test_context_length_error_is_recognised_and_the_turn_recovers(
     server: ScriptedOpenAIServer,
 ) -> None:
@@ -135,7 +146,7 @@ async def test_context_length_error_is_recognised_and_the_turn_recovers(
             ChatRequest(messages=(PromptMessage("user", "hi"),), tools=(), max_reply_tokens=10)
         )
     # through the runtime: a flush, then the retry succeeds
-    from core.agent import AgentSettings
+    from core.turn.settings import AgentSettings
 
     h = Harness(model, settings=AgentSettings(context_window=8000, reply_tokens=500))  # type: ignore[arg-type]
     server.default = tool_reply("send_message", {"message": "ok"})

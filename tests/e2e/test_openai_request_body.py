@@ -20,8 +20,8 @@ import openai
 import pytest
 
 from adapters.openai_compatible.chat import OpenAICompatibleChatModel
-from core.llm import ChatRequest, PromptMessage, ToolSchema
 from core.messages import ToolCall
+from core.ports.model import ChatRequest, PromptMessage, ToolSchema
 from tests.support.openai_server import ScriptedOpenAIServer, text_reply
 
 TOOLS = (

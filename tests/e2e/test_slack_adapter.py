@@ -21,12 +21,12 @@ from adapters.inmemory import InMemoryInbox
 from adapters.slack_chat import SlackAdapter, SlackDeliveryError
 from adapters.slack_chat.download import SlackDownloads
 from config.platforms import SlackSettings
-from core.agent import AgentSettings
-from core.commands import confirmation_code
 from core.errors import ConfigurationError, StorageUnavailableError, UploadError
 from core.events import Address, Event, SendReply
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy
-from core.llm import ChatRequest, ChatResponse
+from core.inbound.commands import confirmation_code
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
+from core.ports.model import ChatRequest, ChatResponse
+from core.turn.settings import AgentSettings
 from tests.support.fakes.slack import Envelope, FakeSlack, Json
 from tests.support.scripted import ScriptedModel, learns_tea_and_passport, say
 from tests.support.service import ServiceHarness, service
@@ -195,15 +195,12 @@ async def running(
     **adapter_kwargs: Any,
 ) -> AsyncIterator[Rig]:
     policy = policy or PlatformPolicy()
-    uploads = {"slack": intake} if intake is not None else None
     async with (
         FakeSlack() as slack,
-        service(
-            model, policies={"slack": policy}, settings=settings, uploads=uploads, inbox=inbox
-        ) as h,
+        service(model, policies={"slack": policy}, settings=settings, inbox=inbox) as h,
     ):
         adapter = make_adapter(slack, mode, h, policy, **adapter_kwargs)
-        h.replies.register("slack", adapter)
+        h.attach("slack", adapter, intake)
         if intake is not None:
             intake.files = adapter
         await adapter.start()
@@ -411,22 +408,9 @@ SIGN_IN_PAGE = (
 async def test_a_page_in_place_of_an_html_file_is_never_stored(page: str) -> None:
     """``page.html`` shared in a DM, but Slack answers with its sign-in page (200, HTML):
     the user is told so, and nothing reaches archival memory."""
-    from adapters.documents import parse_document
-    from core.clock import SystemClock
-    from core.tokens import TokenCounter
-    from core.uploads import PlatformUploads, UploadPipeline
-
     async with running("socket", ScriptedModel(default=say("ok"))) as rig:
         slack, h = rig.slack, rig.service
-        pipeline = UploadPipeline(
-            archival=h.archival,
-            parser=parse_document,
-            counter=TokenCounter("gpt-4o-mini"),
-            clock=SystemClock(),
-            notify=h.dispatcher.submit,
-        )
-        intake = PlatformUploads(pipeline, rig.adapter, max_bytes=2**20)
-        h.gateway.uploads["slack"] = intake
+        intake = h.service.intakes  # the real upload pipeline, attached as in production
         real = b"<html><body><h1>Ferry timetable</h1><p>First boat 07:10.</p></body></html>"
         slack.add_file("F0PAGE0001", real, name="page.html", mimetype="text/html")
         slack.pages_instead["F0PAGE0001"] = page

@@ -23,16 +23,16 @@ import pytest
 
 from adapters.inmemory import InMemoryInbox
 from adapters.telegram_chat import TelegramAdapter
-from adapters.telegram_chat.adapter import SORRY
 from config.platforms import TelegramSettings
-from core.agent import AgentSettings
-from core.commands import COMMANDS, HELP, confirmation_code
 from core.errors import ConfigurationError, StorageUnavailableError, UploadError
 from core.events import Address, Event, SendReply
-from core.gateway import NOT_ALLOWED
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy
-from core.llm import ChatRequest, ChatResponse
+from core.inbound.commands import COMMANDS, HELP, confirmation_code
+from core.inbound.gateway import NOT_ALLOWED
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
+from core.notices import NOT_RECORDED
 from core.ports import PlatformFiles
+from core.ports.model import ChatRequest, ChatResponse
+from core.turn.settings import AgentSettings
 from tests.support.fakes.telegram import (
     DEFAULT_GROUP_ID,
     DEFAULT_USER_ID,
@@ -108,6 +108,7 @@ class Rig:
     adapter: TelegramAdapter
     settings: TelegramSettings
     policy: PlatformPolicy
+    intake: Any = None
 
     @property
     def model(self) -> ScriptedModel:
@@ -116,7 +117,7 @@ class Rig:
     def new_adapter(self) -> TelegramAdapter:
         """A fresh adapter on the same service: what a restarted process would run."""
         adapter = TelegramAdapter(self.settings, self.service.gateway, self.policy, **FAST)
-        self.service.replies.register("telegram", adapter)
+        self.service.attach("telegram", adapter, self.intake)
         return adapter
 
 
@@ -151,14 +152,12 @@ async def running(
 ) -> AsyncIterator[Rig]:
     """The fake Bot API, the whole service, and a started adapter wired like production."""
     policy = policy or PlatformPolicy()
-    uploads = {"telegram": intake} if intake is not None else None
     async with (
         FakeTelegram(bot_username="pagemind_bot") as tg,
         service(
             model,
             policies={"telegram": policy},
             settings=agent_settings,
-            uploads=uploads,
             inbox=inbox,
             checkins=checkins,
         ) as harness,
@@ -166,12 +165,12 @@ async def running(
         settings = settings_for(tg, **telegram)
         options = FAST | {"typing_interval": typing_interval}
         adapter = TelegramAdapter(settings, harness.gateway, policy, **options)
-        harness.replies.register("telegram", adapter)
+        harness.attach("telegram", adapter, intake)
         if isinstance(intake, RecordingIntake):
             intake.files = adapter
         await adapter.start()
         try:
-            yield Rig(tg, harness, adapter, settings, policy)
+            yield Rig(tg, harness, adapter, settings, policy, intake)
         finally:
             await adapter.stop()
 
@@ -558,7 +557,7 @@ async def test_a_crashing_handler_is_logged_and_the_bot_goes_on(
     async with running(model, intake=ExplodingIntake()) as rig:
         tg = rig.tg
         boom = tg.push_document(b"x", file_name="boom.txt", caption="read this")
-        assert (await answer_to(tg, boom)).params["text"] == SORRY
+        assert (await answer_to(tg, boom)).params["text"] == NOT_RECORDED
         after = tg.push_private_message("are you there?")
         assert (await answer_to(tg, after)).params["text"] == "Still here."
         [record] = [r for r in caplog.records if r.levelno == logging.ERROR]

@@ -1,22 +1,33 @@
-"""Build an agent runtime wired to in-memory stores and a scripted model."""
+"""Build an agent runtime through the composition root (``bots.bootstrap.wire``), on
+in-memory stores with a scripted model (a test double at the LLM port)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from typing import Any
 
-from adapters.inmemory import InMemoryAgentStore, InMemoryArchivalStore, InMemoryRecallStore
+from bots.bootstrap import Service, wire
+from bots.storage import memory_storage
 from config.prompts import read
-from core.agent import AgentRuntime, AgentSettings
-from core.checkins import CheckinService
-from core.context import PromptTexts
+from config.settings import Settings
+from core.checkins.service import CheckinService
+from core.context.layout import PromptTexts
+from core.context.tokens import TokenCounter
 from core.events import Address, SendReply, UserMessageReceived
-from core.ports import Embedder, Inbox
-from core.tokens import TokenCounter
+from core.ports import AgentStore, ArchivalStore, Embedder, Inbox, RecallStore, ReplySink
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
+from core.turn.settings import AgentSettings
 from tests.support.scripted import ScriptedModel
+
+
+def settings_for_tests(**overrides: Any) -> Settings:
+    """Settings as a test wants them: in-memory stores, a (never called) OpenAI key, no
+    check-ins unless asked, and nothing from a ``.env`` file."""
+    values: dict[str, Any] = {"storage": "memory", "llm_api_key": "test-key", "checkins": False}
+    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
 
 
 class ManualClock:
@@ -53,41 +64,60 @@ def default_prompts() -> PromptTexts:
     )
 
 
+def fresh_agents() -> AgentStore:
+    """An empty agent store, to wrap in a fake that fails on cue."""
+    return memory_storage().agents
+
+
 @dataclass
 class Harness:
+    """The runtime as ``wire`` builds it; stores not given are fresh in-memory ones (pass
+    another harness's to play a restarted process on the same data)."""
+
     model: ScriptedModel
     settings: AgentSettings = field(default_factory=AgentSettings)
     embedder: Embedder | None = None
     tools: ToolRegistry | None = None
     clock: ManualClock = field(default_factory=ManualClock)
-    sink: RecordingSink = field(default_factory=RecordingSink)
-    agents: InMemoryAgentStore = field(default_factory=InMemoryAgentStore)
-    recall: InMemoryRecallStore = field(default_factory=InMemoryRecallStore)
-    archival: InMemoryArchivalStore = field(default_factory=InMemoryArchivalStore)
-    counter: TokenCounter = field(default_factory=lambda: TokenCounter("gpt-4o-mini"))
+    sink: ReplySink = field(default_factory=RecordingSink)
+    agents: Any = None
+    recall: Any = None
+    archival: Any = None
+    counter: Any = None
     checkins: CheckinService | None = None
-    inbox: Inbox | None = None
+    inbox: Any = None
     _ids: count[int] = field(default_factory=lambda: count(1))
 
     def __post_init__(self) -> None:
-        self.registry = self.tools or register_memgpt_tools(ToolRegistry())
-        self.runtime = AgentRuntime(
-            model=self.model,
-            agents=self.agents,
-            recall=self.recall,
-            archival=self.archival,
-            tools=self.registry,
-            prompts=default_prompts(),
-            counter=self.counter,
-            clock=self.clock,
-            replies=self.sink,
-            settings=self.settings,
-            embedder=self.embedder,
-            checkins=self.checkins,
-            inbox=self.inbox,
+        fresh = memory_storage()
+        storage = replace(
+            fresh,
+            agents=self.agents or fresh.agents,
+            recall=self.recall or fresh.recall,
+            archival=self.archival or fresh.archival,
+            inbox=self.inbox or fresh.inbox,
         )
+        self.agents: AgentStore = storage.agents
+        self.recall: RecallStore = storage.recall
+        self.archival: ArchivalStore = storage.archival
+        self.inbox: Inbox = storage.inbox
+        self.registry = self.tools or register_memgpt_tools(ToolRegistry())
+        self.service: Service = wire(
+            settings_for_tests(),
+            storage=storage,
+            model=self.model,
+            replies=self.sink,
+            clock=self.clock,
+            embedder=self.embedder,
+            tuning=self.settings,
+            tools=self.registry,
+            counter=self.counter,
+            checkins=self.checkins,
+        )
+        self.counter: TokenCounter = self.service.counter
+        self.runtime = self.service.runtime
 
-    def message(self, text: str, agent: str = "agent-1", **kw: object) -> UserMessageReceived:
+    def message(self, text: str, agent: str = "agent-1", **kw: Any) -> UserMessageReceived:
         self.clock.advance(minutes=1)
         return UserMessageReceived(
             event_id=f"evt-{next(self._ids)}",
@@ -95,8 +125,8 @@ class Harness:
             occurred_at=self.clock.now(),
             text=text,
             reply_to=Address(platform="test", channel_id="c1", is_direct=True),
-            **kw,  # type: ignore[arg-type]
+            **kw,
         )
 
-    async def send(self, text: str, agent: str = "agent-1", **kw: object):
+    async def send(self, text: str, agent: str = "agent-1", **kw: Any):
         return await self.runtime.handle(self.message(text, agent, **kw))

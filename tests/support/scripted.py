@@ -13,8 +13,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from core.llm import ChatRequest, ChatResponse, Usage
 from core.messages import ToolCall
+from core.ports.model import ChatRequest, ChatResponse, Usage
 
 Step = ChatResponse | BaseException | Callable[[ChatRequest], ChatResponse]
 _ids = itertools.count(1)

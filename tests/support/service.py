@@ -1,54 +1,78 @@
-"""The whole service in one process for platform end-to-end tests: in-memory stores, a
-scripted model (a test double), the real runtime, dispatcher, commands and gateway.
+"""The whole service in one process for platform end-to-end tests, wired by the composition
+root (``bots.bootstrap.wire``) as ``pagemind run`` wires it, with in-memory stores and a
+scripted model (a test double at the LLM port).
 
-Adapters under test register themselves on ``harness.replies`` and call ``harness.gateway``.
+Adapters under test are attached with ``harness.service.attach`` and call ``harness.gateway``.
+The check-in timer is not started: tests fire check-ins by moving ``checkin_clock``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from adapters.inmemory import (
-    InMemoryAgentStore,
-    InMemoryArchivalStore,
-    InMemoryCheckinStore,
-    InMemoryInbox,
-    InMemoryRecallStore,
-)
-from adapters.scheduling.triggers import ApschedulerTriggers
-from core.agent import AgentRuntime, AgentSettings
-from core.checkins import CheckinService
-from core.clock import SystemClock
-from core.commands import CommandHandler
-from core.dispatch import AgentDispatcher
-from core.events import Event
-from core.gateway import Gateway, ReplyRouter
-from core.inbound import PlatformPolicy
-from core.ports import UploadIntake
-from core.tokens import TokenCounter
-from core.tools.checkin_tools import register_checkin_tools
-from core.tools.memgpt import register_memgpt_tools
-from core.tools.registry import ToolRegistry
-from tests.support.agents import ManualClock, default_prompts
+from bots.bootstrap import Service, wire
+from bots.storage import memory_storage
+from core.checkins.service import CheckinService
+from core.inbound.dispatch import AgentDispatcher
+from core.inbound.gateway import Gateway, ReplyRouter
+from core.inbound.messages import PlatformPolicy
+from core.ports import AgentStore, ArchivalStore, Inbox, RecallStore, UploadIntake
+from core.turn.runtime import AgentRuntime
+from core.turn.settings import AgentSettings
+from tests.support.agents import ManualClock, settings_for_tests
 from tests.support.scripted import ScriptedModel
 
 
 @dataclass
 class ServiceHarness:
+    service: Service
     model: ScriptedModel
-    gateway: Gateway
-    dispatcher: AgentDispatcher
-    runtime: AgentRuntime
-    replies: ReplyRouter
-    agents: InMemoryAgentStore
-    recall: InMemoryRecallStore
-    archival: InMemoryArchivalStore
-    inbox: InMemoryInbox
-    checkins: CheckinService | None = None
     checkin_clock: ManualClock | None = None  # check-ins come due when the test moves it
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.service.gateway
+
+    @property
+    def dispatcher(self) -> AgentDispatcher:
+        return self.service.dispatcher
+
+    @property
+    def runtime(self) -> AgentRuntime:
+        return self.service.runtime
+
+    @property
+    def replies(self) -> ReplyRouter:
+        assert self.service.replies is not None
+        return self.service.replies
+
+    @property
+    def agents(self) -> AgentStore:
+        return self.service.storage.agents
+
+    @property
+    def recall(self) -> RecallStore:
+        return self.service.storage.recall
+
+    @property
+    def archival(self) -> ArchivalStore:
+        return self.service.storage.archival
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.service.storage.inbox
+
+    @property
+    def checkins(self) -> CheckinService | None:
+        return self.service.checkins
+
+    def attach(self, platform: str, adapter: Any, intake: UploadIntake | None = None) -> None:
+        """Wire the adapter in as ``pagemind run`` does (a fake ``intake`` if given)."""
+        self.service.attach(platform, adapter, intake=intake)
 
 
 @asynccontextmanager
@@ -57,78 +81,24 @@ async def service(
     *,
     policies: Mapping[str, PlatformPolicy],
     settings: AgentSettings | None = None,
-    uploads: Mapping[str, UploadIntake] | None = None,
-    inbox: InMemoryInbox | None = None,
+    inbox: Inbox | None = None,
     checkins: bool = False,
 ) -> AsyncIterator[ServiceHarness]:
-    clock = SystemClock()
-    agents, recall = InMemoryAgentStore(), InMemoryRecallStore()
-    archival, inbox = InMemoryArchivalStore(), inbox or InMemoryInbox()
-    replies = ReplyRouter()
+    storage = memory_storage()
+    if inbox is not None:
+        storage = replace(storage, inbox=inbox)
     checkin_clock = ManualClock(datetime.now(UTC)) if checkins else None
-    dispatcher: AgentDispatcher | None = None
-
-    async def submit(events: Sequence[Event]) -> list[bool]:
-        assert dispatcher is not None
-        return await dispatcher.submit_many(events)
-
-    scheduler = (
-        CheckinService(
-            store=InMemoryCheckinStore(),
-            triggers=ApschedulerTriggers(),
-            clock=checkin_clock,
-            submit=submit,
-        )
-        if checkin_clock is not None
-        else None
-    )
-    tools = register_memgpt_tools(ToolRegistry())
-    if scheduler is not None:
-        register_checkin_tools(tools)
-    runtime = AgentRuntime(
+    svc = wire(
+        settings_for_tests(checkins=checkins, inbox_poll_seconds=0.2),
+        storage=storage,
         model=model,
-        agents=agents,
-        recall=recall,
-        archival=archival,
-        tools=tools,
-        prompts=default_prompts(),
-        counter=TokenCounter("gpt-4o-mini"),
-        clock=clock,
-        replies=replies,
-        settings=settings or AgentSettings(),
-        checkins=scheduler,
+        clock=checkin_clock,
+        policies=policies,
+        tuning=settings or AgentSettings(),
     )
-    dispatcher = AgentDispatcher(
-        runtime.handle,
-        inbox=inbox,
-        forget=runtime.forget,
-        give_up=runtime.give_up,
-        poll_interval=0.2,
-    )
-    commands = CommandHandler(
-        agents=agents,
-        recall=recall,
-        archival=archival,
-        inbox=inbox,
-        clock=clock,
-        forget=runtime.forget,
-        checkins=scheduler,
-    )
-    gateway = Gateway(dispatcher=dispatcher, commands=commands, policies=policies, uploads=uploads)
-    await dispatcher.start()
+    await svc.dispatcher.start()
     try:
-        yield ServiceHarness(
-            model,
-            gateway,
-            dispatcher,
-            runtime,
-            replies,
-            agents,
-            recall,
-            archival,
-            inbox,
-            scheduler,
-            checkin_clock,
-        )
+        yield ServiceHarness(svc, model, checkin_clock)
     finally:
-        await dispatcher.aclose()
+        await svc.dispatcher.aclose()
+        await svc.intakes.aclose()

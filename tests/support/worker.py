@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 
 import aiohttp
 
-from bots.bootstrap import build_service
+from bots.bootstrap import bootstrap
+from bots.stopping import StopSignals, finish_turns
 from config.logging import setup_logging
 from config.settings import load_settings
 from core.events import SendReply
@@ -35,21 +35,15 @@ class HttpSink:
 
 async def main(collector: str) -> None:
     setup_logging("INFO")
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    stop = StopSignals().install()
     async with aiohttp.ClientSession() as session:
         settings = load_settings()
-        async with build_service(settings, replies=HttpSink(collector, session)) as svc:
+        async with bootstrap(settings, replies=HttpSink(collector, session)) as svc:
             print("worker ready", flush=True)
-            await stop.wait()
+            await stop.requested.wait()
             # As `pagemind run` does: finish what is under way, but never wait without limit
             # (the test may have stopped the database already).
-            svc.dispatcher.pause()
-            try:
-                async with asyncio.timeout(10):
-                    await svc.dispatcher.join()
-            except TimeoutError:
-                await svc.dispatcher.aclose()
+            await finish_turns(svc.dispatcher, 10, stop)
 
 
 if __name__ == "__main__":

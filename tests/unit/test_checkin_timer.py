@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from adapters.inmemory import InMemoryCheckinStore
 from adapters.scheduling.triggers import ApschedulerTriggers
-from core.checkins import CheckinService, Schedule
+from core.checkins.service import CheckinService
+from core.checkins.values import Schedule
 from core.clock import SystemClock
 
 HOUR = 3600.0  # the longest wait: far longer than the test may take

@@ -6,37 +6,47 @@ from datetime import timedelta
 
 from adapters.inmemory import InMemoryCheckinStore, InMemoryInbox
 from adapters.scheduling.triggers import ApschedulerTriggers
-from core.agent import AgentSettings
-from core.checkins import Checkin, CheckinService, Schedule
-from core.commands import Command, CommandContext, CommandHandler
+from core.checkins.service import CheckinService
+from core.checkins.values import Checkin, CheckinPolicy, Schedule
 from core.events import TimerFired
+from core.inbound.commands import Command, CommandContext, CommandHandler
 from core.tools.checkin_tools import register_checkin_tools
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
-from tests.support.agents import Harness
+from core.turn.settings import AgentSettings
+from tests.support.agents import Harness, ManualClock
 from tests.support.scripted import ScriptedModel, call, say
 
 AGENT = "agent-1"
 
 
-def harness(model: ScriptedModel, **settings) -> tuple[Harness, CheckinService, list]:
+def harness(
+    model: ScriptedModel, policy: CheckinPolicy | None = None, **settings
+) -> tuple[Harness, CheckinService, list]:
     fired: list = []
-    h = Harness(
-        model,
-        settings=AgentSettings(**settings),
-        tools=register_checkin_tools(register_memgpt_tools(ToolRegistry())),
-    )
+    runs: list[Harness] = []  # the harness, once built: fired check-ins run its turns
 
     async def submit(batch) -> None:
         for event in batch:
             fired.append(event)
-            await h.runtime.handle(event)
+            await runs[0].runtime.handle(event)
 
+    clock = ManualClock()
     service = CheckinService(
-        store=InMemoryCheckinStore(), triggers=ApschedulerTriggers(), clock=h.clock, submit=submit
+        store=InMemoryCheckinStore(),
+        triggers=ApschedulerTriggers(),
+        clock=clock,
+        submit=submit,
+        policy=policy or CheckinPolicy(),
     )
-    h.checkins = service
-    h.runtime.checkins = service
+    h = Harness(
+        model,
+        settings=AgentSettings(**settings),
+        tools=register_checkin_tools(register_memgpt_tools(ToolRegistry())),
+        clock=clock,
+        checkins=service,
+    )
+    runs.append(h)
     return h, service, fired
 
 
@@ -81,7 +91,7 @@ async def test_a_due_check_in_reaches_the_agent_which_may_stay_silent() -> None:
     await service.schedule(
         AGENT,
         "ask how the interview went",
-        __import__("core.checkins", fromlist=["Schedule"]).Schedule(
+        __import__("core.checkins.values", fromlist=["Schedule"]).Schedule(
             kind="once", at=h.clock.now() + timedelta(hours=1)
         ),
         timezone="UTC",
@@ -185,13 +195,12 @@ async def test_users_manage_check_ins_and_their_time_zone_with_commands() -> Non
 
 
 async def test_the_operator_default_check_in_is_created_for_new_agents() -> None:
-    from bots.bootstrap import default_checkin
+    from bots.bootstrap import checkin_policy
     from config.settings import Settings
 
     model = ScriptedModel([say("hi"), say("hey")])
-    h, service, _fired = harness(model)
     settings = Settings(checkin_default_cron="0 9 * * *", llm_api_key="k")  # type: ignore[call-arg]
-    h.runtime.on_reachable = default_checkin(settings, service)
+    h, service, _fired = harness(model, checkin_policy(settings, ApschedulerTriggers()))
     await h.send("hello")
     await h.send("hello", agent="telegram:channel:-:group1")
     (default,) = await service.active(AGENT)
@@ -258,3 +267,32 @@ async def test_a_command_check_in_answers_where_it_was_asked_quoting_nothing() -
     (sent,) = h.sink.sent
     assert sent.text == "Time to call the bank."
     assert sent.address == here.unquoted() and sent.address.reply_to_message_id is None
+
+
+async def test_what_a_check_in_cost_is_recorded_on_it_by_the_service() -> None:
+    """The service as the composition root wires it records each check-in's tokens."""
+    from datetime import UTC, datetime
+
+    from core.inbound.messages import IncomingMessage, PlatformPolicy, Sender
+    from tests.support.service import service
+
+    model = ScriptedModel([say("Good morning!")])
+    async with service(model, policies={"telegram": PlatformPolicy()}, checkins=True) as h:
+        assert h.checkins is not None and h.checkin_clock is not None
+        asked = IncomingMessage(
+            platform="telegram",
+            delivery_id="1",
+            message_id="1",
+            sender=Sender("u1", "Ana"),
+            channel_id="u1",
+            text="/checkin every 1d say good morning",
+            received_at=datetime.now(UTC),
+            is_direct=True,
+        )
+        assert (await h.gateway.receive(asked)).status == "command"
+        h.checkin_clock.advance(days=1, minutes=1)
+        assert await h.checkins.fire_due() == 1
+        await h.dispatcher.join()
+        (checkin,) = await h.checkins.active("telegram:user:u1")
+        assert checkin.fired == 1
+        assert checkin.tokens == 110 and checkin.skipped == 0  # the scripted model: 100 + 10

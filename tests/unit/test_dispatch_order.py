@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 
 from adapters.inmemory import InMemoryInbox
-from core.dispatch import AgentDispatcher
 from core.errors import StorageUnavailableError
-from core.leases import LeaseHolder, SoleWorkerLeases
+from core.inbound.dispatch import AgentDispatcher
+from core.inbound.leases import SoleWorkerLeases
+from core.ports.workers import LeaseHolder
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from adapters.inmemory import InMemoryInbox
-from core.dispatch import AgentDispatcher
 from core.errors import StorageUnavailableError
-from tests.support.agents import Harness
+from core.inbound.dispatch import AgentDispatcher
+from tests.support.agents import Harness, fresh_agents
 from tests.support.scripted import ScriptedModel, call, say
 
 
@@ -69,8 +69,8 @@ async def test_replaying_a_finished_event_does_not_call_the_model_again() -> Non
 
 async def test_a_half_written_step_is_invisible_and_redone() -> None:
     model = ScriptedModel([say("first try"), say("second try")])
-    h = Harness(model)
-    h.runtime.agents = FlakyAgents(h.agents, fail_on=2)  # 1: creating the agent
+    flaky = FlakyAgents(fresh_agents(), fail_on=2)  # 1: creating the agent
+    h = Harness(model, agents=flaky)
     event = h.message("hello")
     try:
         await h.runtime.handle(event)
@@ -79,7 +79,7 @@ async def test_a_half_written_step_is_invisible_and_redone() -> None:
     assert h.sink.texts == [], "nothing is delivered before its step is stored"
     kept = await h.recall.range("agent-1", 0, 99)
     assert [m.content for m in kept] == ["hello"], "the message was kept before the model call"
-    h.runtime.agents = h.agents
+    flaky.fail_on = 0  # the database is back
     await h.runtime.handle(event)
     assert h.sink.texts == ["second try"]
     session = await h.runtime.session("agent-1")
@@ -140,7 +140,7 @@ async def test_an_event_queued_by_a_refill_and_a_local_submit_runs_once() -> Non
     """With peers, a worker refills its queue from the inbox before each turn; an event
     submitted here while another turn runs is in the local queue and in that refill, and
     runs once."""
-    from core.leases import SoleWorkerLeases
+    from core.inbound.leases import SoleWorkerLeases
 
     class Peers(SoleWorkerLeases):
         has_peers = True
@@ -189,8 +189,7 @@ class DyingSink:
 async def test_replies_stored_but_never_sent_go_out_before_the_next_event() -> None:
     model = ScriptedModel([say("About the interview: how did it go?")])
     inbox = InMemoryInbox()
-    h = Harness(model, inbox=inbox)
-    h.runtime.delivery.replies = DyingSink()
+    h = Harness(model, inbox=inbox, sink=DyingSink())
     early, later = h.message("one"), h.message("two")
     await inbox.put(early)
     try:
@@ -277,11 +276,12 @@ class BrokenAgents:
 
 
 async def test_an_event_that_fails_every_attempt_is_kept_and_the_person_told(caplog) -> None:
-    from core.agent_data import export_agent
+    from core.inbound.agent_data import export_agent
 
     inbox = InMemoryInbox()
-    h = Harness(ScriptedModel(default=say("never stored")), inbox=inbox)
-    h.runtime.agents = BrokenAgents(h.agents)
+    h = Harness(
+        ScriptedModel(default=say("never stored")), inbox=inbox, agents=BrokenAgents(fresh_agents())
+    )
     dispatcher = AgentDispatcher(
         h.runtime.handle,
         inbox=inbox,
@@ -314,20 +314,20 @@ async def test_an_event_that_fails_every_attempt_is_kept_and_the_person_told(cap
 async def test_a_failed_event_is_stored_unanswered_once_the_database_is_back() -> None:
     inbox = InMemoryInbox()
     model = ScriptedModel(default=say("Back."))
-    h = Harness(model, inbox=inbox)
     saves = {"left": 3}  # the three attempts fail; the give-up's save succeeds
+    stored = fresh_agents()
 
     class FailThrice:
         def __getattr__(self, name: str):
-            return getattr(h.agents, name)
+            return getattr(stored, name)
 
         async def save(self, state, expected_version):
             if expected_version is not None and saves["left"] > 0:
                 saves["left"] -= 1
                 raise StorageUnavailableError("timed out")
-            return await h.agents.save(state, expected_version)
+            return await stored.save(state, expected_version)
 
-    h.runtime.agents = FailThrice()
+    h = Harness(model, inbox=inbox, agents=FailThrice())
     dispatcher = AgentDispatcher(
         h.runtime.handle, inbox=inbox, forget=h.runtime.forget, give_up=h.runtime.give_up,
         retry_delay=0,
@@ -345,8 +345,8 @@ async def test_a_failed_event_is_stored_unanswered_once_the_database_is_back() -
 async def test_the_last_answer_is_searchable_exported_and_reloaded_before_the_next_one() -> None:
     """The last step's messages travel in the agent state until the next recall write: every
     reader of the log sees them all the same."""
-    from core.agent_data import export_agent
-    from core.commands import Command, CommandContext, CommandHandler
+    from core.inbound.agent_data import export_agent
+    from core.inbound.commands import Command, CommandContext, CommandHandler
 
     inbox = InMemoryInbox()
     h = Harness(ScriptedModel([say("The ferry leaves at 07:10.")]), inbox=inbox)

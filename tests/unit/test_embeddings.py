@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from adapters.openai_compatible.embeddings import OpenAICompatibleEmbedder
+from core.context.tokens import TokenCounter
 from core.errors import (
     ConfigurationError,
     ContextWindowExceededError,
@@ -31,7 +32,6 @@ from core.errors import (
     LLMResponseError,
     LLMUnavailableError,
 )
-from core.tokens import TokenCounter
 from tests.support.agents import Harness
 from tests.support.openai_server import Reply, ScriptedOpenAIServer, context_error, error_reply
 from tests.support.scripted import ScriptedModel, call, say

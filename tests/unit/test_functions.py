@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from core.agent import AgentSettings
 from core.records import Passage
+from core.turn.settings import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, say
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import count
 
-from core.agent import AgentSettings
-from core.commands import confirmation_code, parse_command
-from core.inbound import Attachment, IncomingMessage, PlatformPolicy, Sender, agent_key
+from core.inbound.commands import confirmation_code, parse_command
+from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy, Sender, agent_key
+from core.turn.settings import AgentSettings
 from tests.support.scripted import ScriptedModel, call, learns_tea_and_passport, say
 from tests.support.service import service
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from core.agent import AgentSettings
 from core.errors import LLMUnavailableError
 from core.records import RecallQuery
+from core.turn.settings import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, say
 
@@ -16,8 +16,8 @@ FILLER = "The quick brown fox jumps over the lazy dog near the river bank. " * 8
 
 def prompt_size(h: Harness, request) -> int:
     """Recount a request from scratch: tool schemas, every message, the reply priming."""
-    from core.context import tool_wire
-    from core.tokens import TOKENS_PER_REPLY
+    from core.context.layout import tool_wire
+    from core.context.tokens import TOKENS_PER_REPLY
 
     layout = h.runtime.layout
     tools = sum(h.counter.count_json(tool_wire(t)) + 8 for t in request.tools)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.agent import AgentSettings
+from core.turn.settings import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import ScriptedModel, call, say
 

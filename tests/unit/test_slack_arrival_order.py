@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 from adapters.slack_chat.handling import InboundHandler
-from adapters.slack_chat.tasks import TaskTracker
 from adapters.slack_chat.translate import BotIdentity
-from core.gateway import GatewayResult
+from core.inbound.gateway import GatewayResult
+from core.tasks import BackgroundTasks
 from tests.support.fakes.slack import FakeSlack
 
 BOT = BotIdentity(user_id="UBOT", name="pagemind", team_id="T1")
@@ -44,7 +44,7 @@ async def test_a_channels_messages_reach_the_gateway_in_arrival_order() -> None:
         gateway=gateway,  # type: ignore[arg-type]
         outbound=None,  # type: ignore[arg-type]
         users=SlowFirstLookup(),  # type: ignore[arg-type]
-        tasks=TaskTracker(),
+        tasks=BackgroundTasks(),
         slash_command="/pagemind",
     )
     bodies = [

@@ -6,7 +6,7 @@ import math
 import random
 
 from adapters.text_index import TermIndex, search_indexes
-from core.ranking import K1, B, query_terms, terms
+from core.search.ranking import K1, B, query_terms, terms
 
 WORDS = "boat harbour ferry lisbon porto train ticket noon evening cat garden rain".split()
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from core.tokens import TokenCounter
+from core.context.tokens import TokenCounter
 
 SAMPLES = [
     "hello world",

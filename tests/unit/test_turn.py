@@ -52,7 +52,9 @@ async def test_chain_is_capped_and_the_agent_is_told() -> None:
     model = ScriptedModel(default=call("archival_memory_search", query="x", request_heartbeat=True))
     h = Harness(
         model,
-        settings=__import__("core.agent", fromlist=["AgentSettings"]).AgentSettings(max_steps=4),
+        settings=__import__("core.turn.settings", fromlist=["AgentSettings"]).AgentSettings(
+            max_steps=4
+        ),
     )
     outcome = await h.send("loop forever")
     assert outcome.steps == 4 and len(model.requests) == 4
@@ -213,8 +215,8 @@ async def test_every_call_sends_the_tool_schemas_and_records_usage() -> None:
 
 
 async def test_duplicate_tool_call_ids_are_made_unique() -> None:
-    from core.llm import ChatResponse
     from core.messages import ToolCall
+    from core.ports.model import ChatResponse
 
     dup = ChatResponse(
         content=None,
@@ -237,7 +239,7 @@ async def test_duplicate_tool_call_ids_are_made_unique() -> None:
 
 
 async def test_context_length_error_flushes_and_retries() -> None:
-    from core.agent import AgentSettings
+    from core.turn.settings import AgentSettings
 
     model = ScriptedModel([say(f"reply {i}") for i in range(5)], summaries=["they chatted"])
     h = Harness(model, settings=AgentSettings(context_window=8000, reply_tokens=500))

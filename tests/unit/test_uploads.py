@@ -10,7 +10,7 @@ from adapters.documents import parse_document
 from core.errors import UploadError
 from core.events import Address
 from core.records import ArchivalQuery
-from core.uploads import UploadPipeline, UploadSettings
+from core.uploads.pipeline import UploadPipeline, UploadSettings
 from tests.support.agents import Harness
 from tests.support.files import (
     docx_bytes,
@@ -276,8 +276,8 @@ async def test_upload_errors_are_user_facing() -> None:
 
 
 async def test_a_chat_upload_that_fails_midway_says_so_and_keeps_nothing() -> None:
-    from core.inbound import Attachment, IncomingMessage, Sender
-    from core.uploads import PlatformUploads
+    from core.inbound.messages import Attachment, IncomingMessage, Sender
+    from core.uploads.platform import PlatformUploads
 
     class Dying:
         name = "dies"

@@ -1,0 +1,1 @@
+"""Ranking shared by every store: the same terms and arithmetic give the same results."""
