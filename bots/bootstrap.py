@@ -21,9 +21,10 @@ from core.clock import SystemClock, zone
 from core.context import PromptTexts
 from core.dispatch import AgentDispatcher
 from core.errors import ConfigurationError, LeaseLostError
-from core.events import Event, TimerFired
+from core.events import Event, OperatorChangeRequested, TimerFired
 from core.inbound import is_group_agent
 from core.llm import ChatModel
+from core.operator.changes import ChangeApplier
 from core.ports import Embedder, ReplySink, TurnObserver
 from core.records import AgentState
 from core.tasks import BackgroundTasks
@@ -187,7 +188,12 @@ async def build_service(
             # After every setting that needs no network is checked: one call, one clear line.
             await llm.check()
 
+        changes = ChangeApplier(storage.agents, fence=_fence(storage), forget=runtime.forget)
+
         async def handle(event: Event) -> TurnOutcome:
+            if isinstance(event, OperatorChangeRequested):  # no model call, no message
+                await changes.apply(event)
+                return TurnOutcome(event.event_id, 0)
             outcome = await runtime.handle(event)
             if isinstance(event, TimerFired):
                 await storage.checkins.record_tokens(
@@ -201,7 +207,7 @@ async def build_service(
             leases=storage.leases,
             signals=storage.signals,
             forget=runtime.forget,
-            give_up=runtime.give_up,
+            give_up=_give_up(runtime),
             max_concurrent_turns=settings.max_concurrent_turns,
             poll_interval=settings.inbox_poll_seconds,
             inbox_retention=timedelta(days=settings.inbox_retention_days),
@@ -270,6 +276,17 @@ def default_checkin(
         )
 
     return create
+
+
+def _give_up(runtime: AgentRuntime) -> Callable[[Event, str], Awaitable[None]]:
+    """An event that failed every attempt: the person is told, unless it was an operator's
+    change (the operator's request already answered with the failure)."""
+
+    async def give_up(event: Event, error: str) -> None:
+        if not isinstance(event, OperatorChangeRequested):
+            await runtime.give_up(event, error)
+
+    return give_up
 
 
 def _fence(storage: Storage) -> Callable[[str], None]:

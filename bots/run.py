@@ -16,21 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bots.api import serve_api
 from bots.bootstrap import Service, build_service
 from bots.stopping import StopSignals, finish_turns
+from bots.uploads import upload_pipeline
 from config.platforms import DiscordSettings, PlatformSettings, SlackSettings, TelegramSettings
 from config.settings import Settings
 from core.commands import CommandHandler
-from core.documents import DocumentParser
-from core.errors import ConfigurationError
 from core.gateway import Gateway, ReplyRouter
 from core.inbound import PlatformPolicy
 from core.ports import PlatformFiles, ReplySink
-from core.uploads import PlatformUploads, UploadPipeline, UploadSettings
+from core.uploads import PlatformUploads, UploadPipeline
 
 log = logging.getLogger(__name__)
 
-NO_PLATFORM = """No chat platform is configured. Set the credentials of at least one:
+NO_PLATFORM = """No chat platform is configured: serving the operator API only. To run bots, set
+the credentials of at least one:
   Telegram: PAGEMIND_TELEGRAM_TOKEN
   Slack:    PAGEMIND_SLACK_BOT_TOKEN and PAGEMIND_SLACK_APP_TOKEN (Socket Mode),
             or PAGEMIND_SLACK_BOT_TOKEN, PAGEMIND_SLACK_SIGNING_SECRET and PAGEMIND_SLACK_MODE=http
@@ -107,11 +108,11 @@ REPLY_LIMITS = {"telegram": 4096, "slack": 4000, "discord": 2000}
 async def run(settings: Settings, stop: StopSignals | None = None) -> int:
     """Run until a stop signal; returns the exit code (see ``bots.stopping``)."""
     platforms = configured_platforms()
-    if not platforms:
-        raise ConfigurationError(NO_PLATFORM)
     stop = stop or StopSignals().install()
     replies = ReplyRouter()
-    async with build_service(settings, replies=replies) as svc:
+    async with build_service(settings, replies=replies) as svc, serve_api(svc) as api:
+        if not platforms:
+            log.warning("%s", NO_PLATFORM)
         gateway, pipeline = _front_door(svc, platforms)
         started: list[PlatformAdapter] = []
         intakes: list[PlatformUploads] = []
@@ -129,10 +130,11 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
                 log.info("%s: started", platform.name)
             log.info(
                 "Pagemind is running: %s; storage %s",
-                ", ".join(p.name for p in platforms),
+                ", ".join([*(p.name for p in platforms), f"the operator API at {api.url}"]),
                 svc.storage.description,
             )
             await stop.requested.wait()
+            api.stop()  # no new requests; those under way finish
             grace = settings.shutdown_grace_seconds
             log.info("stopping: finishing the turns under way (up to %.0f s)", grace)
             deadline = asyncio.get_running_loop().time() + grace
@@ -144,6 +146,7 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
                 async with asyncio.timeout_at(deadline):
                     for intake in intakes:
                         await intake.join()
+                    await api.uploads.join()
             except TimeoutError:
                 log.warning("grace period over: stopping the uploads still running")
         finally:
@@ -180,22 +183,4 @@ def _front_door(svc: Service, platforms: list[Platform]) -> tuple[Gateway, Uploa
     )
     policies = {p.name: policy_for(p.settings, REPLY_LIMITS[p.name]) for p in platforms}
     gateway = Gateway(dispatcher=svc.dispatcher, commands=commands, policies=policies)
-    pipeline = UploadPipeline(
-        archival=storage.archival,
-        parser=_parser(),
-        counter=svc.counter,
-        clock=svc.clock,
-        notify=svc.dispatcher.submit,
-        embedder=svc.embedder,
-        settings=UploadSettings(
-            max_bytes=int(svc.settings.max_upload_mb * 2**20),
-            stale_after=svc.settings.upload_stale_seconds,
-        ),
-    )
-    return gateway, pipeline
-
-
-def _parser() -> DocumentParser:
-    from adapters.documents import parse_document
-
-    return parse_document
+    return gateway, upload_pipeline(svc)

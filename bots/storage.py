@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapters.inmemory import (
     InMemoryAgentStore,
@@ -14,8 +14,15 @@ from adapters.inmemory import (
     InMemoryInbox,
     InMemoryRecallStore,
 )
+from adapters.inmemory.operator import (
+    InMemoryApiKeyStore,
+    InMemoryAuditLog,
+    InMemoryUploadJobStore,
+)
 from adapters.mongo.agents import MongoAgentStore
+from adapters.mongo.api_keys import MongoApiKeyStore
 from adapters.mongo.archival import MongoArchivalStore
+from adapters.mongo.audit import MongoAuditLog
 from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection, redact
 from adapters.mongo.doorbell import Doorbell
@@ -25,9 +32,11 @@ from adapters.mongo.leases import MongoLeases
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
+from adapters.mongo.upload_jobs import MongoUploadJobStore
 from config.settings import Settings
 from core.checkins import CheckinStore
 from core.leases import NoSignals, SoleWorkerLeases
+from core.operator.ports import ApiKeyStore, AuditLog, UploadJobStore
 from core.ports import AgentStore, ArchivalStore, Clock, Inbox, InboxSignals, Leases, RecallStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,10 @@ class Storage:
     checkins: CheckinStore
     description: str
     signals: InboxSignals
+    # the operator API's stores (in memory: gone with the process, keys included)
+    api_keys: ApiKeyStore = field(default_factory=InMemoryApiKeyStore)
+    audit: AuditLog = field(default_factory=InMemoryAuditLog)
+    upload_jobs: UploadJobStore = field(default_factory=InMemoryUploadJobStore)
 
 
 async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) -> Storage:
@@ -92,4 +105,7 @@ async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) 
         MongoCheckinStore(connection),
         where,
         signals,
+        MongoApiKeyStore(connection),
+        MongoAuditLog(connection),
+        MongoUploadJobStore(connection),
     )
