@@ -288,7 +288,10 @@ async def test_an_upload_is_a_job_whose_progress_can_be_polled(live: LiveApi) ->
 
 
 async def _until(check) -> None:  # type: ignore[no-untyped-def]
-    while not await check():
+    """Poll a condition that another task makes true (no event to wait on: a store)."""
+    for _ in range(10_000):
+        if await check():
+            return
         await asyncio.sleep(0.05)
 
 
