@@ -4,6 +4,7 @@ service uses; every creation and revocation is in the audit log, by "pagemind ke
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -22,8 +23,8 @@ IN_MEMORY = (
 )
 
 
-def _stamp(moment: object) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if hasattr(moment, "strftime") else "-"
+def _stamp(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
 async def _open(settings: Settings, stack: AsyncExitStack) -> tuple[ApiKeys, Audit]:
