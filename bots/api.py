@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from adapters.http_api import ApiSettings, create_app
+from adapters.inmemory.operator import InMemoryAgentDirectory
 from bots.bootstrap import Service
 from bots.uploads import upload_pipeline
 from core.errors import ConfigurationError
@@ -54,7 +55,10 @@ def operator_services(svc: Service) -> OperatorServices:
         keys=ApiKeys(storage.api_keys, clock),
         audit=audit,
         agents=AgentDirectory(
-            storage.agents, storage.archival, global_budget=settings.daily_token_budget
+            storage.agents,
+            storage.archival,
+            storage.directory or InMemoryAgentDirectory(storage.agents),
+            global_budget=settings.daily_token_budget,
         ),
         changes=ChangeRequests(
             agents=storage.agents,
@@ -135,7 +139,9 @@ class RunningApi:
 def listening_socket(host: str, port: int) -> socket.socket:
     """Bound here, so a port in use is one clear configuration error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so (without it
+    # every response waits ~40 ms for a delayed ACK)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

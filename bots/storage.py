@@ -15,6 +15,7 @@ from adapters.inmemory import (
     InMemoryRecallStore,
 )
 from adapters.inmemory.operator import (
+    InMemoryAgentDirectory,
     InMemoryApiKeyStore,
     InMemoryAuditLog,
     InMemoryUploadJobStore,
@@ -25,6 +26,7 @@ from adapters.mongo.archival import MongoArchivalStore
 from adapters.mongo.audit import MongoAuditLog
 from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection, redact
+from adapters.mongo.directory import MongoAgentDirectory
 from adapters.mongo.doorbell import Doorbell
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.inbox import MongoInbox
@@ -36,7 +38,7 @@ from adapters.mongo.upload_jobs import MongoUploadJobStore
 from config.settings import Settings
 from core.checkins import CheckinStore
 from core.leases import NoSignals, SoleWorkerLeases
-from core.operator.ports import ApiKeyStore, AuditLog, UploadJobStore
+from core.operator.ports import AgentDirectoryStore, ApiKeyStore, AuditLog, UploadJobStore
 from core.ports import AgentStore, ArchivalStore, Clock, Inbox, InboxSignals, Leases, RecallStore
 
 log = logging.getLogger(__name__)
@@ -56,13 +58,15 @@ class Storage:
     api_keys: ApiKeyStore = field(default_factory=InMemoryApiKeyStore)
     audit: AuditLog = field(default_factory=InMemoryAuditLog)
     upload_jobs: UploadJobStore = field(default_factory=InMemoryUploadJobStore)
+    directory: AgentDirectoryStore | None = None  # agents in key order (the API lists them)
 
 
 async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) -> Storage:
     """Open the configured stores; everything opened is closed when ``stack`` unwinds."""
     if settings.storage == "memory":
+        agents = InMemoryAgentStore()
         return Storage(
-            InMemoryAgentStore(),
+            agents,
             InMemoryRecallStore(),
             InMemoryArchivalStore(),
             InMemoryInbox(),
@@ -70,6 +74,7 @@ async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) 
             InMemoryCheckinStore(),
             "in memory (nothing is kept after exit)",
             NoSignals(),
+            directory=InMemoryAgentDirectory(agents),
         )
     if settings.mongodb_uri is not None:
         uri = settings.mongodb_uri.get_secret_value()
@@ -108,4 +113,5 @@ async def open_storage(settings: Settings, clock: Clock, stack: AsyncExitStack) 
         MongoApiKeyStore(connection),
         MongoAuditLog(connection),
         MongoUploadJobStore(connection),
+        MongoAgentDirectory(connection),
     )

@@ -19,6 +19,7 @@ MODULES = [
     "adapters/mongo/api_keys.py",
     "adapters/mongo/audit.py",
     "adapters/mongo/upload_jobs.py",
+    "adapters/mongo/directory.py",
 ]
 
 

@@ -5,10 +5,31 @@ server in one process (the API tests do), or use MongoDB."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import datetime
 
 from core.errors import ConcurrentUpdateError
 from core.operator.records import ApiKey, AuditEntry, UploadJob
+from core.ports import AgentStore
+from core.records import AgentState
+
+
+class InMemoryAgentDirectory:
+    """The agents of an agent store, in key order (in memory: read from the store itself)."""
+
+    def __init__(self, agents: AgentStore) -> None:
+        self._agents = agents
+
+    async def keys_after(self, key: str | None, limit: int, prefix: str = "") -> list[str]:
+        keys = await self._agents.list_keys()  # sorted
+        start = bisect_right(keys, key) if key is not None else 0
+        found = [k for k in keys[start:] if k.startswith(prefix)]
+        return found[:limit]
+
+    async def states(self, keys: Sequence[str]) -> list[AgentState]:
+        found = [await self._agents.load(key) for key in keys]
+        return [state for state in found if state is not None]
 
 
 class InMemoryApiKeyStore:

@@ -18,11 +18,13 @@ from datetime import datetime
 from core.memory import MemoryBlock
 from core.operator.errors import NotFoundError
 from core.operator.paging import Listing, check_limit, decode, encode
+from core.operator.ports import AgentDirectoryStore
 from core.ports import AgentStore, ArchivalStore
 from core.records import AgentState
 
 KIND = "agents"
 SCOPES = ("user", "channel", "thread")
+MAX_SLICE = 5000  # agents read at once while a selective filter fills a page
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,15 @@ class AgentDetail:
     summary_upto_seq: int
 
 
+def _prefix(query: AgentFilter) -> str:
+    """The keys a filter can match all start with this (a platform's, or its scope's)."""
+    if query.platform is None:
+        return ""
+    if query.scope in ("channel", "thread"):
+        return f"{query.platform}:{query.scope}:"
+    return f"{query.platform}:"
+
+
 def platform_of(key: str) -> str:
     return key.split(":", 1)[0]
 
@@ -85,10 +96,12 @@ class AgentDirectory:
         self,
         agents: AgentStore,
         archival: ArchivalStore,
+        store: AgentDirectoryStore,
         *,
         global_budget: int | None,
     ) -> None:
         self.agents = agents
+        self.store = store
         self.archival = archival
         self.global_budget = global_budget
 
@@ -97,20 +110,21 @@ class AgentDirectory:
     ) -> Listing[AgentSummary]:
         after = decode(KIND, cursor)
         check_limit(limit)
-        keys = await self.agents.list_keys()
         start = str(after[0]) if after else None
+        prefix = _prefix(query)
         found: list[AgentSummary] = []
-        for key in sorted(keys):
-            if start is not None and key <= start:
-                continue
-            if not self._key_matches(key, query):
-                continue
-            state = await self.agents.load(key)
-            if state is None or not self._state_matches(state, query):
-                continue
-            found.append(self.summary(state, today))
-            if len(found) > limit:
+        size = limit + 1
+        while len(found) <= limit:
+            # a slice of keys at a time, filtered on the key, then their states at once;
+            # slices grow while a filter leaves pages short
+            keys = await self.store.keys_after(start, size, prefix)
+            wanted = [key for key in keys if self._key_matches(key, query)]
+            for state in await self.store.states(wanted):
+                if self._state_matches(state, query):
+                    found.append(self.summary(state, today))
+            if len(keys) < size:
                 break
+            start, size = keys[-1], min(size * 4, MAX_SLICE)
         shown = tuple(found[:limit])
         more = len(found) > limit
         return Listing(shown, encode(KIND, (shown[-1].key,)) if more and shown else None)

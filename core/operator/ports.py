@@ -7,10 +7,26 @@ contract suite (``tests/contracts/test_operator_stores.py``) runs on both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
 from core.operator.records import ApiKey, AuditEntry, UploadJob
+from core.records import AgentState
+
+
+class AgentDirectoryStore(Protocol):
+    """The agents in key order, a slice at a time (the directory pages through them without
+    reading every key, and reads a slice's states in one round trip)."""
+
+    async def keys_after(self, key: str | None, limit: int, prefix: str = "") -> list[str]:
+        """At most ``limit`` agent keys above ``key`` (all when None) that start with
+        ``prefix``, in ascending order."""
+        ...
+
+    async def states(self, keys: Sequence[str]) -> list[AgentState]:
+        """The states of these agents, in the order given (an unknown key: left out)."""
+        ...
 
 
 class ApiKeyStore(Protocol):

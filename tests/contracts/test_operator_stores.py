@@ -23,11 +23,13 @@ from adapters.mongo.connection import MongoConnection
 from adapters.mongo.schema import ensure_indexes
 from adapters.mongo.upload_jobs import MongoUploadJobStore
 from core.errors import ConcurrentUpdateError
+from core.memory import WorkingContext
 from core.operator.audit import Audit
 from core.operator.errors import InvalidRequestError, NotFoundError, UnauthorizedError
 from core.operator.keys import ApiKeys, Caller
 from core.operator.records import UploadJob
-from tests.contracts.conftest import BACKENDS
+from core.records import AgentState
+from tests.contracts.conftest import BACKENDS, Stores
 from tests.support.agents import ManualClock
 from tests.support.mongo import REAL_MONGODB_ENV
 
@@ -193,3 +195,31 @@ async def test_an_upload_job_is_replaced_whole(ops: OperatorStores) -> None:
     await ops.jobs.put(later)
     assert await ops.jobs.get("j1") == later
     assert await ops.jobs.get("nope") is None
+
+
+async def test_the_directory_reads_agents_in_key_order_by_slices(stores: Stores) -> None:
+    from adapters.inmemory.operator import InMemoryAgentDirectory
+    from adapters.mongo.directory import MongoAgentDirectory
+
+    directory = (
+        MongoAgentDirectory(stores.connection)
+        if stores.connection is not None
+        else InMemoryAgentDirectory(stores.agents)
+    )
+    keys = ["discord:user:1", "slack:channel:T:C", "slack:user:T:U", "telegram:user:1",
+            "telegram:user:2", "telegram:user:3"]  # fmt: skip
+    for key in reversed(keys):
+        now = stores.clock.now()
+        await stores.agents.save(
+            AgentState(agent_key=key, memory=WorkingContext(), created_at=now, updated_at=now),
+            None,
+        )
+    assert await directory.keys_after(None, 100) == keys
+    assert await directory.keys_after("slack:channel:T:C", 2) == keys[2:4]
+    assert await directory.keys_after(None, 10, "slack:") == keys[1:3]
+    assert await directory.keys_after("slack:channel:T:C", 10, "slack:") == keys[2:3]
+    assert await directory.keys_after("a", 10, "telegram:") == keys[3:]
+    assert await directory.keys_after("zz", 10) == []
+    found = await directory.states(["telegram:user:2", "nobody", "discord:user:1"])
+    assert [s.agent_key for s in found] == ["telegram:user:2", "discord:user:1"]
+    assert await directory.states([]) == []
