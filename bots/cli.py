@@ -188,6 +188,52 @@ def ingest_command(
         raise typer.Exit(1)
 
 
+keys_app = typer.Typer(
+    help="The operator API's keys: 'pagemind keys' lists them; create and revoke.",
+    invoke_without_command=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.callback()
+def keys_list(ctx: typer.Context) -> None:
+    """List the keys: id, name, role, created, last used, revoked."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bots.keys import show
+
+    settings = settings_or_exit()
+    setup_logging("WARNING")
+    run_reporting_errors(show(settings, Console()))
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the key.")],
+    role: Annotated[str, typer.Option("--role", help="admin (reads and writes) or viewer.")],
+) -> None:
+    """Create a key and print it (once: only its hash is kept)."""
+    from bots.keys import create
+
+    if role not in ("admin", "viewer"):
+        raise fail(f"--role is admin or viewer, not {role!r}")
+    settings = settings_or_exit()
+    setup_logging("WARNING")
+    run_reporting_errors(create(settings, name, role, Console()))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (pagemind keys).")],
+) -> None:
+    """Revoke a key: every request with it is refused from now on."""
+    from bots.keys import revoke
+
+    settings = settings_or_exit()
+    setup_logging("WARNING")
+    run_reporting_errors(revoke(settings, key_id, Console()))
+
+
 def _skip_check(skip: bool) -> dict[str, object]:
     """The flag only ever turns the check off (PAGEMIND_LLM_CHECK=false does too)."""
     return {"llm_check": False} if skip else {}

@@ -13,7 +13,8 @@ from core.inbound.gateway import Gateway
 from core.inbound.messages import PlatformPolicy
 from core.ports import PlatformFiles, ReplySink
 
-NO_PLATFORM = """No chat platform is configured. Set the credentials of at least one:
+NO_PLATFORM = """No chat platform is configured: serving the operator API only. To run bots, set
+the credentials of at least one:
   Telegram: PAGEMIND_TELEGRAM_TOKEN
   Slack:    PAGEMIND_SLACK_BOT_TOKEN and PAGEMIND_SLACK_APP_TOKEN (Socket Mode),
             or PAGEMIND_SLACK_BOT_TOKEN, PAGEMIND_SLACK_SIGNING_SECRET and PAGEMIND_SLACK_MODE=http

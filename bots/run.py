@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bots.api import serve_api
 from bots.bootstrap import bootstrap
 from bots.platforms import NO_PLATFORM, PlatformAdapter, configured_platforms, policy_for
 from bots.stopping import StopSignals, finish_turns
 from config.settings import Settings
-from core.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,11 @@ log = logging.getLogger(__name__)
 async def run(settings: Settings, stop: StopSignals | None = None) -> int:
     """Run until a stop signal; returns the exit code (see ``bots.stopping``)."""
     platforms = configured_platforms()
-    if not platforms:
-        raise ConfigurationError(NO_PLATFORM)
     stop = stop or StopSignals().install()
     policies = {p.name: policy_for(p.settings) for p in platforms}
-    async with bootstrap(settings, policies=policies) as svc:
+    async with bootstrap(settings, policies=policies) as svc, serve_api(svc) as api:
+        if not platforms:
+            log.warning("%s", NO_PLATFORM)
         started: list[PlatformAdapter] = []
         try:
             for platform in platforms:
@@ -40,10 +40,11 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
                 log.info("%s: started", platform.name)
             log.info(
                 "Pagemind is running: %s; storage %s",
-                ", ".join(p.name for p in platforms),
+                ", ".join([*(p.name for p in platforms), f"the operator API at {api.url}"]),
                 svc.storage.description,
             )
             await stop.requested.wait()
+            api.stop()  # no new requests; those under way finish
             grace = settings.shutdown_grace_seconds
             log.info("stopping: finishing the turns under way (up to %.0f s)", grace)
             deadline = asyncio.get_running_loop().time() + grace
@@ -54,6 +55,7 @@ async def run(settings: Settings, stop: StopSignals | None = None) -> int:
             try:
                 async with asyncio.timeout_at(deadline):
                     await svc.intakes.join()
+                    await api.uploads.join()
             except TimeoutError:
                 log.warning("grace period over: stopping the uploads still running")
         finally:

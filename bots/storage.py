@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pymongo.monitoring import CommandListener
 
@@ -21,10 +21,19 @@ from adapters.inmemory import (
     InMemoryInbox,
     InMemoryRecallStore,
 )
+from adapters.inmemory.operator import (
+    InMemoryAgentDirectory,
+    InMemoryApiKeyStore,
+    InMemoryAuditLog,
+    InMemoryUploadJobStore,
+)
 from adapters.mongo.agents import MongoAgentStore
+from adapters.mongo.api_keys import MongoApiKeyStore
 from adapters.mongo.archival import MongoArchivalStore
+from adapters.mongo.audit import MongoAuditLog
 from adapters.mongo.checkins import MongoCheckinStore
 from adapters.mongo.connection import MongoConnection, redact
+from adapters.mongo.directory import MongoAgentDirectory
 from adapters.mongo.doorbell import Doorbell
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.inbox import MongoInbox
@@ -32,8 +41,10 @@ from adapters.mongo.leases import MongoLeases
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
+from adapters.mongo.upload_jobs import MongoUploadJobStore
 from config.settings import Settings
 from core.inbound.leases import NoSignals, SoleWorkerLeases
+from core.operator.ports import AgentDirectoryStore, ApiKeyStore, AuditLog, UploadJobStore
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -59,12 +70,18 @@ class Storage:
     checkins: CheckinStore
     description: str
     signals: InboxSignals
+    # the operator API's stores (in memory: gone with the process, keys included)
+    api_keys: ApiKeyStore = field(default_factory=InMemoryApiKeyStore)
+    audit: AuditLog = field(default_factory=InMemoryAuditLog)
+    upload_jobs: UploadJobStore = field(default_factory=InMemoryUploadJobStore)
+    directory: AgentDirectoryStore | None = None  # agents in key order (the API lists them)
 
 
 def memory_storage() -> Storage:
     """Every store in this process's memory (gone on exit); one worker, no signals."""
+    agents = InMemoryAgentStore()
     return Storage(
-        InMemoryAgentStore(),
+        agents,
         InMemoryRecallStore(),
         InMemoryArchivalStore(),
         InMemoryInbox(),
@@ -72,6 +89,7 @@ def memory_storage() -> Storage:
         InMemoryCheckinStore(),
         "in memory (nothing is kept after exit)",
         NoSignals(),
+        directory=InMemoryAgentDirectory(agents),
     )
 
 
@@ -109,6 +127,10 @@ def mongo_storage(
         MongoCheckinStore(connection),
         where,
         MongoInboxSignals(connection, leases, change_streams=change_streams),
+        MongoApiKeyStore(connection),
+        MongoAuditLog(connection),
+        MongoUploadJobStore(connection),
+        MongoAgentDirectory(connection),
     )
 
 

@@ -26,6 +26,7 @@ LIBRARIES = (
     "discord",
     "aiohttp.access",
     "apscheduler",
+    "uvicorn",  # the access log: client addresses and paths (never headers, so never a key)
 )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_path
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "PAGEMIND_"
@@ -21,6 +21,14 @@ _LARGE_CONTEXT_MODELS = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o
 
 class SettingsError(Exception):
     """A setting is missing or invalid; the message names the variable to set."""
+
+
+class ModelPrice(BaseModel):
+    """A model's price per million tokens."""
+
+    prompt: float = Field(ge=0)
+    completion: float = Field(ge=0)
+    cached_prompt: float | None = Field(None, ge=0)  # the prompt price when not given
 
 
 class Settings(BaseSettings):
@@ -88,6 +96,16 @@ class Settings(BaseSettings):
     # --- uploads -------------------------------------------------------------------------
     max_upload_mb: float = Field(20.0, gt=0)
     upload_stale_seconds: float = Field(180.0, gt=0)  # a load silent this long is dead
+
+    # --- the operator API (served by ``pagemind run``) ---------------------------------------
+    api_listen: str = "127.0.0.1"  # 0.0.0.0 to reach it from other machines (put TLS in front)
+    api_port: int = Field(8080, ge=0, le=65535)  # 0: any free port (the log says which)
+    api_max_body_kb: int = Field(1024, ge=1)  # JSON bodies; uploads: MAX_UPLOAD_MB
+    api_requests_per_minute: int = Field(600, ge=1)  # per key and process
+    api_write_wait_seconds: float = Field(30.0, gt=0)  # a change waits this long for its agent
+    # USD (or any currency) per million tokens, per model: {"gpt-4o-mini": {"prompt": 0.15,
+    # "cached_prompt": 0.075, "completion": 0.6}}; usage shows no cost for a model not listed
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     # --- running ---------------------------------------------------------------------------
     max_concurrent_turns: int = Field(8, ge=1)

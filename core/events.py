@@ -78,8 +78,39 @@ class UploadCompleted(_Event):
     detail: str = ""
 
 
+class SetDailyBudget(BaseModel):
+    """Give the agent its own daily token budget (``tokens``), or with None follow the
+    operator's global one again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["set_daily_budget"] = "set_daily_budget"
+    tokens: int | None = Field(None, ge=1)
+
+
+# What an operator can change in an agent's state through its inbox. A union, discriminated
+# by ``kind``, once there is more than one (memory edits, pause and resume come next).
+OperatorChange = SetDailyBudget
+
+
+class OperatorChangeRequested(_Event):
+    """An operator (an API key) asked to change the agent's state. Its worker applies it in
+    order with the agent's other events, never calling the model, and stores the outcome
+    in the state (``AgentState.operator_outcomes``) with the change itself."""
+
+    kind: Literal["operator_change"] = "operator_change"
+    change: OperatorChange
+    key_id: str
+    key_name: str
+
+
 Event = Annotated[
-    UserMessageReceived | SystemAlertRaised | HeartbeatRequested | TimerFired | UploadCompleted,
+    UserMessageReceived
+    | SystemAlertRaised
+    | HeartbeatRequested
+    | TimerFired
+    | UploadCompleted
+    | OperatorChangeRequested,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from core.context.memory import WorkingContext
 from core.events import Address, Event, SendReply
@@ -37,6 +37,41 @@ class TokenUsage(BaseModel):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+class DayUsage(NamedTuple):
+    """One UTC day's tokens (a JSON array when stored: a year of days stays small)."""
+
+    day: str
+    calls: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+
+    def plus(self, usage: TokenUsage) -> DayUsage:
+        return DayUsage(
+            self.day,
+            self.calls + usage.calls,
+            self.prompt_tokens + usage.prompt_tokens,
+            self.cached_tokens + usage.cached_tokens,
+            self.completion_tokens + usage.completion_tokens,
+        )
+
+
+USAGE_HISTORY_DAYS = 400  # days of per-day usage an agent keeps (days with no call: none)
+OPERATOR_OUTCOMES = 32  # outcomes of operator changes an agent keeps (for replays and waits)
+
+
+class OperatorOutcome(BaseModel):
+    """What became of an operator's change (``OperatorChangeRequested``): stored with the
+    change, so a replayed event finds it and changes nothing twice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    status: Literal["applied", "refused"]
+    message: str = ""
+    current: int | None = None  # a refused edit's current version
 
 
 class AgentState(BaseModel):
@@ -75,8 +110,20 @@ class AgentState(BaseModel):
     usage_day: str = ""
     usage_today: TokenUsage = TokenUsage()
     usage_total: TokenUsage = TokenUsage()
+    usage_days: tuple[DayUsage, ...] = ()  # oldest first, at most USAGE_HISTORY_DAYS
+    daily_token_budget: int | None = None  # the operator's budget for this agent, if any
+    operator_outcomes: tuple[OperatorOutcome, ...] = ()  # newest last
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _history_from_one_day(cls, data: Any) -> Any:
+        """A state stored before the per-day history starts it with the day it kept."""
+        if isinstance(data, dict) and "usage_days" not in data and data.get("usage_day"):
+            today = TokenUsage.model_validate(data.get("usage_today") or {})
+            data = {**data, "usage_days": [DayUsage(data["usage_day"]).plus(today)]}
+        return data
 
     @property
     def prompt_memory(self) -> WorkingContext:
@@ -86,11 +133,17 @@ class AgentState(BaseModel):
     def with_usage(self, usage: TokenUsage, day: str) -> AgentState:
         """This state with ``usage`` added to today's and the lifetime totals."""
         today = self.usage_today if self.usage_day == day else TokenUsage()
+        days = self.usage_days
+        if days and days[-1].day == day:
+            days = (*days[:-1], days[-1].plus(usage))
+        else:
+            days = (*days, DayUsage(day).plus(usage))[-USAGE_HISTORY_DAYS:]
         return self.model_copy(
             update={
                 "usage_day": day,
                 "usage_today": today.plus(usage),
                 "usage_total": self.usage_total.plus(usage),
+                "usage_days": days,
             }
         )
 
@@ -175,3 +228,4 @@ class Page(Generic[T]):
     offset: int = 0
     limit: int = 5
     exact_total: bool = True
+    scores: tuple[float, ...] = ()  # per item, when the store ranks (``core.ranking.scores``)

@@ -27,7 +27,14 @@ from core.records import (
     Passage,
     RecallQuery,
 )
-from core.search.ranking import fuse, lexical_depth, message_terms, passage_terms, query_terms
+from core.search.ranking import (
+    fuse,
+    lexical_depth,
+    message_terms,
+    passage_terms,
+    query_terms,
+    scores,
+)
 
 
 class InMemoryAgentStore:
@@ -237,8 +244,10 @@ class InMemoryArchivalStore:
             )
         lexical = [pid for pid, _ in found.ranked]
         ranked, total, exact = fuse(lexical, found.total, semantic, depth)
-        items = tuple(passages[i] for i in ranked[query.offset : query.offset + query.limit])
-        return Page(items, total, query.offset, query.limit, exact_total=exact)
+        shown = ranked[query.offset : query.offset + query.limit]
+        items = tuple(passages[i] for i in shown)
+        rated = scores(shown, found.ranked, semantic)
+        return Page(items, total, query.offset, query.limit, exact_total=exact, scores=rated)
 
     async def count(self, agent_key: str) -> int:
         return len(self._passages.get(agent_key, {}))

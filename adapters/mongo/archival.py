@@ -37,7 +37,7 @@ from adapters.mongo.passage_index import VISIBLE, PassageIndex, span
 from adapters.text_index import Ranked
 from core.ports.uploads import DocumentStatus
 from core.records import ArchivalQuery, ArchivalSource, Page, Passage
-from core.search.ranking import fuse, lexical_depth, query_terms
+from core.search.ranking import fuse, lexical_depth, query_terms, scores
 
 PASSAGES = "passages"
 COUNTERS = "archival_counters"
@@ -96,8 +96,10 @@ class MongoArchivalStore:
             if page:  # by _id: nx-27017 scans the collection for an $in over another field
                 ids = [doc_id(agent_key, held.pids[n]) for n in page if n in held.pids]
                 docs = {d["n"]: d async for d in self._passages.find({"_id": {"$in": ids}})}
-        items = tuple(passage_from_doc(docs[p]) for p in page if p in docs)
-        return Page(items, total, query.offset, query.limit, exact_total=exact)
+        shown = [p for p in page if p in docs]
+        items = tuple(passage_from_doc(docs[p]) for p in shown)
+        rated = scores(shown, found.ranked, semantic)
+        return Page(items, total, query.offset, query.limit, exact_total=exact, scores=rated)
 
     async def count(self, agent_key: str) -> int:
         with translated(self._uri):

@@ -21,6 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 from adapters.mongo.agents import AGENTS
 from adapters.mongo.archival import DOCUMENTS, PASSAGES
+from adapters.mongo.audit import AUDIT
 from adapters.mongo.checkins import CHECKINS
 from adapters.mongo.codec import message_from_doc, message_search_terms, passage_search_terms
 from adapters.mongo.connection import MongoConnection, translated
@@ -97,6 +98,7 @@ def indexes() -> dict[str, list[IndexModel]]:
             IndexModel([("done", ASCENDING)]),
         ],
         AGENTS: [IndexModel([("usage_day", ASCENDING)])],
+        AUDIT: [IndexModel([("agent", ASCENDING)])],
     }
 
 

@@ -93,11 +93,28 @@ def fuse(
     return ranked, len(ranked) if exact else max(len(ranked), matched), exact
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], k: int = 60) -> list[K]:
-    """Merge rankings: each item scores sum(1 / (k + rank)) over the lists it appears in
-    (ties keep the order of first appearance, the first ranking's first)."""
+def scores(
+    shown: Sequence[K], words: Sequence[tuple[K, float]], semantic: Sequence[K] | None
+) -> tuple[float, ...]:
+    """The scores of the results ``shown`` (a page of ``fuse``'s ranking): BM25 for a word
+    search, the reciprocal-rank fusion score when fused with a semantic list."""
+    if semantic is None:
+        bm25 = dict(words)
+        return tuple(bm25.get(key, 0.0) for key in shown)
+    fused = _rrf_scores([[key for key, _ in words], semantic])
+    return tuple(fused.get(key, 0.0) for key in shown)
+
+
+def _rrf_scores(rankings: Sequence[Sequence[K]], k: int = 60) -> dict[K, float]:
     scores: dict[K, float] = {}
     for ranking in rankings:
         for rank, key in enumerate(ranking):
             scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank + 1)
-    return sorted(scores, key=lambda key: -scores[key])
+    return scores
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], k: int = 60) -> list[K]:
+    """Merge rankings: each item scores sum(1 / (k + rank)) over the lists it appears in
+    (ties keep the order of first appearance, the first ranking's first)."""
+    fused = _rrf_scores(rankings, k)
+    return sorted(fused, key=lambda key: -fused[key])

@@ -105,7 +105,7 @@ class Admission:
         )
 
     def _over_budget(self, state: AgentState) -> bool:
-        budget = self.settings.daily_token_budget
+        budget = state.daily_token_budget or self.settings.daily_token_budget  # its own first
         today = self.clock.now().date().isoformat()
         return (
             budget is not None

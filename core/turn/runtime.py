@@ -27,9 +27,10 @@ from core.checkins.service import CheckinService
 from core.context.layout import PromptLayout, PromptTexts
 from core.context.tokens import TokenCounter
 from core.errors import ConfigurationError, LLMAuthenticationError, LLMError, StorageError
-from core.events import Event, SendReply, TimerFired
+from core.events import Event, OperatorChangeRequested, SendReply, TimerFired
 from core.inbound.leases import SoleWorkerLeases
 from core.notices import GAVE_UP_REASON, LLM_FAILED_NOTICE, failure_reason, notice
+from core.operator.changes import ChangeApplier
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -135,6 +136,8 @@ class AgentRuntime:
         self.model_call = ModelCall(
             model=model, layout=self.layout, counter=counter, room=self.room, settings=settings
         )
+        # an operator's change to the state, applied between turns, never calling the model
+        self.changes = ChangeApplier(agents, fence=self.commit.fence, forget=self.forget)
         self.run_tools = RunTools(
             tools=tools,
             recall=recall,
@@ -151,6 +154,9 @@ class AgentRuntime:
     async def handle(self, event: Event) -> TurnOutcome:
         """Process one event for its agent."""
         key = event.agent_key
+        if isinstance(event, OperatorChangeRequested):  # no model call, no message
+            await self.changes.apply(event)
+            return TurnOutcome(event.event_id, 0)
         with self.sessions.using(key):
             session = await self.sessions.get(key)
             try:
@@ -173,7 +179,11 @@ class AgentRuntime:
 
     async def give_up(self, event: Event, error: str) -> None:
         """The event failed on every attempt: keep its message in the log (stored without a
-        model call, if it is not there yet) and tell the person it is saved but unanswered."""
+        model call, if it is not there yet) and tell the person it is saved but unanswered.
+        An operator's change that failed is not the person's business: the operator's request
+        already answered with the failure."""
+        if isinstance(event, OperatorChangeRequested):
+            return
         key = event.agent_key
         extra = {"agent_key": key, "event_id": event.event_id}
         home = None

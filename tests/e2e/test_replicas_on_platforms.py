@@ -94,6 +94,7 @@ def base_env(llm: ScriptedOpenAIServer, data: Path, **extra: str) -> dict[str, s
         "PAGEMIND_LLM_MAX_RETRIES": "0",
         "PAGEMIND_DATA_DIR": str(data),
         "PAGEMIND_CHECKINS": "false",
+        "PAGEMIND_API_PORT": "0",  # each replica's operator API on a free port
         **extra,
     }
 

@@ -40,6 +40,7 @@ async def test_refused_slack_requests_never_put_their_body_in_the_log(tmp_path: 
             PAGEMIND_STORAGE="memory",
             PAGEMIND_DATA_DIR=str(tmp_path),
             PAGEMIND_LOG_LEVEL="INFO",
+            PAGEMIND_API_PORT="0",
         )
         log = tmp_path / "run.log"
         with log.open("wb") as out:

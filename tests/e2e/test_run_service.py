@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.fakes.telegram import FakeTelegram
@@ -28,6 +29,7 @@ def service_env(
         PAGEMIND_LLM_MODEL="scripted",
         PAGEMIND_DATA_DIR=str(data),
         PAGEMIND_INBOX_POLL_SECONDS="0.2",
+        PAGEMIND_API_PORT="0",  # the operator API on any free port
         PTB_TIMEDELTA="1",
         **extra,
     )
@@ -186,17 +188,35 @@ async def test_sigterm_starts_no_new_turn_and_the_next_start_answers_what_was_qu
     assert [t.rsplit(" ", 1)[-1] for t in texts] == ["first", "second", "third"], texts
 
 
-async def test_run_without_any_platform_says_what_to_set(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
-    env.update(OPENAI_API_KEY="k", PAGEMIND_DATA_DIR=str(tmp_path))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "run", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 2
-    assert "PAGEMIND_TELEGRAM_TOKEN" in err.decode() and "PAGEMIND_DISCORD_TOKEN" in err.decode()
-    assert "Traceback" not in err.decode()
+async def test_run_without_any_platform_serves_the_operator_api_alone(tmp_path: Path) -> None:
+    async with ScriptedOpenAIServer() as llm:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
+        env.update(
+            PAGEMIND_LLM_BASE_URL=llm.base_url,
+            PAGEMIND_LLM_MODEL="scripted",
+            PAGEMIND_DATA_DIR=str(tmp_path),
+            PAGEMIND_API_PORT="0",
+        )
+        log = tmp_path / "run.log"
+        with log.open("wb") as out:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bots.cli", "run", cwd=ROOT, env=env, stdout=out, stderr=out,
+            )  # fmt: skip
+        try:
+            await wait_for_log(log, "Pagemind is running: the operator API at http://", process)
+            text = log.read_text()
+            assert "serving the operator API only" in text and "PAGEMIND_TELEGRAM_TOKEN" in text
+            url = text.split("the operator API at ", 1)[1].split(";", 1)[0]
+            async with httpx.AsyncClient(base_url=url) as http:
+                assert (await http.get("/healthz")).json()["status"] == "ok"
+                assert (await http.get("/api/agents")).status_code == 401
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(process.wait(), 60) == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        assert "Traceback" not in log.read_text()
 
 
 @pytest.mark.parametrize(

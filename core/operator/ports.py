@@ -1,0 +1,68 @@
+"""The operator layer's ports (they move to ``core/ports/`` with the others).
+
+Each store has an in-memory implementation (``adapters.inmemory.operator``) and a MongoDB one
+(``adapters.mongo.api_keys``, ``adapters.mongo.audit``, ``adapters.mongo.upload_jobs``); one
+contract suite (``tests/contracts/test_operator_stores.py``) runs on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from core.operator.records import ApiKey, AuditEntry, UploadJob
+from core.records import AgentState
+
+
+class AgentDirectoryStore(Protocol):
+    """The agents in key order, a slice at a time (the directory pages through them without
+    reading every key, and reads a slice's states in one round trip)."""
+
+    async def keys_after(self, key: str | None, limit: int, prefix: str = "") -> list[str]:
+        """At most ``limit`` agent keys above ``key`` (all when None) that start with
+        ``prefix``, in ascending order."""
+        ...
+
+    async def states(self, keys: Sequence[str]) -> list[AgentState]:
+        """The states of these agents, in the order given (an unknown key: left out)."""
+        ...
+
+
+class ApiKeyStore(Protocol):
+    async def add(self, key: ApiKey) -> None:
+        """Store a new key (ids are random; a clash raises ``ConcurrentUpdateError``)."""
+        ...
+
+    async def get(self, key_id: str) -> ApiKey | None: ...
+
+    async def all(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        ...
+
+    async def revoke(self, key_id: str, at: datetime) -> bool:
+        """Revoke the key; False if there is no such key or it was revoked already."""
+        ...
+
+    async def touch(self, key_id: str, at: datetime) -> None:
+        """Record that the key was used at ``at``."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def append(self, entry: AuditEntry) -> None: ...
+
+    async def page(
+        self, *, before: str | None, limit: int, agent: str | None = None
+    ) -> list[AuditEntry]:
+        """Entries newest first, with ``id`` below ``before`` (all when None), for one agent
+        or all; at most ``limit``."""
+        ...
+
+
+class UploadJobStore(Protocol):
+    async def put(self, job: UploadJob) -> None:
+        """Create or replace the job (one document, written whole)."""
+        ...
+
+    async def get(self, job_id: str) -> UploadJob | None: ...

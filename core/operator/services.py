@@ -1,0 +1,40 @@
+"""Everything the operator can do, held together for the entry points (the REST API, the
+``pagemind keys`` command). Built by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.operator.agents import AgentDirectory
+from core.operator.archival import OperatorArchival
+from core.operator.audit import Audit
+from core.operator.changes import ChangeRequests
+from core.operator.checkins import OperatorCheckins
+from core.operator.keys import ApiKeys
+from core.operator.uploads import UploadJobs
+from core.operator.usage import Price
+from core.ports import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePricing:
+    model: str
+    prices: dict[str, Price] = field(default_factory=dict)
+    global_budget: int | None = None
+
+
+@dataclass
+class OperatorServices:
+    clock: Clock
+    keys: ApiKeys
+    audit: Audit
+    agents: AgentDirectory
+    changes: ChangeRequests
+    archival: OperatorArchival
+    checkins: OperatorCheckins
+    uploads: UploadJobs
+    pricing: UsagePricing
+
+    def today(self) -> str:
+        """The UTC day tokens are counted on."""
+        return self.clock.now().date().isoformat()

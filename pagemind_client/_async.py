@@ -1,0 +1,204 @@
+"""``AsyncPagemind``: the asynchronous client (the same calls as ``Pagemind``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from pagemind_client import calls
+from pagemind_client import models as m
+from pagemind_client._http import DEFAULT_TIMEOUT, headers, read, request_args, settings
+from pagemind_client.errors import APIConnectionError
+
+R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T", bound=BaseModel)
+
+
+class AsyncPagemind:
+    """``Pagemind`` for asyncio: the same methods, awaited; listings are async iterators.
+    Close it with ``await client.aclose()`` (or ``async with``)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        url, key = settings(base_url, api_key)
+        self._http = httpx.AsyncClient(
+            base_url=url, headers=headers(key), timeout=timeout, transport=transport
+        )
+        self.agents = Agents(self)
+        self.checkins = Checkins(self)
+        self.archival = Archival(self)
+        self.audit = Audit(self)
+
+    async def call(self, call: calls.Call[R]) -> R:
+        try:
+            response = await self._http.request(call.method, call.path, **request_args(call))
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"cannot reach {self._http.base_url}: {exc}") from exc
+        return read(call, response)
+
+    async def pages(self, first: calls.Call[m.Page[T]]) -> AsyncIterator[T]:
+        call = first
+        while True:
+            page = await self.call(call)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            call = calls.Call(
+                call.method, call.path, call.returns, {**call.params, "cursor": page.next_cursor}
+            )
+
+    async def health(self) -> m.Health:
+        return await self.call(calls.health())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncPagemind:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class Agents:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        platform: str | None = None,
+        scope: str | None = None,
+        person: str | None = None,
+        active_since: datetime | None = None,
+        active_before: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[m.AgentSummary]:
+        """Every agent that matches, page after page."""
+        first = calls.agents_page(
+            platform=platform,
+            scope=scope,
+            person=person,
+            active_since=active_since,
+            active_before=active_before,
+            limit=page_size,
+        )
+        return self._client.pages(first)
+
+    async def page(
+        self, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+    ) -> m.Page[m.AgentSummary]:
+        return await self._client.call(calls.agents_page(limit=limit, cursor=cursor, **filters))
+
+    async def get(self, key: str) -> m.AgentDetail:
+        return await self._client.call(calls.agent(key))
+
+    async def usage(
+        self, key: str, *, since: date | None = None, until: date | None = None
+    ) -> m.Usage:
+        return await self._client.call(calls.usage(key, since=since, until=until))
+
+    async def set_budget(self, key: str, tokens: int | None) -> m.Usage:
+        """The agent's own daily token budget (None: the global one again)."""
+        return await self._client.call(calls.set_budget(key, tokens))
+
+
+class Checkins:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    def list(self, agent: str, *, page_size: int | None = None) -> AsyncIterator[m.Checkin]:
+        return self._client.pages(calls.checkins_page(agent, limit=page_size))
+
+    async def create(
+        self,
+        agent: str,
+        note: str,
+        *,
+        at: str | None = None,
+        every: str | None = None,
+        cron: str | None = None,
+    ) -> m.Checkin:
+        body = m.CheckinCreate(note=note, at=at, every=every, cron=cron)
+        return await self._client.call(calls.create_checkin(agent, body))
+
+    async def cancel(self, agent: str, checkin_id: str) -> None:
+        await self._client.call(calls.cancel_checkin(agent, checkin_id))
+
+
+class Archival:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    def sources(
+        self, agent: str, *, page_size: int | None = None
+    ) -> AsyncIterator[m.ArchivalSource]:
+        return self._client.pages(calls.sources_page(agent, limit=page_size))
+
+    async def search(
+        self, agent: str, text: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> m.SearchResults:
+        return await self._client.call(calls.search(agent, text, limit=limit, cursor=cursor))
+
+    async def insert(self, agent: str, text: str) -> list[m.Passage]:
+        return (await self._client.call(calls.insert(agent, text))).items
+
+    async def delete_passage(self, agent: str, passage_id: str) -> int:
+        return (await self._client.call(calls.delete_passage(agent, passage_id))).deleted
+
+    async def delete_source(self, agent: str, document_id: str | None) -> int:
+        return (await self._client.call(calls.delete_source(agent, document_id))).deleted
+
+    async def upload(
+        self,
+        agent: str,
+        file: str | Path | bytes,
+        *,
+        filename: str | None = None,
+        mime: str = "application/octet-stream",
+    ) -> m.UploadJob:
+        """Start loading a file (a path, or bytes with ``filename``); returns its job."""
+        if isinstance(file, bytes):
+            data, name = file, filename or "upload"
+        else:
+            path = Path(file)
+            data, name = await asyncio.to_thread(path.read_bytes), filename or path.name
+        return await self._client.call(calls.upload(agent, name, data, mime))
+
+    async def job(self, agent: str, job_id: str) -> m.UploadJob:
+        return await self._client.call(calls.upload_job(agent, job_id))
+
+    async def wait(
+        self, agent: str, job_id: str, *, max_seconds: float = 600.0, every: float = 0.5
+    ) -> m.UploadJob:
+        """Poll the job until it has finished (stored, or refused with a message)."""
+        deadline = asyncio.get_running_loop().time() + max_seconds
+        while True:
+            job = await self.job(agent, job_id)
+            if job.finished or asyncio.get_running_loop().time() > deadline:
+                return job
+            await asyncio.sleep(every)
+
+
+class Audit:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    def list(
+        self, *, agent: str | None = None, page_size: int | None = None
+    ) -> AsyncIterator[m.AuditEntry]:
+        """Operator writes, newest first (admin keys only)."""
+        return self._client.pages(calls.audit_page(agent=agent, limit=page_size))

@@ -1,0 +1,204 @@
+"""``Pagemind``: the synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from pagemind_client import calls
+from pagemind_client import models as m
+from pagemind_client._http import DEFAULT_TIMEOUT, headers, read, request_args, settings
+from pagemind_client.errors import APIConnectionError
+
+R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T", bound=BaseModel)
+
+
+class Pagemind:
+    """A client of a Pagemind operator API.
+
+    ``Pagemind(base_url="http://127.0.0.1:8080", api_key="pm_...")``; both default to
+    ``PAGEMIND_API_URL`` and ``PAGEMIND_API_KEY``. Listings are iterators that follow the
+    cursors; errors are ``pagemind_client.errors.APIError`` subclasses with the server's
+    message. Close it (or use ``with``) when done.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        url, key = settings(base_url, api_key)
+        self._http = httpx.Client(
+            base_url=url, headers=headers(key), timeout=timeout, transport=transport
+        )
+        self.agents = Agents(self)
+        self.checkins = Checkins(self)
+        self.archival = Archival(self)
+        self.audit = Audit(self)
+
+    def call(self, call: calls.Call[R]) -> R:
+        try:
+            response = self._http.request(call.method, call.path, **request_args(call))
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"cannot reach {self._http.base_url}: {exc}") from exc
+        return read(call, response)
+
+    def pages(self, first: calls.Call[m.Page[T]]) -> Iterator[T]:
+        call = first
+        while True:
+            page = self.call(call)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            call = calls.Call(
+                call.method, call.path, call.returns, {**call.params, "cursor": page.next_cursor}
+            )
+
+    def health(self) -> m.Health:
+        return self.call(calls.health())
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Pagemind:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Agents:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def list(
+        self,
+        *,
+        platform: str | None = None,
+        scope: str | None = None,
+        person: str | None = None,
+        active_since: datetime | None = None,
+        active_before: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[m.AgentSummary]:
+        """Every agent that matches, page after page."""
+        first = calls.agents_page(
+            platform=platform,
+            scope=scope,
+            person=person,
+            active_since=active_since,
+            active_before=active_before,
+            limit=page_size,
+        )
+        return self._client.pages(first)
+
+    def page(
+        self, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+    ) -> m.Page[m.AgentSummary]:
+        return self._client.call(calls.agents_page(limit=limit, cursor=cursor, **filters))
+
+    def get(self, key: str) -> m.AgentDetail:
+        return self._client.call(calls.agent(key))
+
+    def usage(self, key: str, *, since: date | None = None, until: date | None = None) -> m.Usage:
+        return self._client.call(calls.usage(key, since=since, until=until))
+
+    def set_budget(self, key: str, tokens: int | None) -> m.Usage:
+        """The agent's own daily token budget (None: the global one again)."""
+        return self._client.call(calls.set_budget(key, tokens))
+
+
+class Checkins:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def list(self, agent: str, *, page_size: int | None = None) -> Iterator[m.Checkin]:
+        return self._client.pages(calls.checkins_page(agent, limit=page_size))
+
+    def create(
+        self,
+        agent: str,
+        note: str,
+        *,
+        at: str | None = None,
+        every: str | None = None,
+        cron: str | None = None,
+    ) -> m.Checkin:
+        body = m.CheckinCreate(note=note, at=at, every=every, cron=cron)
+        return self._client.call(calls.create_checkin(agent, body))
+
+    def cancel(self, agent: str, checkin_id: str) -> None:
+        self._client.call(calls.cancel_checkin(agent, checkin_id))
+
+
+class Archival:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def sources(self, agent: str, *, page_size: int | None = None) -> Iterator[m.ArchivalSource]:
+        return self._client.pages(calls.sources_page(agent, limit=page_size))
+
+    def search(
+        self, agent: str, text: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> m.SearchResults:
+        return self._client.call(calls.search(agent, text, limit=limit, cursor=cursor))
+
+    def insert(self, agent: str, text: str) -> list[m.Passage]:
+        return self._client.call(calls.insert(agent, text)).items
+
+    def delete_passage(self, agent: str, passage_id: str) -> int:
+        return self._client.call(calls.delete_passage(agent, passage_id)).deleted
+
+    def delete_source(self, agent: str, document_id: str | None) -> int:
+        return self._client.call(calls.delete_source(agent, document_id)).deleted
+
+    def upload(
+        self,
+        agent: str,
+        file: str | Path | bytes,
+        *,
+        filename: str | None = None,
+        mime: str = "application/octet-stream",
+    ) -> m.UploadJob:
+        """Start loading a file (a path, or bytes with ``filename``); returns its job."""
+        if isinstance(file, bytes):
+            data, name = file, filename or "upload"
+        else:
+            path = Path(file)
+            data, name = path.read_bytes(), filename or path.name
+        return self._client.call(calls.upload(agent, name, data, mime))
+
+    def job(self, agent: str, job_id: str) -> m.UploadJob:
+        return self._client.call(calls.upload_job(agent, job_id))
+
+    def wait(
+        self, agent: str, job_id: str, *, max_seconds: float = 600.0, every: float = 0.5
+    ) -> m.UploadJob:
+        """Poll the job until it has finished (stored, or refused with a message)."""
+        deadline = time.monotonic() + max_seconds
+        while True:
+            job = self.job(agent, job_id)
+            if job.finished or time.monotonic() > deadline:
+                return job
+            time.sleep(every)
+
+
+class Audit:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def list(
+        self, *, agent: str | None = None, page_size: int | None = None
+    ) -> Iterator[m.AuditEntry]:
+        """Operator writes, newest first (admin keys only)."""
+        return self._client.pages(calls.audit_page(agent=agent, limit=page_size))

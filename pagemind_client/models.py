@@ -1,0 +1,235 @@
+"""The operator API's wire models: what requests carry and responses return.
+
+They live here once: the server (``adapters.http_api``) validates requests and writes
+responses with these same classes, and its OpenAPI schema is generated from them, so the
+schema, the server and this client cannot drift apart. Times are ISO 8601 with a zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+Role = Literal["admin", "viewer"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _Request(BaseModel):
+    """Request bodies refuse fields they do not know (a typo is a 422, not a no-op)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- general
+
+
+class ErrorDetail(_Wire):
+    code: str = Field(
+        description="unauthorized, forbidden, not_found, invalid, conflict, too_large, "
+        "rate_limited, queued, error"
+    )
+    message: str = Field(description="what went wrong, for a person")
+    field: str | None = Field(None, description="the request field at fault, if one")
+    current: int | None = Field(None, description="with a conflict: the current version")
+    event_id: str | None = Field(None, description="with queued: the change's event id")
+
+
+class ErrorBody(_Wire):
+    """Every error response has this shape."""
+
+    error: ErrorDetail
+
+
+class Health(_Wire):
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class Page(_Wire, Generic[T]):
+    """One page of a listing. Pass ``next_cursor`` back as ``cursor`` for the next page;
+    None: this was the last. Pages never repeat or skip an item, whatever is written
+    between two reads."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class Deleted(_Wire):
+    deleted: int = Field(description="how many items were deleted")
+
+
+class AuditEntry(_Wire):
+    id: str
+    at: datetime
+    key_id: str = Field(description='the API key that made the change ("cli": pagemind keys)')
+    key_name: str
+    action: str = Field(description="e.g. archival.insert, checkins.cancel, agents.budget")
+    agent: str | None = None
+    target: str | None = None
+    summary: str = ""
+
+
+# --------------------------------------------------------------------------- agents
+
+
+class AgentSummary(_Wire):
+    key: str = Field(description="e.g. telegram:user:12345, slack:channel:T01:C02")
+    platform: str
+    scope: Literal["user", "channel", "thread"]
+    created_at: datetime
+    last_active_at: datetime = Field(description="its last stored step (a turn, a check-in)")
+    last_user_message_at: datetime | None = None
+    tokens_today: int = Field(description="prompt + completion tokens this UTC day")
+    daily_token_budget: int | None = Field(
+        None, description="in force: the agent's own budget, else the global one; None: none"
+    )
+
+
+class MemoryBlock(_Wire):
+    label: str
+    value: str
+    limit: int = Field(description="characters the block may hold")
+    title: str | None = Field(None, description="who a person's block is about")
+
+
+class AgentDetail(AgentSummary):
+    budget_override: int | None = Field(None, description="the agent's own daily budget")
+    timezone: str
+    tokens_total: int
+    calls_total: int
+    messages: int = Field(description="messages in recall storage (every one ever)")
+    passages: int = Field(description="searchable passages in archival storage")
+    blocks: list[MemoryBlock] = Field(description="the working context")
+    note: str = Field("", description="shown above the blocks (group agents)")
+    summary: str = Field("", description="the recursive summary of evicted messages")
+    summary_upto_seq: int = 0
+
+
+# --------------------------------------------------------------------------- usage
+
+
+class UsageDay(_Wire):
+    day: str = Field(description="UTC day, YYYY-MM-DD")
+    calls: int
+    prompt_tokens: int = Field(description="including the cached part")
+    cached_tokens: int
+    completion_tokens: int
+    cost: float | None = Field(
+        None, description="at the configured price (PAGEMIND_PRICES); None if none is set"
+    )
+
+
+class Usage(_Wire):
+    agent: str
+    model: str = Field(description="the model the prices are for")
+    days: list[UsageDay] = Field(description="oldest first; days with model calls only")
+    daily_token_budget: int | None = Field(None, description="in force today")
+    budget_override: int | None = None
+
+
+class BudgetUpdate(_Request):
+    daily_token_budget: int | None = Field(
+        ..., ge=1, description="the agent's own tokens per UTC day; null: the global budget"
+    )
+
+
+# --------------------------------------------------------------------------- check-ins
+
+
+class Schedule(_Wire):
+    kind: Literal["once", "interval", "cron"]
+    at: datetime | None = None
+    every_seconds: int | None = None
+    cron: str | None = None
+
+
+class Checkin(_Wire):
+    id: str
+    note: str
+    schedule: Schedule
+    timezone: str
+    created_by: Literal["operator", "user", "agent"]
+    created_at: datetime
+    next_due: datetime | None
+    last_fired: datetime | None = None
+    fired: int = 0
+    skipped: int = 0
+    tokens: int = 0
+
+
+class CheckinCreate(_Request):
+    """Exactly one of ``at``, ``every`` and ``cron``, in the agent's time zone."""
+
+    note: str = Field(..., min_length=1, max_length=2000, description="what it is for")
+    at: str | None = Field(None, description="once, at a local time: 2026-12-01 09:30")
+    every: str | None = Field(None, description="an interval: 30m, 12h, 1d, 1w")
+    cron: str | None = Field(None, description="a cron schedule: 0 9 * * 1-5")
+
+
+# --------------------------------------------------------------------------- archival
+
+
+class Passage(_Wire):
+    id: str
+    text: str
+    source: str
+    created_at: datetime
+    section: str | None = None
+    chunk_index: int = 0
+    document_id: str | None = Field(None, description="the uploaded file it came from")
+
+
+class ArchivalSource(_Wire):
+    document_id: str | None = Field(
+        description='the file\'s id; None for the passages saved without a file ("own")'
+    )
+    filename: str | None
+    passages: int
+    stored_at: datetime
+
+
+class SearchHit(_Wire):
+    passage: Passage
+    score: float | None = Field(None, description="higher is better; see scoring")
+
+
+class SearchResults(_Wire):
+    items: list[SearchHit]
+    total: int
+    exact_total: bool = Field(description="False: there are at least total results")
+    scoring: Literal["bm25", "rrf"] = Field(
+        description="bm25: word search; rrf: words and meaning fused by reciprocal rank"
+    )
+    next_cursor: str | None = None
+
+
+class PassageCreate(_Request):
+    text: str = Field(..., min_length=1, description="saved as the agent's own passages")
+
+
+class PassagesCreated(_Wire):
+    items: list[Passage]
+
+
+class UploadJob(_Wire):
+    id: str
+    agent: str
+    filename: str
+    status: Literal["running", "stored", "duplicate", "busy", "rejected", "failed"]
+    created_at: datetime
+    updated_at: datetime
+    done: int = Field(0, description="passages read so far")
+    total: int = Field(0, description="passages in the file (0 until it is parsed)")
+    passages: int = Field(0, description="searchable once stored")
+    message: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
