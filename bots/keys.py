@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
-from bots.storage import open_storage
+from bots.bootstrap import stores
 from config.settings import Settings
 from core.clock import SystemClock
 from core.errors import ConfigurationError
@@ -31,7 +31,7 @@ async def _open(settings: Settings, stack: AsyncExitStack) -> tuple[ApiKeys, Aud
     if settings.storage == "memory":
         raise ConfigurationError(IN_MEMORY)
     clock = SystemClock()
-    storage = await open_storage(settings, clock, stack)
+    storage = await stack.enter_async_context(stores(settings))
     return ApiKeys(storage.api_keys, clock), Audit(storage.audit, clock)
 
 
