@@ -233,3 +233,14 @@ class UploadJob(_Wire):
     @property
     def finished(self) -> bool:
         return self.status != "running"
+
+
+# --------------------------------------------------------------------------- keys
+
+
+class KeyIdentity(_Wire):
+    """Who a key is (``GET /api/me``): never the key itself."""
+
+    key_id: str
+    name: str
+    role: Role
