@@ -63,6 +63,10 @@ class AsyncPagemind:
     async def health(self) -> m.Health:
         return await self.call(calls.health())
 
+    async def me(self) -> m.KeyIdentity:
+        """The key this client uses: its id, name and role (never the key)."""
+        return await self.call(calls.me())
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -67,6 +67,10 @@ class Pagemind:
     def health(self) -> m.Health:
         return self.call(calls.health())
 
+    def me(self) -> m.KeyIdentity:
+        """The key this client uses: its id, name and role (never the key)."""
+        return self.call(calls.me())
+
     def close(self) -> None:
         self._http.close()
 

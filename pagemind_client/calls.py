@@ -48,6 +48,10 @@ def health() -> Call[m.Health]:
     return Call("GET", "/healthz", m.Health)
 
 
+def me() -> Call[m.KeyIdentity]:
+    return Call("GET", "/api/me", m.KeyIdentity)
+
+
 def agents_page(
     *,
     platform: str | None = None,

@@ -45,6 +45,11 @@ async def search(server: Served, words: str) -> list[str]:
     return [hit.passage.text for hit in found.items]
 
 
+async def insert(server: Served, text: str) -> None:
+    async with server.live.client() as pm:
+        await pm.archival.insert(AGENT, text)
+
+
 class Page:
     """The browser with the waits a person does: until the thing is there."""
 
@@ -87,7 +92,13 @@ class Page:
     def fits(self) -> None:
         """Usable at this width: nothing sticks out sideways."""
         wide = self.js("return document.documentElement.scrollWidth")
-        assert wide <= self.width, f"the page is {wide} px wide in a {self.width} px viewport"
+        out = self.js(
+            "return [...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > arguments[0])"
+            ".map(e => e.tagName + '#' + e.id + '.' + e.className).slice(-5)",
+            self.width,
+        )
+        assert wide <= self.width, f"the page is {wide} px wide in {self.width} px: {out}"
 
     def sign_in(self, key: str) -> None:
         self.open("/")
@@ -101,8 +112,18 @@ class Page:
         self.text_in("#agents", AGENT)
 
     def screenshot(self, name: str) -> None:
+        """The whole page (for the README: made here, so it shows the page as it is)."""
         SHOTS.mkdir(parents=True, exist_ok=True)
+        height = min(int(self.js("return document.documentElement.scrollHeight")), 6000)
+        self.viewport(height)
         self.driver.save_screenshot(str(SHOTS / name))
+        self.viewport(900)
+
+    def viewport(self, height: int) -> None:
+        metrics = {"width": self.width, "height": height, "deviceScaleFactor": 1}
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride", metrics | {"mobile": self.width < 500}
+        )
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -135,12 +156,16 @@ def test_an_operator_inspects_and_corrects_an_agent(
             lambda d: d.find_element(page.by.ID, "upload-status").get_attribute("data-status")
         )
         assert page.find("#upload-status").get_attribute("data-status") == "stored"
+        progress = page.find("#upload-progress")
+        assert progress.get_property("value") == progress.get_property("max") == 1
         page.text_in("#sources", "teas.txt")
         page.find("#archival-query").send_keys("oolong")
         page.click("#archival-search button[type=submit]")
         page.text_in("#archival-results", "Oolong from Taiwan")
         assert page.find("#archival-results .group h4").text == "teas.txt"
         assert float(page.find("#archival-results .hit .score").text) > 0
+        if width == 1280:
+            page.screenshot("agent.png")
 
         # delete the uploaded source: the page's search and the agent's no longer find it
         page.click('#sources li:not([data-source="own"]) .delete-source')
@@ -148,6 +173,17 @@ def test_an_operator_inspects_and_corrects_an_agent(
         page.text_in("#search-total", "0 found")
         assert not page.all("#archival-results .hit")
         assert server.call(search(server, "oolong")) == []
+
+        # one passage of the agent's own: delete it from the search results
+        server.call(insert(server, "Miso the cat sleeps on the tea shelf."))
+        query = page.find("#archival-query")
+        query.clear()
+        query.send_keys("Miso")
+        page.click("#archival-search button[type=submit]")
+        page.text_in('#archival-results .group[data-source="own"]', "Miso the cat")
+        page.click("#archival-results .delete-passage")
+        page.text_in("#search-total", "0 found")
+        assert server.call(search(server, "Miso")) == []
 
         # check-ins: create, see it listed, cancel it
         page.find('#checkin-form input[name="note"]').send_keys("ask how the tea was")
@@ -161,9 +197,6 @@ def test_an_operator_inspects_and_corrects_an_agent(
         assert page.all("#usage svg.usage-chart rect.prompt")
         page.text_in("#usage .usage-days", "2")
         page.fits()
-        if width == 1280:
-            page.js("window.scrollTo(0, 0)")
-            page.screenshot("agent.png")
         page.check_console()
 
 

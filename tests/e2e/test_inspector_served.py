@@ -44,3 +44,6 @@ async def test_me_names_the_key_and_its_role_and_never_the_key(live: LiveApi) ->
         assert key not in answer.text and key.split("_")[-1] not in answer.text
     async with live.http() as http:
         assert (await http.get("/api/me")).status_code == 401
+    async with live.client(live.viewer_key) as pm:
+        me = await pm.me()
+    assert me.role == "viewer" and me.name == "victor (viewer)"

@@ -24,8 +24,8 @@ export async function agentPage(main, key, params) {
     h("div", { class: "agent-head" },
       h("h1", { id: "agent-key" }, key),
       h("p", { class: "muted" },
-        `${agent.platform} · ${agent.scope} · ${agent.timezone} · ${fmt.n(agent.messages)} messages · `,
-        `${fmt.n(agent.passages)} passages · last active ${fmt.when(agent.last_active_at)}`),
+        `${agent.platform} · ${agent.scope} · ${agent.timezone} · ${fmt.count(agent.messages, "message")} · `,
+        `${fmt.count(agent.passages, "passage")} · last active ${fmt.when(agent.last_active_at)}`),
       actions(base, key, agent, reloadAll)),
     h("div", { class: "sections" }, Object.values(sections)));
 }
@@ -105,8 +105,8 @@ function blockEditor(base, block, title, editable, reload) {
   const history = h("div", { class: "history" });
   const save = async (value) => {
     try {
-      await api(path, { method: "PUT", json: { value, version: block.version } });
-      notice(`Saved ${block.label}.`);
+      const done = await api(path, { method: "PUT", json: { value, version: block.version } });
+      notice(done && done.error ? `Queued: ${done.error.message}` : `Saved ${block.label}.`);
       reload();
     } catch (err) {
       replace(status, err.status === 409 ? `Changed meanwhile (now version ${err.current}): reloaded.` : err.message);

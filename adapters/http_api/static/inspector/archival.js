@@ -51,7 +51,7 @@ export function archivalSection(base) {
           job = await api(`${path}/uploads/${encodeURIComponent(job.id)}`);
         }
         bar.max = 1; bar.value = job.status === "stored" ? 1 : 0;
-        replace(status, `${job.filename}: ${job.status}${job.message ? ` (${job.message})` : ""}${job.status === "stored" ? `, ${job.passages} passages` : ""}`);
+        replace(status, `${job.filename}: ${job.status}${job.message ? ` (${job.message})` : ""}${job.status === "stored" ? `, ${fmt.count(job.passages, "passage")}` : ""}`);
         status.dataset.status = job.status;
         file.value = "";
         await refresh();
@@ -63,12 +63,12 @@ export function archivalSection(base) {
       sources.splice(0, sources.length, ...fresh);
       replace(list, fresh.length ? fresh.map((s) => h("li", { "data-source": s.document_id || "own" },
         h("strong", {}, sourceName(s)), " ",
-        h("span", { class: "muted" }, `${fmt.n(s.passages)} passages · ${fmt.time(s.stored_at)}`),
+        h("span", { class: "muted" }, `${fmt.count(s.passages, "passage")} · ${fmt.time(s.stored_at)}`),
         h("button", { type: "button", class: "delete-source danger", disabled: !admin, onclick: async () => {
           if (!window.confirm(`Delete every passage of ${sourceName(s)}?`)) { return; }
           try {
             const done = await api(`${path}/sources/${encodeURIComponent(s.document_id || "own")}`, { method: "DELETE" });
-            notice(`Deleted ${done.deleted} passages of ${sourceName(s)}.`);
+            notice(`Deleted ${fmt.count(done.deleted, "passage")} of ${sourceName(s)}.`);
             await refresh();
             if (query.value) { await search(); }
           } catch (err) { notice(err.message, "error"); }

@@ -31,6 +31,7 @@ export function notice(text, kind = "info") {
 
 export const fmt = {
   n: (x) => (x === null || x === undefined ? "–" : Number(x).toLocaleString("en-US")),
+  count: (x, word) => `${fmt.n(x)} ${word}${Number(x) === 1 ? "" : "s"}`,
   when(iso) {
     if (!iso) { return "–"; }
     const t = new Date(iso);

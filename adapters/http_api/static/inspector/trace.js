@@ -3,9 +3,13 @@
 import { api, session } from "./api.js";
 import { fmt, h, missing, replace, section } from "./dom.js";
 
-const SEGMENTS = [
-  ["instructions", "Instructions"], ["tool_schemas", "Tool schemas"], ["working_context", "Working context"],
-  ["summary", "Summary"], ["fifo", "FIFO"], ["reply_reserve", "Reply reserve"], ["free", "Free"],
+// The parts of a model call in the order the call sends them, then what is left.
+const PARTS = [
+  ["instructions", "Instructions", (c) => c.instructions + c.reply_priming],
+  ["tool_schemas", "Tool schemas", (c) => c.tools],
+  ["working_context", "Working context", (c) => c.working_context],
+  ["summary", "Summary", (c) => c.summary.tokens],
+  ["fifo", "FIFO", (c) => c.messages_tokens],
 ];
 
 export function contextBar(segments, window, marks) {
@@ -13,11 +17,12 @@ export function contextBar(segments, window, marks) {
   for (const [name, label, tokens] of segments) {
     if (tokens > 0) {
       bar.append(h("span", { class: `seg ${name}`, style: `width:${(100 * tokens / window).toFixed(3)}%`,
-        title: `${label}: ${fmt.n(tokens)} tokens`, "data-tokens": tokens }));
+        title: `${label}: ${fmt.n(tokens)} tokens`, "data-part": name, "data-tokens": tokens }));
     }
   }
   for (const [name, at] of marks) {
-    bar.append(h("span", { class: `mark ${name}`, style: `left:${(100 * at / window).toFixed(3)}%`, title: `${name} at ${fmt.n(at)} tokens` }));
+    bar.append(h("span", { class: `mark ${name}`, style: `left:${(100 * at / window).toFixed(3)}%`,
+      title: `${name} line at ${fmt.n(at)} tokens`, "data-line": name, "data-tokens": at }));
   }
   return bar;
 }
@@ -26,12 +31,23 @@ export function contextSection(base) {
   return section("context", "Context window", async (body) => {
     if (!session.serves("GET", "/api/agents/{}/context")) { replace(body, missing("the context breakdown")); return; }
     const ctx = await api(`${base}/context`);
-    const segments = SEGMENTS.map(([name, label]) => [name, label, ctx[name] ?? (ctx.sections || {})[name] ?? 0]);
+    const used = PARTS.map(([name, label, tokens]) => [name, label, tokens(ctx)]);
+    const sum = used.reduce((n, [, , t]) => n + t, 0);
+    const segments = [...used,
+      ["free", "Free", Math.max(0, ctx.window - ctx.reply_reserve - sum)],
+      ["reply_reserve", "Reply reserve", ctx.reply_reserve]];
     replace(body,
-      contextBar(segments, ctx.window, [["warning", ctx.warning], ["flush", ctx.flush]]),
-      h("div", { class: "legend" }, segments.map(([name, label, tokens]) => h("span", { class: `key ${name}` }, `${label} ${fmt.n(tokens)}`)),
-        h("span", { class: "key warning" }, `warning at ${fmt.n(ctx.warning)}`), h("span", { class: "key flush" }, `flush at ${fmt.n(ctx.flush)}`)),
-      h("p", { class: "muted" }, `${fmt.n(ctx.window)} tokens in the window, exactly as the next call would send them.`));
+      contextBar(segments, ctx.window, [["warning", ctx.warning_line], ["flush", ctx.flush_line]]),
+      h("div", { class: "legend", id: "context-legend" },
+        segments.map(([name, label, tokens]) => h("span", { class: `key ${name}`, "data-part": name }, `${label} ${fmt.n(tokens)}`)),
+        h("span", { class: "key warning" }, `warning line ${fmt.n(ctx.warning_line)}`),
+        h("span", { class: "key flush" }, `flush line ${fmt.n(ctx.flush_line)}`)),
+      h("p", { class: "muted" },
+        `${fmt.n(ctx.total)} of ${fmt.n(ctx.window)} tokens, as the next call would send them`,
+        ctx.correction > 1 ? ` (×${ctx.correction.toFixed(3)} from the provider's counts: ${fmt.n(ctx.corrected_total)})` : "",
+        ` · ${fmt.n(ctx.messages.length)} messages in the FIFO · ${fmt.n(ctx.free)} tokens before a flush`,
+        ctx.would_flush ? " · the next call flushes first" : "",
+        ctx.warning_sent ? " · memory-pressure warning sent" : ""));
   });
 }
 

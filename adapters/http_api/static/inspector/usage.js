@@ -42,10 +42,10 @@ export function usageSection(base) {
     }
     replace(body, head, chart,
       h("div", { class: "legend" }, ["prompt", "cached", "completion"].map((k) => h("span", { class: `key ${k}` }, k))),
-      h("table", { class: "usage-days" },
+      h("div", { class: "table-wrap" }, h("table", { class: "usage-days" },
         h("thead", {}, h("tr", {}, ["Day", "Calls", "Prompt", "Cached", "Completion", "Cost"].map((t) => h("th", {}, t)))),
         h("tbody", {}, days.slice().reverse().map((d) => h("tr", {},
           h("td", {}, d.day), h("td", {}, fmt.n(d.calls)), h("td", {}, fmt.n(d.prompt_tokens)),
-          h("td", {}, fmt.n(d.cached_tokens)), h("td", {}, fmt.n(d.completion_tokens)), h("td", {}, fmt.cost(d.cost)))))));
+          h("td", {}, fmt.n(d.cached_tokens)), h("td", {}, fmt.n(d.completion_tokens)), h("td", {}, fmt.cost(d.cost))))))));
   });
 }
