@@ -53,20 +53,54 @@ export function contextSection(base) {
 
 export function turnsSection(base, params) {
   const el = section("turns", "Turns", async (body) => {
-    if (!session.serves("GET", "/api/agents/{}/turns")) { replace(body, missing("turn traces")); return; }
-    const turns = (await api(`${base}/turns?limit=50`)).items;
-    const open = params.get("turn");
-    replace(body, turns.length ? h("ol", { class: "timeline", id: "timeline" }, turns.map((t) => {
-      const detail = h("div", { class: "turn-detail" });
-      const item = h("details", { class: "turn", "data-turn": t.id, open: t.id === open, ontoggle: async () => {
-        if (!item.open || detail.childElementCount) { return; }
-        try { replace(detail, steps(await api(`${base}/turns/${encodeURIComponent(t.id)}`))); }
-        catch (err) { replace(detail, h("p", { class: "error" }, err.message)); }
-      } }, h("summary", {}, turnTitle(t)), detail);
-      return h("li", {}, item);
-    })) : h("p", { class: "muted" }, "No turns yet."));
+    if (session.serves("GET", "/api/agents/{}/turns")) {
+      const turns = (await api(`${base}/turns?limit=50`)).items;
+      replace(body, timeline(turns, params.get("turn"), (t) => turnTitle(t),
+        async (t) => steps(await api(`${base}/turns/${encodeURIComponent(t.id)}`))));
+    } else if (session.serves("GET", "/api/agents/{}/messages")) {
+      // no traces on this server: the turns as the agent's log shows them (one per event)
+      const turns = fromMessages((await api(`${base}/messages?limit=200`)).items);
+      replace(body, h("p", { class: "muted" }, "From the agent's messages (this server does not serve traces)."),
+        timeline(turns, params.get("turn"), (t) => turnTitle(t), async (t) => logSteps(t.messages)));
+    } else {
+      replace(body, missing("turn traces"));
+    }
   });
   return el;
+}
+
+function timeline(turns, open, title, load) {
+  if (!turns.length) { return h("p", { class: "muted" }, "No turns yet."); }
+  return h("ol", { class: "timeline", id: "timeline" }, turns.map((t) => {
+    const detail = h("div", { class: "turn-detail" });
+    const item = h("details", { class: "turn", "data-turn": t.id, ontoggle: async () => {
+      if (!item.open || detail.childElementCount) { return; }
+      try { replace(detail, await load(t)); }
+      catch (err) { replace(detail, h("p", { class: "error" }, err.message)); }
+    } }, h("summary", {}, title(t)), detail);
+    if (t.id === open) { item.open = true; }
+    return h("li", {}, item);
+  }));
+}
+
+function fromMessages(newestFirst) {
+  const turns = new Map();
+  for (const m of [...newestFirst].reverse()) {
+    const id = m.event_id || `message-${m.id}`;
+    if (!turns.has(id)) { turns.set(id, { id, at: m.at, text: "", messages: [] }); }
+    const turn = turns.get(id);
+    turn.messages.push(m);
+    if (!turn.text && (m.role === "user" || m.role === "system")) { turn.text = m.text; }
+  }
+  return [...turns.values()].reverse();
+}
+
+function logSteps(messages) {
+  const results = Object.fromEntries(messages.filter((m) => m.role === "tool").map((m) => [m.call_id, m.text]));
+  return messages.filter((m) => m.role === "assistant").map((m, i) => step(i, {
+    thoughts: m.thoughts,
+    calls: m.calls.map((c) => ({ name: c.name, arguments: c.arguments, result: c.result ?? results[c.id] })),
+  }));
 }
 
 function turnTitle(t) {
@@ -74,15 +108,21 @@ function turnTitle(t) {
 }
 
 function steps(turn) {
-  return (turn.steps || []).map((step, i) => h("div", { class: "step" },
+  return (turn.steps || []).map((s, i) => step(i, s));
+}
+
+function step(i, s) {
+  const thoughts = s.thoughts ?? (s.output && s.output.content);
+  return h("div", { class: "step" },
     h("h4", {}, `Step ${i + 1}`),
-    step.output && step.output.content ? h("p", { class: "thought" }, step.output.content) : null,
-    (step.calls || []).map((c) => h("div", { class: "call" },
+    thoughts ? h("p", { class: "thought" }, thoughts) : null,
+    (s.calls || []).map((c) => h("div", { class: "call", "data-function": c.name },
       h("div", {}, h("code", { class: "fn" }, c.name), c.duration_ms !== undefined ? h("span", { class: "muted" }, ` · ${fmt.n(c.duration_ms)} ms`) : null),
       h("pre", { class: "args" }, fmt.json(c.arguments)),
-      h("pre", { class: "result" }, fmt.json(c.result)),
+      c.result !== undefined && c.result !== null ? h("pre", { class: "result" }, fmt.json(c.result)) : null,
       (c.hits || []).length ? h("ul", { class: "hits" }, c.hits.map((hit) => h("li", { class: "hit" },
         h("span", { class: "score" }, hit.score === null ? "–" : Number(hit.score).toFixed(3)), h("span", { class: "text" }, hit.text)))) : null)),
-    h("p", { class: "muted" }, `${fmt.n(step.usage && step.usage.prompt_tokens)} prompt + ${fmt.n(step.usage && step.usage.completion_tokens)} completion tokens · ${fmt.n(step.latency_ms)} ms`),
-    step.prompt ? h("details", { class: "prompt" }, h("summary", {}, "Exact prompt"), h("pre", {}, fmt.json(step.prompt))) : null));
+    s.usage || s.latency_ms !== undefined ? h("p", { class: "muted" },
+      `${fmt.n(s.usage && s.usage.prompt_tokens)} prompt + ${fmt.n(s.usage && s.usage.completion_tokens)} completion tokens · ${fmt.n(s.latency_ms)} ms`) : null,
+    s.prompt ? h("details", { class: "prompt" }, h("summary", {}, "Exact prompt"), h("pre", {}, fmt.json(s.prompt))) : null);
 }
