@@ -1,17 +1,16 @@
 // One agent: its header and actions, then a section per part of its memory.
 import { agentPath, api, session } from "./api.js";
-import { fmt, h, notice, replace, section } from "./dom.js";
+import { fmt, h, notice, noticeNext, replace, section } from "./dom.js";
 import { archivalSection } from "./archival.js";
 import { contextSection, turnsSection } from "./trace.js";
 import { usageSection } from "./usage.js";
 
 const admin = () => session.admin;
 
-export async function agentPage(main, key, params) {
+export async function agentPage(main, key, params, redraw) {
   const base = agentPath(key);
   const agent = await api(base);
   const sections = {};
-  const reloadAll = () => Object.values(sections).forEach((s) => s.reload());
   sections.memory = memorySection(base, agent);
   sections.context = contextSection(base);
   sections.turns = turnsSection(base, params);
@@ -26,13 +25,13 @@ export async function agentPage(main, key, params) {
       h("p", { class: "muted" },
         `${agent.platform} · ${agent.scope} · ${agent.timezone} · ${fmt.count(agent.messages, "message")} · `,
         `${fmt.count(agent.passages, "passage")} · last active ${fmt.when(agent.last_active_at)}`),
-      actions(base, key, agent, reloadAll)),
+      actions(base, key, agent, redraw)),
     h("div", { class: "sections" }, Object.values(sections)));
 }
 
 // --------------------------------------------------------------------------- actions
 
-function actions(base, key, agent, reloadAll) {
+function actions(base, key, agent, redraw) {
   const bar = h("div", { class: "actions", id: "actions" });
   if (session.serves("POST", "/api/agents/{}/pause")) {
     const paused = agent.paused === true;
@@ -42,8 +41,8 @@ function actions(base, key, agent, reloadAll) {
         event.target.disabled = true;
         try {
           await api(`${base}/${paused ? "resume" : "pause"}`, { method: "POST" });
-          notice(paused ? "Resumed: it answers again." : "Paused: messages are recorded, the model is not called.");
-          location.reload();
+          noticeNext(paused ? "Resumed: it answers again." : "Paused: messages are recorded, the model is not called.");
+          await redraw();
         } catch (err) { notice(err.message, "error"); event.target.disabled = false; }
       },
     }, paused ? "Resume" : "Pause"), h("span", { class: `badge ${paused ? "paused" : "running"}`, id: "state" }, paused ? "paused" : "running"));
@@ -65,7 +64,7 @@ function actions(base, key, agent, reloadAll) {
       go.disabled = true;
       try {
         await api(base, { method: "DELETE" });
-        notice(`Erased ${key}: its memory, messages, archival, check-ins and uploads are gone.`);
+        noticeNext(`Erased ${key}: its memory, messages, archival, check-ins and uploads are gone.`);
         location.hash = "#/";
       } catch (err) { notice(err.message, "error"); go.disabled = false; }
     } }, "Erase");

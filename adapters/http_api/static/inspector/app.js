@@ -1,6 +1,6 @@
 // The page's entry: sign in with an API key, the agents list, routing by the URL's hash.
 import { api, all, q, session, signIn } from "./api.js";
-import { fmt, h, notice, replace } from "./dom.js";
+import { fmt, h, replace, routed } from "./dom.js";
 import { agentPage } from "./agent.js";
 
 const main = document.getElementById("main");
@@ -91,7 +91,6 @@ async function agentsPage(params) {
 }
 
 async function route() {
-  notice("");
   if (!session.key()) { showWho(); signInForm(); return; }
   if (!session.me) {
     try { await signIn(session.key()); }
@@ -103,13 +102,14 @@ async function route() {
   const params = new URLSearchParams(query || "");
   try {
     if (path.startsWith("/agent/")) {
-      await agentPage(main, decodeURIComponent(path.slice("/agent/".length)), params);
+      await agentPage(main, decodeURIComponent(path.slice("/agent/".length)), params, route);
     } else {
       await agentsPage(params);
     }
   } catch (err) {
     replace(main, h("p", { class: "error" }, err.message), h("p", {}, h("a", { href: "#/" }, "All agents")));
   }
+  routed();
 }
 
 document.getElementById("sign-out").addEventListener("click", () => {

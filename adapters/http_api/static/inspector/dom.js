@@ -22,6 +22,15 @@ function append(el, children) {
 
 export function replace(el, ...children) { el.replaceChildren(); append(el, children); return el; }
 
+// What to say once the next view is drawn (a change that moves to another view).
+let afterRoute = null;
+export function noticeNext(text, kind = "info") { afterRoute = [text, kind]; }
+export function routed() {
+  const [text, kind] = afterRoute || ["", "info"];
+  afterRoute = null;
+  notice(text, kind);
+}
+
 export function notice(text, kind = "info") {
   const box = document.getElementById("notice");
   box.textContent = text;
