@@ -31,7 +31,9 @@ export async function api(path, { method = "GET", json, form, raw = false } = {}
   const response = await fetch(path, { method, headers, body });
   if (raw && response.ok) { return response; }
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; }
+  catch { data = { error: { code: "error", message: `HTTP ${response.status}: ${text.slice(0, 200)}` } }; }
   if (!response.ok) { throw new ApiError(response.status, data && data.error); }
   return data;
 }
