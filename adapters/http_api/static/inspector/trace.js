@@ -104,25 +104,44 @@ function logSteps(messages) {
 }
 
 function turnTitle(t) {
-  return [h("span", { class: "muted" }, fmt.time(t.at || t.started_at)), " ", h("span", { class: "said" }, t.text || t.trigger || t.id)];
+  const said = t.started_by ? t.started_by.text : t.text;
+  const facts = t.steps !== undefined
+    ? ` · ${fmt.count(t.steps, "model call")} · ${fmt.count(t.tokens, "token")}${t.error ? " · failed" : ""}` : "";
+  return [h("span", { class: "muted" }, fmt.time(t.at)), " ", h("span", { class: "said" }, said || t.id),
+    h("span", { class: "muted" }, facts)];
 }
 
 function steps(turn) {
-  return (turn.steps || []).map((s, i) => step(i, s));
+  return [
+    turn.replies && turn.replies.length
+      ? h("p", { class: "replies" }, "Said: ", turn.replies.map((r) => h("q", {}, r))) : null,
+    (turn.model_calls || []).map((s, i) => step(i, s)),
+  ];
 }
 
 function step(i, s) {
-  const thoughts = s.thoughts ?? (s.output && s.output.content);
-  return h("div", { class: "step" },
-    h("h4", {}, `Step ${i + 1}`),
-    thoughts ? h("p", { class: "thought" }, thoughts) : null,
+  const tokens = s.tokens;
+  return h("div", { class: "step", "data-step": i + 1 },
+    h("h4", {}, `Model call ${i + 1}`, s.finish_reason ? h("span", { class: "muted" }, ` · ${s.finish_reason}`) : null),
+    s.error ? h("p", { class: "error" }, s.error) : null,
+    s.thoughts ? h("p", { class: "thought" }, s.thoughts) : null,
     (s.calls || []).map((c) => h("div", { class: "call", "data-function": c.name },
-      h("div", {}, h("code", { class: "fn" }, c.name), c.duration_ms !== undefined ? h("span", { class: "muted" }, ` · ${fmt.n(c.duration_ms)} ms`) : null),
+      h("div", {}, h("code", { class: "fn" }, c.name),
+        c.duration_ms !== undefined && c.duration_ms !== null ? h("span", { class: "muted" }, ` · ${Number(c.duration_ms).toFixed(1)} ms`) : null),
       h("pre", { class: "args" }, fmt.json(c.arguments)),
-      c.result !== undefined && c.result !== null ? h("pre", { class: "result" }, fmt.json(c.result)) : null,
+      c.result !== undefined && c.result !== null ? h("pre", { class: "result" }, c.result) : null,
       (c.hits || []).length ? h("ul", { class: "hits" }, c.hits.map((hit) => h("li", { class: "hit" },
-        h("span", { class: "score" }, hit.score === null ? "–" : Number(hit.score).toFixed(3)), h("span", { class: "text" }, hit.text)))) : null)),
-    s.usage || s.latency_ms !== undefined ? h("p", { class: "muted" },
-      `${fmt.n(s.usage && s.usage.prompt_tokens)} prompt + ${fmt.n(s.usage && s.usage.completion_tokens)} completion tokens · ${fmt.n(s.latency_ms)} ms`) : null,
-    s.prompt ? h("details", { class: "prompt" }, h("summary", {}, "Exact prompt"), h("pre", {}, fmt.json(s.prompt))) : null);
+        h("span", { class: "score" }, hit.score === null ? "–" : Number(hit.score).toFixed(3)),
+        h("span", { class: "text" }, hit.text || hit.id)))) : null)),
+    s.latency_ms !== undefined ? h("p", { class: "muted usage" },
+      `${fmt.n(s.prompt_tokens)} prompt (${fmt.n(s.cached_tokens)} cached) + ${fmt.n(s.completion_tokens)} completion tokens · `,
+      `${fmt.n(Math.round(s.latency_ms))} ms`) : null,
+    tokens ? h("p", { class: "muted" }, `Counted: instructions ${fmt.n(tokens.instructions)}, tools ${fmt.n(tokens.tools)}, `,
+      `working context ${fmt.n(tokens.working_context)}, summary ${fmt.n(tokens.summary)}, messages ${fmt.n(tokens.messages)} `,
+      `= ${fmt.n(tokens.total)}`) : null,
+    s.prompt ? h("details", { class: "prompt" },
+      h("summary", {}, `Exact prompt (messages ${s.prompt.first_message}–${s.prompt.last_message})`),
+      s.prompt.request_body ? h("pre", { class: "request-body" }, fmt.json(s.prompt.request_body))
+        : [h("p", { class: "muted" }, "The request body is not rebuilt on this server; its system text:"),
+          h("pre", {}, s.prompt.system_text || "not stored")]) : null);
 }
