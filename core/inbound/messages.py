@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from core.agent_key import AgentKey, Scope
 from core.events import Address
 from core.text import valid_text
 
-Scope = Literal["user", "channel", "thread"]
 AnswerMode = Literal["mention", "always"]
 
 
@@ -118,26 +118,17 @@ def agent_key(message: IncomingMessage, scope: Scope) -> str:
     """Which agent a message is for. In a DM the agent is always the user's own."""
     platform = message.platform
     if scope == "user" or message.is_direct:
-        return f"{platform}:user:{_safe(message.user_key)}"
-    place = ":".join(_safe(p) for p in (message.workspace_id or "-", message.channel_id))
+        return str(AgentKey.person(platform, message.user_key))
+    place = (message.workspace_id or "-", message.channel_id)
     if scope == "thread" and message.thread_id:
-        return f"{platform}:thread:{place}:{_safe(message.thread_id)}"
-    return f"{platform}:channel:{place}"
-
-
-def is_group_agent(key: str) -> bool:
-    """Whether an agent (by its key) talks with a group rather than one person."""
-    return ":channel:" in key or ":thread:" in key
+        return str(AgentKey.place(platform, "thread", *place, message.thread_id))
+    return str(AgentKey.place(platform, "channel", *place))
 
 
 def addressed(message: IncomingMessage, policy: PlatformPolicy) -> bool:
     """Whether the agent should answer: always in DMs; in groups when mentioned or replied
     to, or on every message if the operator chose so."""
     return message.to_the_bot or policy.answer == "always"
-
-
-def _safe(part: str) -> str:
-    return part.replace("#", "_")
 
 
 @dataclass
