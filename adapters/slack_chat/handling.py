@@ -29,8 +29,9 @@ from adapters.slack_chat.translate import (
     spoken_message,
 )
 from adapters.slack_chat.users import UserDirectory
-from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.gateway import GatewayResult
 from core.inbound.messages import IncomingMessage
+from core.ports import GatewayPort
 from core.recent import RecentIds
 from core.tasks import BackgroundTasks
 
@@ -84,7 +85,7 @@ class InboundHandler:
     def __init__(
         self,
         *,
-        gateway: Gateway,
+        gateway: GatewayPort,
         outbound: SlackOutbound,
         users: UserDirectory,
         tasks: BackgroundTasks,
