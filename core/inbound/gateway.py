@@ -39,6 +39,9 @@ NOT_ALLOWED = "Sorry, I'm not available to you here."
 UPLOADS_UNSUPPORTED = "I can't read files here yet, but I read everything you write."
 RESTRICTED = "Only the operators of this bot can use /{name} here."
 
+# Resolves when an accepted event has been dealt with (adapters show "typing" until then).
+TurnDone = asyncio.Future[Handover | None]
+
 
 @dataclass(frozen=True)
 class GatewayResult:
@@ -46,7 +49,7 @@ class GatewayResult:
     reply: str | None = None
     file: tuple[str, bytes] | None = None
     agent_key: str | None = None
-    done: asyncio.Future[Handover | None] | None = None  # accepted: resolves when dealt with
+    done: TurnDone | None = None  # accepted: resolves when dealt with
 
 
 class Gateway:
