@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -28,7 +27,7 @@ from core.inbound.messages import (
     agent_key,
 )
 from core.inbound.waiting import Handover
-from core.ports import ReplySink
+from core.ports import Clock, ReplySink
 from core.uploads.platform import PlatformIntakes
 
 log = logging.getLogger(__name__)
@@ -59,9 +58,11 @@ class Gateway:
         dispatcher: AgentDispatcher,
         commands: CommandHandler,
         policies: Mapping[str, PlatformPolicy],
+        clock: Clock,
         uploads: PlatformIntakes | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.clock = clock
         self.commands = commands
         self.policies = policies
         self.uploads = uploads or PlatformIntakes()
@@ -86,7 +87,7 @@ class Gateway:
             return GatewayResult("ignored")
         wait = self._limiters.setdefault(
             message.platform, RateLimiter(policy.messages_per_minute)
-        ).allow(message.user_key, time.monotonic())
+        ).allow(message.user_key, self.clock.now().timestamp())
         if wait:
             return GatewayResult(
                 "rate_limited",

@@ -139,12 +139,14 @@ class RateLimiter:
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def allow(self, user: str, now: float) -> float:
-        """0 if the message may pass, else the seconds to wait."""
+        """0 if the message may pass, else the seconds to wait; ``now`` in seconds, from the
+        caller's ``Clock``."""
         if self.per_minute <= 0:
             return 0.0
         rate = self.per_minute / 60.0
         tokens, last = self._buckets.get(user, (float(self.per_minute), now))
-        tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+        # a clock set back (the wall clock can be) refills nothing rather than taking away
+        tokens = min(float(self.per_minute), tokens + max(0.0, now - last) * rate)
         if tokens >= 1.0:
             self._buckets[user] = (tokens - 1.0, now)
             return 0.0
