@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.inmemory.operator import InMemoryAuditLog
+from bots.storage import memory_storage
 from core.operator.audit import Audit
 from core.operator.keys import Caller
 from tests.support.agents import ManualClock
@@ -21,7 +21,7 @@ class CountingIds:
 
 async def test_audit_entries_take_their_ids_from_the_given_source() -> None:
     clock = ManualClock(datetime(2026, 11, 21, 9, 0, tzinfo=UTC))
-    audit = Audit(InMemoryAuditLog(), clock, ids=CountingIds())
+    audit = Audit(memory_storage().audit, clock, ids=CountingIds())
     admin = Caller(key_id="k1", name="ops", role="admin")
     first = await audit.record(admin, "budget.set", agent="telegram:user:1")
     second = await audit.record(admin, "budget.set", agent="telegram:user:1")
