@@ -188,7 +188,11 @@ def wire(
     )
     intakes = PlatformIntakes()
     gateway = Gateway(
-        dispatcher=dispatcher, commands=commands, policies=policies or {}, uploads=intakes
+        dispatcher=dispatcher,
+        commands=commands,
+        policies=policies or {},
+        clock=clock,
+        uploads=intakes,
     )
     pipeline = UploadPipeline(
         archival=storage.archival,

@@ -444,7 +444,7 @@ class InMemoryCheckinStore:
     async def claim_due(
         self, now: datetime, owner: str, lease: timedelta, limit: int
     ) -> list[Claim]:
-        claims = []
+        claims: list[Claim] = []
         for checkin in sorted(self._checkins.values(), key=lambda c: c.next_due or now):
             if len(claims) >= limit:
                 break

@@ -34,7 +34,7 @@ from core.records import SCHEMA_VERSION
 log = logging.getLogger(__name__)
 
 META = "meta"
-Db = AsyncDatabase[dict[str, object]]
+Db = AsyncDatabase[dict[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 
 from core.events import Event, OperatorChange, OperatorChangeRequested, SetDailyBudget
+from core.ids import RandomIds
 from core.operator.audit import Audit
 from core.operator.errors import ConflictError, NotFoundError, NotReadyError, OperatorError
 from core.operator.keys import Caller
-from core.ports import AgentStore, Clock, Inbox
+from core.ports import AgentStore, Clock, IdSource, Inbox
 from core.records import OPERATOR_OUTCOMES, AgentState, OperatorOutcome
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,9 @@ class ChangeRequests:
         submit_and_wait: SubmitAndWait,
         audit: Audit,
         wait_seconds: float = 30.0,
+        ids: IdSource | None = None,
     ) -> None:
+        self.ids = ids or RandomIds()
         self.agents = agents
         self.audit = audit
         self.inbox = inbox
@@ -114,7 +116,7 @@ class ChangeRequests:
         if await self.agents.load(agent_key) is None:
             raise NotFoundError(f"there is no agent {agent_key!r}")
         event = OperatorChangeRequested(
-            event_id=f"operator:{uuid.uuid4().hex}",
+            event_id=f"operator:{self.ids.new_id()}",
             agent_key=agent_key,
             occurred_at=self.clock.now(),
             change=change,

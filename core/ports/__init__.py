@@ -10,7 +10,7 @@ the composition root, not ports.
 
 from core.ports.checkins import CheckinStore, Triggers
 from core.ports.model import ChatModel, Embedder
-from core.ports.platforms import ReplySink, TurnObserver
+from core.ports.platforms import GatewayPort, ReplySink, TurnObserver
 from core.ports.sources import Clock, IdSource
 from core.ports.storage import AgentStore, ArchivalStore, Inbox, RecallStore
 from core.ports.uploads import DocumentParser, PlatformFiles, Progress, UploadIntake
@@ -24,6 +24,7 @@ __all__ = [
     "Clock",
     "DocumentParser",
     "Embedder",
+    "GatewayPort",
     "IdSource",
     "Inbox",
     "InboxSignals",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
+from core.agent_key import AgentKey
 from core.context.chunking import chunk_text
 from core.errors import ToolError
 from core.events import UserMessageReceived
-from core.inbound.messages import is_group_agent
 from core.records import ArchivalQuery, Passage, RecallQuery, SearchRole
 from core.tools.formatting import Budget, format_page, message_line, render_passages
 from core.tools.registry import ToolContext, ToolRegistry
@@ -153,7 +153,7 @@ def register_memgpt_tools(registry: ToolRegistry) -> ToolRegistry:
 def _resolve(ctx: ToolContext, label: str) -> str:
     """In a group, "human" is the block of whoever wrote the message being answered; each
     person's block is created the first time something is noted about them."""
-    if not is_group_agent(ctx.agent_key):
+    if not AgentKey.parse(ctx.agent_key).is_group:
         return label
     if label in ("human", "user"):
         event = ctx.event
