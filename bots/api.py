@@ -28,7 +28,9 @@ from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
+from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
+from core.operator.messages import OperatorMessages
 from core.operator.services import OperatorServices, UsagePricing
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
@@ -94,6 +96,9 @@ def operator_services(svc: Service) -> OperatorServices:
                 for name, p in settings.prices.items()
             },
             global_budget=settings.daily_token_budget,
+        ),
+        insight=AgentInsight(
+            messages=OperatorMessages(agents=storage.agents, recall=storage.recall),
         ),
     )
 

@@ -40,6 +40,7 @@ class AsyncPagemind:
         self.checkins = Checkins(self)
         self.archival = Archival(self)
         self.audit = Audit(self)
+        self.messages = Messages(self)
 
     async def call(self, call: calls.Call[R]) -> R:
         try:
@@ -202,3 +203,32 @@ class Audit:
     ) -> AsyncIterator[m.AuditEntry]:
         """Operator writes, newest first (admin keys only)."""
         return self._client.pages(calls.audit_page(agent=agent, limit=page_size))
+
+
+class Messages:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    def list(
+        self,
+        agent: str,
+        *,
+        role: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        q: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[m.AgentMessage]:
+        """The agent's messages, newest first, page after page (``q``: the agent's own
+        recall search over what was said)."""
+        first = calls.messages_page(
+            agent, role=role, since=since, until=until, q=q, limit=page_size
+        )
+        return self._client.pages(first)
+
+    async def page(
+        self, agent: str, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+    ) -> m.Page[m.AgentMessage]:
+        return await self._client.call(
+            calls.messages_page(agent, limit=limit, cursor=cursor, **filters)
+        )

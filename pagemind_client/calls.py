@@ -141,3 +141,18 @@ def audit_page(
 ) -> Call[m.Page[m.AuditEntry]]:
     params = {"agent": agent, "limit": limit, "cursor": cursor}
     return Call("GET", "/api/audit", m.Page[m.AuditEntry], params)
+
+
+def messages_page(
+    key: str,
+    *,
+    role: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[m.Page[m.AgentMessage]]:
+    params = {"role": role, "since": since, "until": until, "q": q, "limit": limit}
+    params["cursor"] = cursor
+    return Call("GET", f"{_agent(key)}/messages", m.Page[m.AgentMessage], params)

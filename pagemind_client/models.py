@@ -233,3 +233,43 @@ class UploadJob(_Wire):
     @property
     def finished(self) -> bool:
         return self.status != "running"
+
+
+# --------------------------------------------------------------------------- messages
+
+MessageRole = Literal["user", "assistant", "tool", "system"]
+
+
+class FunctionCall(_Wire):
+    id: str
+    name: str
+    arguments: str = Field(description="the JSON text the model wrote")
+    result: str | None = Field(None, description="what the function returned (None: not run)")
+
+
+class AgentMessage(_Wire):
+    """One entry of the agent's log: a person's message, the model's answer (inner thoughts
+    and function calls, with their results), a function's result, or a note from Pagemind."""
+
+    id: int = Field(description="its place in the agent's log (1, 2, 3, ...)")
+    role: MessageRole = Field(
+        description="user: a person; assistant: the model; tool: a function's result; "
+        "system: Pagemind (alerts, heartbeats, check-ins, uploads)"
+    )
+    kind: str = Field(
+        description="user_message, assistant, tool_result, system_alert, heartbeat, timer, upload"
+    )
+    text: str = Field(
+        description="what was said: the person's text, what the agent sent with send_message, "
+        "a function's result, or the note"
+    )
+    thoughts: str = Field("", description="the model's inner thoughts (assistant)")
+    calls: list[FunctionCall] = Field(
+        default_factory=list, description="the functions the model called (assistant)"
+    )
+    call_id: str | None = Field(None, description="the call this result answers (tool)")
+    function: str | None = Field(None, description="the function this result is from (tool)")
+    at: datetime
+    author_id: str | None = Field(None, description="the person's platform id (user)")
+    author_name: str | None = None
+    event_id: str | None = Field(None, description="the event whose turn wrote it")

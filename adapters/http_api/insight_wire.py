@@ -1,0 +1,41 @@
+"""Core values of ``core.operator.insight`` -> wire models (messages, context, traces)."""
+
+from __future__ import annotations
+
+from core.operator.messages import ListedMessage, api_role
+from core.operator.paging import Listing
+from pagemind_client import models as wire
+
+
+def message(listed: ListedMessage) -> wire.AgentMessage:
+    m = listed.message
+    calls = [
+        wire.FunctionCall(
+            id=c.id,
+            name=c.name,
+            arguments=c.arguments,
+            result=r.content if (r := listed.results.get(c.id)) is not None else None,
+        )
+        for c in m.tool_calls
+    ]
+    assistant = m.kind == "assistant"
+    return wire.AgentMessage(
+        id=m.seq,
+        role=api_role(m.kind),
+        kind=m.kind,
+        text=m.spoken_text() if assistant else m.content,
+        thoughts=m.content if assistant else "",
+        calls=calls,
+        call_id=m.tool_call_id,
+        function=m.tool_name,
+        at=m.created_at,
+        author_id=m.author_id,
+        author_name=m.author_name,
+        event_id=m.event_id,
+    )
+
+
+def messages(page: Listing[ListedMessage]) -> wire.Page[wire.AgentMessage]:
+    return wire.Page[wire.AgentMessage](
+        items=[message(m) for m in page.items], next_cursor=page.next_cursor
+    )

@@ -1,0 +1,13 @@
+"""Looking inside an agent: its messages, its context window as the next call would send
+it, a message sent to it as a person, and the traces of its past turns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.operator.messages import OperatorMessages
+
+
+@dataclass
+class AgentInsight:
+    messages: OperatorMessages
