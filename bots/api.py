@@ -28,6 +28,7 @@ from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
+from core.operator.context import ContextWindows
 from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
 from core.operator.messages import OperatorMessages
@@ -99,6 +100,13 @@ def operator_services(svc: Service) -> OperatorServices:
         ),
         insight=AgentInsight(
             messages=OperatorMessages(agents=storage.agents, recall=storage.recall),
+            context=ContextWindows(
+                agents=storage.agents,
+                recall=storage.recall,
+                layout=svc.runtime.layout,
+                counter=svc.counter,
+                settings=svc.runtime.settings,
+            ),
         ),
     )
 

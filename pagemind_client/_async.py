@@ -41,6 +41,7 @@ class AsyncPagemind:
         self.archival = Archival(self)
         self.audit = Audit(self)
         self.messages = Messages(self)
+        self.context = Context(self)
 
     async def call(self, call: calls.Call[R]) -> R:
         try:
@@ -232,3 +233,12 @@ class Messages:
         return await self._client.call(
             calls.messages_page(agent, limit=limit, cursor=cursor, **filters)
         )
+
+
+class Context:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    async def get(self, agent: str) -> m.ContextWindow:
+        """The agent's context window as its next model call would send it, part by part."""
+        return await self._client.call(calls.context(agent))

@@ -46,6 +46,7 @@ class Pagemind:
         self.archival = Archival(self)
         self.audit = Audit(self)
         self.messages = Messages(self)
+        self.context = Context(self)
 
     def call(self, call: calls.Call[R]) -> R:
         try:
@@ -230,3 +231,12 @@ class Messages:
         self, agent: str, *, limit: int | None = None, cursor: str | None = None, **filters: Any
     ) -> m.Page[m.AgentMessage]:
         return self._client.call(calls.messages_page(agent, limit=limit, cursor=cursor, **filters))
+
+
+class Context:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def get(self, agent: str) -> m.ContextWindow:
+        """The agent's context window as its next model call would send it, part by part."""
+        return self._client.call(calls.context(agent))

@@ -156,3 +156,7 @@ def messages_page(
     params = {"role": role, "since": since, "until": until, "q": q, "limit": limit}
     params["cursor"] = cursor
     return Call("GET", f"{_agent(key)}/messages", m.Page[m.AgentMessage], params)
+
+
+def context(key: str) -> Call[m.ContextWindow]:
+    return Call("GET", f"{_agent(key)}/context", m.ContextWindow)

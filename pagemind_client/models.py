@@ -273,3 +273,44 @@ class AgentMessage(_Wire):
     author_id: str | None = Field(None, description="the person's platform id (user)")
     author_name: str | None = None
     event_id: str | None = Field(None, description="the event whose turn wrote it")
+
+
+# --------------------------------------------------------------------------- context window
+
+
+class ContextMessage(_Wire):
+    id: int = Field(description="the message's place in the agent's log")
+    role: MessageRole
+    kind: str
+    tokens: int = Field(description="as rendered for the model, with its overhead")
+
+
+class ContextSummary(_Wire):
+    tokens: int = Field(description="0 without a summary")
+    text: str = Field("", description="the recursive summary of the messages out of view")
+    covers_upto: int = Field(0, description="it covers messages 1 to this one (0: none)")
+
+
+class ContextWindow(_Wire):
+    """The agent's context window as its next model call would send it (before the message
+    that starts that call), counted with the agent's own layout code. ``total`` is the sum of
+    the parts; ``corrected_total`` is what the lines are checked against."""
+
+    agent: str
+    window: int = Field(description="the model's context window (PAGEMIND_CONTEXT_WINDOW)")
+    reply_reserve: int = Field(description="tokens kept free for the reply")
+    instructions: int = Field(description="the static instructions (system prompt)")
+    tools: int = Field(description="the function schemas")
+    reply_priming: int = Field(description="the reply's fixed priming tokens")
+    working_context: int = Field(description="the working-context blocks shown")
+    summary: ContextSummary
+    messages: list[ContextMessage] = Field(description="the FIFO queue, oldest first")
+    messages_tokens: int
+    total: int
+    correction: float = Field(description="learned from the provider's counts (>= 1)")
+    corrected_total: int
+    free: int = Field(description="tokens left before the next call flushes")
+    warning_line: int = Field(description="past it the agent is told to save what matters")
+    flush_line: int = Field(description="past it the oldest messages go into the summary")
+    warning_sent: bool
+    would_flush: bool = Field(description="the next call flushes first")

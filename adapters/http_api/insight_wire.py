@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.operator.context import ContextWindow
 from core.operator.messages import ListedMessage, api_role
 from core.operator.paging import Listing
 from pagemind_client import models as wire
@@ -38,4 +39,32 @@ def message(listed: ListedMessage) -> wire.AgentMessage:
 def messages(page: Listing[ListedMessage]) -> wire.Page[wire.AgentMessage]:
     return wire.Page[wire.AgentMessage](
         items=[message(m) for m in page.items], next_cursor=page.next_cursor
+    )
+
+
+def context(w: ContextWindow) -> wire.ContextWindow:
+    return wire.ContextWindow(
+        agent=w.agent_key,
+        window=w.window,
+        reply_reserve=w.reply_reserve,
+        instructions=w.instructions,
+        tools=w.tools,
+        reply_priming=w.reply_priming,
+        working_context=w.working_context,
+        summary=wire.ContextSummary(
+            tokens=w.summary, text=w.summary_text, covers_upto=w.summary_upto_seq
+        ),
+        messages=[
+            wire.ContextMessage(id=m.seq, role=m.role, kind=m.kind, tokens=m.tokens)
+            for m in w.messages
+        ],
+        messages_tokens=sum(m.tokens for m in w.messages),
+        total=w.total,
+        correction=w.correction,
+        corrected_total=w.corrected_total,
+        free=w.free,
+        warning_line=w.warning_line,
+        flush_line=w.flush_line,
+        warning_sent=w.warning_sent,
+        would_flush=w.corrected_total > w.flush_line,
     )

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.operator.context import ContextWindows
 from core.operator.messages import OperatorMessages
 
 
 @dataclass
 class AgentInsight:
     messages: OperatorMessages
+    context: ContextWindows

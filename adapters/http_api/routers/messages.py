@@ -38,3 +38,11 @@ async def list_messages(
     query = MessageFilter(role=role, since=since, until=until, q=q)
     page = await ops.insight.messages.page(agent_key, query, cursor=cursor, limit=limit)
     return insight_wire.messages(page)
+
+
+@router.get("/context", summary="The context window as the next call would send it (viewer)")
+async def context_window(agent_key: str, who: Viewer, ops: Services) -> wire.ContextWindow:
+    """Tokens per part, counted with the agent's own layout code: instructions, function
+    schemas, working context, summary (with its text and the messages it covers), each
+    message in view, the reply's reserve, what is free, and the warning and flush lines."""
+    return insight_wire.context(await ops.insight.context.window(agent_key))
