@@ -29,6 +29,7 @@ from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
 from core.operator.context import ContextWindows
+from core.operator.conversation import Conversations
 from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
 from core.operator.messages import OperatorMessages
@@ -106,6 +107,14 @@ def operator_services(svc: Service) -> OperatorServices:
                 layout=svc.runtime.layout,
                 counter=svc.counter,
                 settings=svc.runtime.settings,
+            ),
+            conversations=Conversations(
+                agents=storage.agents,
+                recall=storage.recall,
+                feed=svc.feed,
+                submit_and_wait=svc.dispatcher.submit_and_wait,
+                clock=clock,
+                audit=audit,
             ),
         ),
     )

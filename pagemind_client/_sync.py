@@ -13,7 +13,15 @@ from pydantic import BaseModel
 
 from pagemind_client import calls
 from pagemind_client import models as m
-from pagemind_client._http import DEFAULT_TIMEOUT, headers, read, request_args, settings
+from pagemind_client._http import (
+    DEFAULT_TIMEOUT,
+    StepEvents,
+    headers,
+    raise_for,
+    read,
+    request_args,
+    settings,
+)
 from pagemind_client.errors import APIConnectionError
 
 R = TypeVar("R", bound=BaseModel)
@@ -231,6 +239,46 @@ class Messages:
         self, agent: str, *, limit: int | None = None, cursor: str | None = None, **filters: Any
     ) -> m.Page[m.AgentMessage]:
         return self._client.call(calls.messages_page(agent, limit=limit, cursor=cursor, **filters))
+
+    def send(
+        self,
+        agent: str,
+        text: str,
+        *,
+        user_id: str | None = None,
+        user_name: str | None = None,
+    ) -> m.MessageSent:
+        """Send a message as a person (admin key); returns once the agent's turn is done,
+        with its replies and each step."""
+        body = m.MessageSend(text=text, user_id=user_id, user_name=user_name)
+        return self._client.call(calls.send_message(agent, body))
+
+    def stream(
+        self,
+        agent: str,
+        text: str,
+        *,
+        user_id: str | None = None,
+        user_name: str | None = None,
+    ) -> Iterator[m.TurnStep]:
+        """Send a message as a person and follow the turn: each step as it is stored
+        (``ThoughtStep``, ``FunctionCallStep``, ``FunctionResultStep``, ``ReplyStep``),
+        then a ``DoneStep`` with every reply."""
+        body = m.MessageSend(text=text, user_id=user_id, user_name=user_name, stream=True)
+        call = calls.send_message(agent, body)
+        http = self._client._http
+        args = request_args(call)
+        try:
+            with http.stream("POST", call.path, **args) as response:
+                if response.status_code != 200:
+                    raise_for(response, response.read())
+                reader = StepEvents()
+                for line in response.iter_lines():
+                    step = reader.line(line)
+                    if step is not None:
+                        yield step
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"cannot reach {http.base_url}: {exc}") from exc
 
 
 class Context:

@@ -160,3 +160,7 @@ def messages_page(
 
 def context(key: str) -> Call[m.ContextWindow]:
     return Call("GET", f"{_agent(key)}/context", m.ContextWindow)
+
+
+def send_message(key: str, body: m.MessageSend) -> Call[m.MessageSent]:
+    return Call("POST", f"{_agent(key)}/messages", m.MessageSent, body=body)

@@ -314,3 +314,70 @@ class ContextWindow(_Wire):
     flush_line: int = Field(description="past it the oldest messages go into the summary")
     warning_sent: bool
     would_flush: bool = Field(description="the next call flushes first")
+
+
+# --------------------------------------------------------------------------- send a message
+
+
+class MessageSend(_Request):
+    """A message to the agent as a person (through its inbox, as a platform's would)."""
+
+    text: str = Field(..., min_length=1, description="what the person says")
+    user_id: str | None = Field(
+        None, max_length=200, description="the person's platform id (the author the agent sees)"
+    )
+    user_name: str | None = Field(None, max_length=200, description="their display name")
+    stream: bool = Field(False, description="true: server-sent events, one per step")
+
+
+class ThoughtStep(_Wire):
+    kind: Literal["thought"] = "thought"
+    message_id: int
+    at: datetime
+    text: str = Field(description="the model's inner thoughts")
+
+
+class FunctionCallStep(_Wire):
+    kind: Literal["function_call"] = "function_call"
+    message_id: int
+    at: datetime
+    name: str
+    arguments: str
+    call_id: str
+
+
+class FunctionResultStep(_Wire):
+    kind: Literal["function_result"] = "function_result"
+    message_id: int
+    at: datetime
+    name: str | None = None
+    call_id: str | None = None
+    text: str = Field(description="what the function returned")
+
+
+class ReplyStep(_Wire):
+    kind: Literal["reply"] = "reply"
+    message_id: int
+    at: datetime
+    text: str = Field(description="what the agent said to the person")
+
+
+class DoneStep(_Wire):
+    kind: Literal["done"] = "done"
+    event_id: str = Field(description="the message's event id (its turn's id)")
+    replies: list[str] = Field(description="everything the agent said, in order")
+    error: str | None = Field(None, description="why the turn failed, if it did")
+
+
+TurnStep = ThoughtStep | FunctionCallStep | FunctionResultStep | ReplyStep | DoneStep
+
+
+class MessageSent(_Wire):
+    """The turn a message started, once it is done."""
+
+    event_id: str
+    replies: list[str] = Field(description="everything the agent said, in order")
+    error: str | None = None
+    steps: list[ThoughtStep | FunctionCallStep | FunctionResultStep | ReplyStep] = Field(
+        description="thoughts, function calls and results, and replies, in order"
+    )

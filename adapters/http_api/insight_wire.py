@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.operator.context import ContextWindow
+from core.operator.conversation import TurnDone, TurnStep
 from core.operator.messages import ListedMessage, api_role
 from core.operator.paging import Listing
 from pagemind_client import models as wire
@@ -68,3 +69,23 @@ def context(w: ContextWindow) -> wire.ContextWindow:
         warning_sent=w.warning_sent,
         would_flush=w.corrected_total > w.flush_line,
     )
+
+
+def step(s: TurnStep | TurnDone) -> wire.TurnStep:
+    if isinstance(s, TurnDone):
+        return wire.DoneStep(event_id=s.event_id, replies=list(s.replies), error=s.error)
+    if s.kind == "thought":
+        return wire.ThoughtStep(message_id=s.message_id, at=s.at, text=s.text)
+    if s.kind == "function_call":
+        return wire.FunctionCallStep(
+            message_id=s.message_id,
+            at=s.at,
+            name=s.name or "",
+            arguments=s.arguments or "",
+            call_id=s.call_id or "",
+        )
+    if s.kind == "function_result":
+        return wire.FunctionResultStep(
+            message_id=s.message_id, at=s.at, name=s.name, call_id=s.call_id, text=s.text
+        )
+    return wire.ReplyStep(message_id=s.message_id, at=s.at, text=s.text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.operator.context import ContextWindows
+from core.operator.conversation import Conversations
 from core.operator.messages import OperatorMessages
 
 
@@ -13,3 +14,4 @@ from core.operator.messages import OperatorMessages
 class AgentInsight:
     messages: OperatorMessages
     context: ContextWindows
+    conversations: Conversations

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from adapters.http_api import insight_wire
-from adapters.http_api.auth import Services, Viewer
+from adapters.http_api.auth import Admin, Services, Viewer
+from core.operator.conversation import TurnDone, TurnStep
 from core.operator.messages import MessageFilter
 from core.operator.paging import DEFAULT_LIMIT, MAX_LIMIT
 from pagemind_client import models as wire
@@ -46,3 +49,52 @@ async def context_window(agent_key: str, who: Viewer, ops: Services) -> wire.Con
     schemas, working context, summary (with its text and the messages it covers), each
     message in view, the reply's reserve, what is free, and the warning and flush lines."""
     return insight_wire.context(await ops.insight.context.window(agent_key))
+
+
+@router.post(
+    "/messages",
+    summary="Send a message as a person and get the agent's replies (admin)",
+    response_model=wire.MessageSent,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "with stream: one server-sent event per step (thought, "
+            "function_call, function_result, reply), then done",
+        }
+    },
+)
+async def send_message(
+    agent_key: str,
+    body: wire.MessageSend,
+    who: Admin,
+    ops: Services,
+    stream: Annotated[bool, Query(description="server-sent events, one per step")] = False,
+) -> Any:
+    """The message goes through the agent's inbox like a platform's (its worker runs the
+    turn, on whichever replica owns it); the answer comes once the turn is done. The
+    agent's replies also go to its home conversation, if it has one."""
+    talk = ops.insight.conversations
+    event = await talk.start(
+        who, agent_key, body.text, user_id=body.user_id, user_name=body.user_name
+    )
+    if stream or body.stream:
+        return StreamingResponse(
+            _events(talk.run(event)),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    steps: list[wire.TurnStep] = [insight_wire.step(s) async for s in talk.run(event)]
+    done = steps.pop()
+    assert isinstance(done, wire.DoneStep)
+    return wire.MessageSent(
+        event_id=done.event_id,
+        replies=done.replies,
+        error=done.error,
+        steps=[s for s in steps if not isinstance(s, wire.DoneStep)],
+    )
+
+
+async def _events(steps: AsyncIterator[TurnStep | TurnDone]) -> AsyncIterator[bytes]:
+    async for s in steps:
+        event = insight_wire.step(s)
+        yield f"event: {event.kind}\ndata: {event.model_dump_json()}\n\n".encode()
