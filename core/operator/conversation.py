@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from core.events import Event, UserMessageReceived
-from core.messages import SEND_MESSAGE, Message
+from core.messages import SEND_MESSAGE, Message, ToolCall
 from core.operator.audit import Audit
 from core.operator.errors import InvalidRequestError, NotFoundError
 from core.operator.feed import StepFeed, TurnEnded
@@ -54,7 +54,7 @@ def steps_of(messages: Sequence[Message]) -> list[TurnStep]:
     """A turn's stored messages as steps: each answer's thoughts, then each call, its result
     and, for ``send_message``, the reply."""
     out: list[TurnStep] = []
-    calls = {}
+    calls: dict[str, tuple[Message, ToolCall]] = {}
     for m in messages:
         if m.kind == "assistant":
             if m.content:
@@ -82,8 +82,9 @@ def steps_of(messages: Sequence[Message]) -> list[TurnStep]:
                     call_id=m.tool_call_id,
                 )
             )
-            answer, call = calls.get(m.tool_call_id or "", (None, None))
-            if answer is not None and call is not None and call.name == SEND_MESSAGE:
+            answered = calls.get(m.tool_call_id or "")
+            if answered is not None and answered[1].name == SEND_MESSAGE:
+                answer, call = answered
                 said = answer.model_copy(update={"tool_calls": (call,)}).spoken_text()
                 if said:
                     out.append(TurnStep("reply", answer.seq, answer.created_at, text=said))
@@ -97,7 +98,7 @@ class Conversations:
         agents: AgentStore,
         recall: RecallStore,
         feed: StepFeed,
-        submit_and_wait: Callable[[Event], Awaitable[bool]],
+        submit_and_wait: Callable[[Event], Coroutine[Any, Any, bool]],
         clock: Clock,
         audit: Audit,
     ) -> None:
