@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from adapters.http_api import ApiSettings, create_app
 from adapters.inmemory.operator import InMemoryAgentDirectory
+from adapters.openai_compatible.chat import request_writer
 from bots.bootstrap import Service
 from core.errors import ConfigurationError
 from core.operator.agents import AgentDirectory
@@ -34,6 +35,7 @@ from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
 from core.operator.messages import OperatorMessages
 from core.operator.services import OperatorServices, UsagePricing
+from core.operator.traces import TurnTraces
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
 from core.tasks import BackgroundTasks
@@ -53,6 +55,7 @@ def operator_services(svc: Service) -> OperatorServices:
     settings, storage, clock = svc.settings, svc.storage, svc.clock
     audit = Audit(storage.audit, clock)
     pipeline = svc.uploads
+    messages = OperatorMessages(agents=storage.agents, recall=storage.recall)
     return OperatorServices(
         clock=clock,
         keys=ApiKeys(storage.api_keys, clock),
@@ -100,7 +103,7 @@ def operator_services(svc: Service) -> OperatorServices:
             global_budget=settings.daily_token_budget,
         ),
         insight=AgentInsight(
-            messages=OperatorMessages(agents=storage.agents, recall=storage.recall),
+            messages=messages,
             context=ContextWindows(
                 agents=storage.agents,
                 recall=storage.recall,
@@ -115,6 +118,17 @@ def operator_services(svc: Service) -> OperatorServices:
                 submit_and_wait=svc.dispatcher.submit_and_wait,
                 clock=clock,
                 audit=audit,
+            ),
+            traces=TurnTraces(
+                agents=storage.agents,
+                messages=messages,
+                system_texts=storage.system_texts,
+                layout=svc.runtime.layout,
+                writer=request_writer(
+                    settings.model_name, settings.llm_base_url, settings.llm_temperature
+                )
+                if settings.llm_configured
+                else None,
             ),
         ),
     )

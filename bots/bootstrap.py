@@ -167,6 +167,7 @@ def wire(
         checkins=checkins,
         inbox=storage.inbox,
         on_turn_end=feed.turn_ended,
+        system_texts=storage.system_texts,
     )
     dispatcher = AgentDispatcher(
         runtime.handle,

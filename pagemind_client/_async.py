@@ -50,6 +50,7 @@ class AsyncPagemind:
         self.audit = Audit(self)
         self.messages = Messages(self)
         self.context = Context(self)
+        self.turns = Turns(self)
 
     async def call(self, call: calls.Call[R]) -> R:
         try:
@@ -290,3 +291,21 @@ class Context:
     async def get(self, agent: str) -> m.ContextWindow:
         """The agent's context window as its next model call would send it, part by part."""
         return await self._client.call(calls.context(agent))
+
+
+class Turns:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    def list(self, agent: str, *, page_size: int | None = None) -> AsyncIterator[m.TurnSummary]:
+        """The agent's past turns, newest first, page after page."""
+        return self._client.pages(calls.turns_page(agent, limit=page_size))
+
+    async def page(
+        self, agent: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> m.Page[m.TurnSummary]:
+        return await self._client.call(calls.turns_page(agent, limit=limit, cursor=cursor))
+
+    async def get(self, agent: str, turn_id: str) -> m.TurnTrace:
+        """One turn's trace: each model call's exact request, tokens, output and calls."""
+        return await self._client.call(calls.turn(agent, turn_id))

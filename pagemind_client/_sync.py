@@ -55,6 +55,7 @@ class Pagemind:
         self.audit = Audit(self)
         self.messages = Messages(self)
         self.context = Context(self)
+        self.turns = Turns(self)
 
     def call(self, call: calls.Call[R]) -> R:
         try:
@@ -288,3 +289,21 @@ class Context:
     def get(self, agent: str) -> m.ContextWindow:
         """The agent's context window as its next model call would send it, part by part."""
         return self._client.call(calls.context(agent))
+
+
+class Turns:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def list(self, agent: str, *, page_size: int | None = None) -> Iterator[m.TurnSummary]:
+        """The agent's past turns, newest first, page after page."""
+        return self._client.pages(calls.turns_page(agent, limit=page_size))
+
+    def page(
+        self, agent: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> m.Page[m.TurnSummary]:
+        return self._client.call(calls.turns_page(agent, limit=limit, cursor=cursor))
+
+    def get(self, agent: str, turn_id: str) -> m.TurnTrace:
+        """One turn's trace: each model call's exact request, tokens, output and calls."""
+        return self._client.call(calls.turn(agent, turn_id))

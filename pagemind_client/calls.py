@@ -164,3 +164,14 @@ def context(key: str) -> Call[m.ContextWindow]:
 
 def send_message(key: str, body: m.MessageSend) -> Call[m.MessageSent]:
     return Call("POST", f"{_agent(key)}/messages", m.MessageSent, body=body)
+
+
+def turns_page(
+    key: str, *, limit: int | None = None, cursor: str | None = None
+) -> Call[m.Page[m.TurnSummary]]:
+    params = {"limit": limit, "cursor": cursor}
+    return Call("GET", f"{_agent(key)}/turns", m.Page[m.TurnSummary], params)
+
+
+def turn(key: str, turn_id: str) -> Call[m.TurnTrace]:
+    return Call("GET", f"{_agent(key)}/turns/{_part(turn_id)}", m.TurnTrace)

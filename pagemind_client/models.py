@@ -381,3 +381,78 @@ class MessageSent(_Wire):
     steps: list[ThoughtStep | FunctionCallStep | FunctionResultStep | ReplyStep] = Field(
         description="thoughts, function calls and results, and replies, in order"
     )
+
+
+# --------------------------------------------------------------------------- turn traces
+
+
+class PromptTokens(_Wire):
+    """Our count of a prompt, part by part (the agent's own layout code)."""
+
+    instructions: int
+    tools: int
+    reply_priming: int
+    working_context: int
+    summary: int
+    messages: int
+    total: int
+
+
+class TurnSummary(_Wire):
+    id: str = Field(description="the turn's id: the number of its first message")
+    event_id: str
+    at: datetime
+    started_by: AgentMessage = Field(description="the message that started it")
+    replies: list[str] = Field(description="what the agent said")
+    steps: int = Field(description="model calls, failed ones included")
+    tokens: int = Field(description="prompt + completion tokens, as the provider reported")
+    error: str | None = Field(None, description="the last failed call's error")
+
+
+class SearchHitTrace(_Wire):
+    id: str = Field(description="a message's number or a passage's id")
+    score: float | None = None
+
+
+class TracedCall(_Wire):
+    id: str
+    name: str
+    arguments: str
+    result: str | None = None
+    duration_ms: float | None = None
+    hits: list[SearchHitTrace] = Field(
+        default_factory=list, description="for searches: what was found, with scores"
+    )
+
+
+class TracedPrompt(_Wire):
+    first_message: int = Field(description="the prompt held messages first..last")
+    last_message: int
+    system_text: str | None = Field(None, description="None: not stored (an older turn)")
+    tools_changed: bool = Field(description="the functions differ from those it was sent")
+    request_body: str | None = Field(
+        None, description="the exact JSON request body sent to the model, rebuilt"
+    )
+    timezone: str
+    max_message_tokens: int
+    max_reply_tokens: int
+
+
+class TurnStepTrace(_Wire):
+    at: datetime
+    message_id: int | None = Field(None, description="the answer's message (None: failed)")
+    prompt: TracedPrompt
+    tokens: PromptTokens
+    thoughts: str = ""
+    calls: list[TracedCall] = Field(default_factory=list)
+    prompt_tokens: int | None = Field(None, description="as the provider reported")
+    cached_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    latency_ms: float
+    error: str | None = Field(None, description="why the call failed")
+
+
+class TurnTrace(TurnSummary):
+    messages: list[AgentMessage] = Field(description="everything the turn stored, in order")
+    model_calls: list[TurnStepTrace] = Field(description="each model call, in order")

@@ -8,6 +8,8 @@ provider's prompt cache keeps matching from one call to the next.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -54,6 +56,8 @@ class PromptLayout:
         # message's own overhead), the tool schemas, and the priming of the reply
         self.instructions_tokens = TOKENS_PER_MESSAGE + counter.count(instructions)
         self.tools_tokens = sum(counter.count_json(tool_wire(t)) + 8 for t in tools)
+        wired = json.dumps([tool_wire(t) for t in tools], sort_keys=True, ensure_ascii=False)
+        self.tools_sha256 = hashlib.sha256(wired.encode()).hexdigest()  # names them in traces
         self.reply_priming_tokens = TOKENS_PER_REPLY
         self.fixed_tokens = self.instructions_tokens + self.tools_tokens + self.reply_priming_tokens
 

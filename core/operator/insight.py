@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from core.operator.context import ContextWindows
 from core.operator.conversation import Conversations
 from core.operator.messages import OperatorMessages
+from core.operator.traces import TurnTraces
 
 
 @dataclass
@@ -15,3 +16,4 @@ class AgentInsight:
     messages: OperatorMessages
     context: ContextWindows
     conversations: Conversations
+    traces: TurnTraces

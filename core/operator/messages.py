@@ -103,7 +103,7 @@ class OperatorMessages:
         shown = await self._with_results(state, page.items)
         return Listing(shown, page.next_cursor)
 
-    async def _read(self, state: AgentState, after: int, upto: int) -> list[Message]:
+    async def read(self, state: AgentState, after: int, upto: int) -> list[Message]:
         """Messages ``after < seq <= upto``, in order: recall's, and the state's unfiled."""
         if upto <= after:
             return []
@@ -122,7 +122,7 @@ class OperatorMessages:
         filtered = query.role is not None or query.since is not None or query.until is not None
         while upto > 0 and len(found) < wanted:
             size = _SCAN if filtered else wanted - len(found)
-            chunk = await self._read(state, max(0, upto - size), upto)
+            chunk = await self.read(state, max(0, upto - size), upto)
             found += [m for m in reversed(chunk) if query.accepts(m)]
             upto -= size
             older = [m for m in chunk if query.since is not None and m.created_at < query.since]
@@ -136,7 +136,7 @@ class OperatorMessages:
         lo, hi = 1, upto + 1
         while lo < hi:
             mid = (lo + hi) // 2
-            (message,) = await self._read(state, mid - 1, mid) or (None,)
+            (message,) = await self.read(state, mid - 1, mid) or (None,)
             if message is None or message.created_at >= moment:
                 hi = mid
             else:
@@ -194,7 +194,7 @@ class OperatorMessages:
                 span = range(message.seq + 1, message.seq + 1 + len(calls))
                 found = [on_page[s] for s in span if s in on_page]
                 if len(found) < len(calls):
-                    found = await self._read(state, message.seq, min(span[-1], state.last_seq))
+                    found = await self.read(state, message.seq, min(span[-1], state.last_seq))
                 results = {
                     m.tool_call_id: m
                     for m in found

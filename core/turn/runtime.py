@@ -42,6 +42,7 @@ from core.ports import (
     Leases,
     RecallStore,
     ReplySink,
+    SystemTexts,
     TurnObserver,
 )
 from core.tools.registry import ToolRegistry
@@ -80,6 +81,7 @@ class AgentRuntime:
         checkins: CheckinService | None = None,
         inbox: Inbox | None = None,
         on_turn_end: Callable[[Event, TurnOutcome | None, str | None], None] | None = None,
+        system_texts: SystemTexts | None = None,
     ) -> None:
         self.prompts = prompts
         # told of every turn's end: its outcome, or (given up) the error
@@ -138,7 +140,13 @@ class AgentRuntime:
             settings=settings,
         )
         self.model_call = ModelCall(
-            model=model, layout=self.layout, counter=counter, room=self.room, settings=settings
+            model=model,
+            layout=self.layout,
+            counter=counter,
+            room=self.room,
+            settings=settings,
+            clock=clock,
+            system_texts=system_texts,
         )
         # an operator's change to the state, applied between turns, never calling the model
         self.changes = ChangeApplier(agents, fence=self.commit.fence, forget=self.forget)

@@ -98,3 +98,24 @@ async def _events(steps: AsyncIterator[TurnStep | TurnDone]) -> AsyncIterator[by
     async for s in steps:
         event = insight_wire.step(s)
         yield f"event: {event.kind}\ndata: {event.model_dump_json()}\n\n".encode()
+
+
+@router.get("/turns", summary="The agent's past turns, newest first (viewer)")
+async def list_turns(
+    agent_key: str,
+    who: Viewer,
+    ops: Services,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> wire.Page[wire.TurnSummary]:
+    page = await ops.insight.traces.page(agent_key, cursor=cursor, limit=limit)
+    return insight_wire.turns(page)
+
+
+@router.get("/turns/{turn_id}", summary='One turn\'s trace: "why did it say that" (viewer)')
+async def get_turn(agent_key: str, turn_id: str, who: Viewer, ops: Services) -> wire.TurnTrace:
+    """For each model call: the exact request it was sent (rebuilt from stored data), our
+    token count by part, the provider's usage and the latency, its thoughts and function
+    calls with arguments, results, durations and search hits with scores; failed calls
+    too."""
+    return insight_wire.turn(await ops.insight.traces.get(agent_key, turn_id))
