@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from adapters.http_api import ApiSettings, create_app
 from adapters.inmemory.operator import InMemoryAgentDirectory
+from adapters.openai_compatible.chat import request_writer
 from bots.bootstrap import Service
 from core.errors import ConfigurationError
 from core.operator.agents import AgentDirectory
@@ -28,8 +29,13 @@ from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
+from core.operator.context import ContextWindows
+from core.operator.conversation import Conversations
+from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
+from core.operator.messages import OperatorMessages
 from core.operator.services import OperatorServices, UsagePricing
+from core.operator.traces import TurnTraces
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
 from core.tasks import BackgroundTasks
@@ -49,6 +55,7 @@ def operator_services(svc: Service) -> OperatorServices:
     settings, storage, clock = svc.settings, svc.storage, svc.clock
     audit = Audit(storage.audit, clock)
     pipeline = svc.uploads
+    messages = OperatorMessages(agents=storage.agents, recall=storage.recall)
     return OperatorServices(
         clock=clock,
         keys=ApiKeys(storage.api_keys, clock),
@@ -94,6 +101,35 @@ def operator_services(svc: Service) -> OperatorServices:
                 for name, p in settings.prices.items()
             },
             global_budget=settings.daily_token_budget,
+        ),
+        insight=AgentInsight(
+            messages=messages,
+            context=ContextWindows(
+                agents=storage.agents,
+                recall=storage.recall,
+                layout=svc.runtime.layout,
+                counter=svc.counter,
+                settings=svc.runtime.settings,
+            ),
+            conversations=Conversations(
+                agents=storage.agents,
+                recall=storage.recall,
+                feed=svc.feed,
+                submit_and_wait=svc.dispatcher.submit_and_wait,
+                clock=clock,
+                audit=audit,
+            ),
+            traces=TurnTraces(
+                agents=storage.agents,
+                messages=messages,
+                system_texts=storage.system_texts,
+                layout=svc.runtime.layout,
+                writer=request_writer(
+                    settings.model_name, settings.llm_base_url, settings.llm_temperature
+                )
+                if settings.llm_configured
+                else None,
+            ),
         ),
     )
 

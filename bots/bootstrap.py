@@ -45,6 +45,7 @@ from core.inbound.commands import CommandHandler
 from core.inbound.dispatch import AgentDispatcher
 from core.inbound.gateway import Gateway, ReplyRouter
 from core.inbound.messages import PlatformPolicy
+from core.operator.feed import StepFeed
 from core.ports import (
     ChatModel,
     Clock,
@@ -82,6 +83,7 @@ class Service:
     uploads: UploadPipeline
     intakes: PlatformIntakes
     replies: ReplyRouter | None  # the platforms' reply sinks (when no sink was given)
+    feed: StepFeed  # each stored step, for whoever waits on a turn here (the operator API)
 
     def attach(
         self, platform: str, adapter: PlatformAdapter, *, intake: UploadIntake | None = None
@@ -147,6 +149,7 @@ def wire(
         tools = tool_registry(settings)
         if checkins is not None:
             register_checkin_tools(tools)
+    feed = StepFeed(observer)
     runtime = AgentRuntime(
         model=model,
         agents=storage.agents,
@@ -159,10 +162,12 @@ def wire(
         replies=replies or router or ReplyRouter(),
         settings=tuning or agent_settings(settings),
         embedder=embedder,
-        observer=observer,
+        observer=feed,
         leases=storage.leases,
         checkins=checkins,
         inbox=storage.inbox,
+        on_turn_end=feed.turn_ended,
+        system_texts=storage.system_texts,
     )
     dispatcher = AgentDispatcher(
         runtime.handle,
@@ -217,6 +222,7 @@ def wire(
         uploads=pipeline,
         intakes=intakes,
         replies=router,
+        feed=feed,
     )
 
 

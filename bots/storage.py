@@ -27,6 +27,7 @@ from adapters.inmemory.operator import (
     InMemoryAuditLog,
     InMemoryUploadJobStore,
 )
+from adapters.inmemory.traces import InMemorySystemTexts
 from adapters.mongo.agents import MongoAgentStore
 from adapters.mongo.api_keys import MongoApiKeyStore
 from adapters.mongo.archival import MongoArchivalStore
@@ -41,6 +42,7 @@ from adapters.mongo.leases import MongoLeases
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
+from adapters.mongo.system_texts import MongoSystemTexts
 from adapters.mongo.upload_jobs import MongoUploadJobStore
 from config.settings import Settings
 from core.inbound.leases import NoSignals, SoleWorkerLeases
@@ -55,6 +57,7 @@ from core.ports import (
     InboxSignals,
     Leases,
     RecallStore,
+    SystemTexts,
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,8 @@ class Storage:
     audit: AuditLog = field(default_factory=InMemoryAuditLog)
     upload_jobs: UploadJobStore = field(default_factory=InMemoryUploadJobStore)
     directory: AgentDirectoryStore | None = None  # agents in key order (the API lists them)
+    # each distinct system text once, by hash (turn traces name it)
+    system_texts: SystemTexts = field(default_factory=InMemorySystemTexts)
 
 
 def memory_storage() -> Storage:
@@ -131,6 +136,7 @@ def mongo_storage(
         MongoAuditLog(connection),
         MongoUploadJobStore(connection),
         MongoAgentDirectory(connection),
+        MongoSystemTexts(connection),
     )
 
 

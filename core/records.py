@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from core.context.memory import WorkingContext
 from core.events import Address, Event, SendReply
-from core.messages import Message
+from core.messages import Message, StepTrace
 
 SCHEMA_VERSION = 2  # 2: search terms stemmed with Snowball
 
@@ -74,6 +74,19 @@ class OperatorOutcome(BaseModel):
     current: int | None = None  # a refused edit's current version
 
 
+class FailedCall(BaseModel):
+    """A model call that failed, with what it was sent (its turn left no answer to carry
+    the trace): kept in the agent state, the newest ``FAILED_CALLS``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    trace: StepTrace
+
+
+FAILED_CALLS = 20
+
+
 class AgentState(BaseModel):
     """Everything about one agent that is not a message or a passage.
 
@@ -113,6 +126,7 @@ class AgentState(BaseModel):
     usage_days: tuple[DayUsage, ...] = ()  # oldest first, at most USAGE_HISTORY_DAYS
     daily_token_budget: int | None = None  # the operator's budget for this agent, if any
     operator_outcomes: tuple[OperatorOutcome, ...] = ()  # newest last
+    failed_calls: tuple[FailedCall, ...] = ()  # newest last, at most FAILED_CALLS
     created_at: datetime
     updated_at: datetime
 

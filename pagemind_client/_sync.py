@@ -13,7 +13,15 @@ from pydantic import BaseModel
 
 from pagemind_client import calls
 from pagemind_client import models as m
-from pagemind_client._http import DEFAULT_TIMEOUT, headers, read, request_args, settings
+from pagemind_client._http import (
+    DEFAULT_TIMEOUT,
+    StepEvents,
+    headers,
+    raise_for,
+    read,
+    request_args,
+    settings,
+)
 from pagemind_client.errors import APIConnectionError
 
 R = TypeVar("R", bound=BaseModel)
@@ -45,6 +53,9 @@ class Pagemind:
         self.checkins = Checkins(self)
         self.archival = Archival(self)
         self.audit = Audit(self)
+        self.messages = Messages(self)
+        self.context = Context(self)
+        self.turns = Turns(self)
 
     def call(self, call: calls.Call[R]) -> R:
         try:
@@ -202,3 +213,97 @@ class Audit:
     ) -> Iterator[m.AuditEntry]:
         """Operator writes, newest first (admin keys only)."""
         return self._client.pages(calls.audit_page(agent=agent, limit=page_size))
+
+
+class Messages:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def list(
+        self,
+        agent: str,
+        *,
+        role: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        q: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[m.AgentMessage]:
+        """The agent's messages, newest first, page after page (``q``: the agent's own
+        recall search over what was said)."""
+        first = calls.messages_page(
+            agent, role=role, since=since, until=until, q=q, limit=page_size
+        )
+        return self._client.pages(first)
+
+    def page(
+        self, agent: str, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+    ) -> m.Page[m.AgentMessage]:
+        return self._client.call(calls.messages_page(agent, limit=limit, cursor=cursor, **filters))
+
+    def send(
+        self,
+        agent: str,
+        text: str,
+        *,
+        user_id: str | None = None,
+        user_name: str | None = None,
+    ) -> m.MessageSent:
+        """Send a message as a person (admin key); returns once the agent's turn is done,
+        with its replies and each step."""
+        body = m.MessageSend(text=text, user_id=user_id, user_name=user_name)
+        return self._client.call(calls.send_message(agent, body))
+
+    def stream(
+        self,
+        agent: str,
+        text: str,
+        *,
+        user_id: str | None = None,
+        user_name: str | None = None,
+    ) -> Iterator[m.TurnStep]:
+        """Send a message as a person and follow the turn: each step as it is stored
+        (``ThoughtStep``, ``FunctionCallStep``, ``FunctionResultStep``, ``ReplyStep``),
+        then a ``DoneStep`` with every reply."""
+        body = m.MessageSend(text=text, user_id=user_id, user_name=user_name, stream=True)
+        call = calls.send_message(agent, body)
+        http = self._client._http
+        args = request_args(call)
+        try:
+            with http.stream("POST", call.path, **args) as response:
+                if response.status_code != 200:
+                    raise_for(response, response.read())
+                reader = StepEvents()
+                for line in response.iter_lines():
+                    step = reader.line(line)
+                    if step is not None:
+                        yield step
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"cannot reach {http.base_url}: {exc}") from exc
+
+
+class Context:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def get(self, agent: str) -> m.ContextWindow:
+        """The agent's context window as its next model call would send it, part by part."""
+        return self._client.call(calls.context(agent))
+
+
+class Turns:
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def list(self, agent: str, *, page_size: int | None = None) -> Iterator[m.TurnSummary]:
+        """The agent's past turns, newest first, page after page."""
+        return self._client.pages(calls.turns_page(agent, limit=page_size))
+
+    def page(
+        self, agent: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> m.Page[m.TurnSummary]:
+        return self._client.call(calls.turns_page(agent, limit=limit, cursor=cursor))
+
+    def get(self, agent: str, turn_id: str) -> m.TurnTrace:
+        """One turn's trace: each model call's exact request, tokens, output and calls."""
+        return self._client.call(calls.turn(agent, turn_id))

@@ -141,3 +141,37 @@ def audit_page(
 ) -> Call[m.Page[m.AuditEntry]]:
     params = {"agent": agent, "limit": limit, "cursor": cursor}
     return Call("GET", "/api/audit", m.Page[m.AuditEntry], params)
+
+
+def messages_page(
+    key: str,
+    *,
+    role: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[m.Page[m.AgentMessage]]:
+    params = {"role": role, "since": since, "until": until, "q": q, "limit": limit}
+    params["cursor"] = cursor
+    return Call("GET", f"{_agent(key)}/messages", m.Page[m.AgentMessage], params)
+
+
+def context(key: str) -> Call[m.ContextWindow]:
+    return Call("GET", f"{_agent(key)}/context", m.ContextWindow)
+
+
+def send_message(key: str, body: m.MessageSend) -> Call[m.MessageSent]:
+    return Call("POST", f"{_agent(key)}/messages", m.MessageSent, body=body)
+
+
+def turns_page(
+    key: str, *, limit: int | None = None, cursor: str | None = None
+) -> Call[m.Page[m.TurnSummary]]:
+    params = {"limit": limit, "cursor": cursor}
+    return Call("GET", f"{_agent(key)}/turns", m.Page[m.TurnSummary], params)
+
+
+def turn(key: str, turn_id: str) -> Call[m.TurnTrace]:
+    return Call("GET", f"{_agent(key)}/turns/{_part(turn_id)}", m.TurnTrace)

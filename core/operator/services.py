@@ -10,6 +10,7 @@ from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
+from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
@@ -34,6 +35,7 @@ class OperatorServices:
     checkins: OperatorCheckins
     uploads: UploadJobs
     pricing: UsagePricing
+    insight: AgentInsight
 
     def today(self) -> str:
         """The UTC day tokens are counted on."""

@@ -133,6 +133,7 @@ async def archival_memory_search(ctx: ToolContext, query: str, page: int = 1) ->
         ctx.agent_key,
         ArchivalQuery(text=query, embedding=embedding, offset=offset, limit=ctx.page_size),
     )
+    ctx.found(result, lambda p: p.id)
     return render_passages(result, page, Budget(ctx.counter, ctx.page_tokens), query).text
 
 
@@ -210,6 +211,7 @@ async def _search_recall(
             max_seq=ctx.visible_upto_seq,
         ),
     )
+    ctx.found(result, lambda m: str(m.seq))
     return format_page(
         result, page, "messages", message_line(ctx.timezone), Budget(ctx.counter, ctx.page_tokens)
     )

@@ -18,7 +18,7 @@ from core.context.memory import WorkingContext
 from core.errors import LeaseLostError
 from core.events import SendReply, UserMessageReceived
 from core.ports import AgentStore, Clock, Leases, RecallStore, TurnObserver
-from core.records import AgentState, TokenUsage
+from core.records import FAILED_CALLS, AgentState, FailedCall, TokenUsage
 from core.turn.outcome import Turn
 from core.turn.session import AgentSession
 
@@ -96,12 +96,14 @@ class StepCommit:
                     else state.last_user_message_at,
                     "memory_warning_sent": state.memory_warning_sent or turn.warned,
                     "updated_at": self.clock.now(),
+                    "failed_calls": _failed(state, turn),
                 }
             ),
             turn,
         )
         self.fence(state.agent_key)
         saved = await self.agents.save(updated, state.version)
+        turn.failed_calls.clear()
         session.commit(saved)
         if self.observer is not None and pending:
             self.observer.step_stored(state.agent_key, pending)
@@ -147,3 +149,11 @@ def _remember(recent: tuple[str, ...], event_id: str) -> tuple[str, ...]:
     if recent and recent[-1] == event_id:
         return recent
     return (*recent, event_id)[-RECENT_EVENTS:]
+
+
+def _failed(state: AgentState, turn: Turn) -> tuple[FailedCall, ...]:
+    """The state's failed calls with the turn's new ones (the newest ``FAILED_CALLS``)."""
+    if not turn.failed_calls:
+        return state.failed_calls
+    new = (FailedCall(event_id=turn.event.event_id, trace=t) for t in turn.failed_calls)
+    return (*state.failed_calls, *new)[-FAILED_CALLS:]

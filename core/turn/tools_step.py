@@ -17,7 +17,7 @@ from core.checkins.service import CheckinService
 from core.context.memory import WorkingContext
 from core.context.tokens import TokenCounter
 from core.events import SendReply
-from core.messages import SEND_MESSAGE, Message, ToolCall
+from core.messages import SEND_MESSAGE, CallTrace, Message, ToolCall
 from core.notices import CHAIN_CAPPED_AFTER_REPLIES, CHAIN_CAPPED_NOTICE, notice
 from core.ports import ArchivalStore, Clock, Embedder, RecallStore
 from core.ports.model import ChatResponse
@@ -97,9 +97,11 @@ class RunTools:
                     tool_calls=calls,
                     created_at=now,
                     event_id=event.event_id,
+                    trace=turn.trace,
                 )
             ]
         )
+        turn.trace = None
         ctx = ToolContext(
             agent_key=event.agent_key,
             event=event,
@@ -121,7 +123,10 @@ class RunTools:
         results = []
         for i, call in enumerate(calls):
             ctx.call_key = f"{event.event_id}:{seq}:{i}"
+            ctx.hits = []
+            started = self.clock.now()
             result = await self.tools.execute(call, ctx)
+            took = (self.clock.now() - started).total_seconds() * 1000
             heartbeat = heartbeat or result.heartbeat
             results.append(
                 Message(
@@ -133,6 +138,7 @@ class RunTools:
                     event_id=event.event_id,
                     tool_call_id=call.id,
                     tool_name=call.name,
+                    call=CallTrace(duration_ms=round(took, 3), hits=tuple(ctx.hits)),
                 )
             )
         session.add(results)
