@@ -29,6 +29,7 @@ from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
 from core.operator.keys import ApiKeys
+from core.operator.memory import OperatorMemory
 from core.operator.services import OperatorServices, UsagePricing
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
@@ -49,7 +50,7 @@ def operator_services(svc: Service) -> OperatorServices:
     settings, storage, clock = svc.settings, svc.storage, svc.clock
     audit = Audit(storage.audit, clock)
     pipeline = svc.uploads
-    return OperatorServices(
+    services = OperatorServices(
         clock=clock,
         keys=ApiKeys(storage.api_keys, clock),
         audit=audit,
@@ -96,6 +97,10 @@ def operator_services(svc: Service) -> OperatorServices:
             global_budget=settings.daily_token_budget,
         ),
     )
+    services.memory = OperatorMemory(
+        agents=storage.agents, edits=storage.memory_edits, changes=services.changes
+    )
+    return services
 
 
 def api_app(svc: Service, services: OperatorServices) -> FastAPI:

@@ -163,6 +163,7 @@ def wire(
         leases=storage.leases,
         checkins=checkins,
         inbox=storage.inbox,
+        edits=storage.memory_edits,
     )
     dispatcher = AgentDispatcher(
         runtime.handle,
@@ -185,6 +186,7 @@ def wire(
         timezone=settings.timezone,
         forget=runtime.forget,
         checkins=checkins,
+        edits=storage.memory_edits,
     )
     intakes = PlatformIntakes()
     gateway = Gateway(

@@ -21,6 +21,7 @@ from adapters.inmemory import (
     InMemoryInbox,
     InMemoryRecallStore,
 )
+from adapters.inmemory.memory_edits import InMemoryMemoryEditStore
 from adapters.inmemory.operator import (
     InMemoryAgentDirectory,
     InMemoryApiKeyStore,
@@ -38,13 +39,20 @@ from adapters.mongo.doorbell import Doorbell
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.inbox import MongoInbox
 from adapters.mongo.leases import MongoLeases
+from adapters.mongo.memory_edits import MongoMemoryEditStore
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
 from adapters.mongo.upload_jobs import MongoUploadJobStore
 from config.settings import Settings
 from core.inbound.leases import NoSignals, SoleWorkerLeases
-from core.operator.ports import AgentDirectoryStore, ApiKeyStore, AuditLog, UploadJobStore
+from core.operator.ports import (
+    AgentDirectoryStore,
+    ApiKeyStore,
+    AuditLog,
+    MemoryEditStore,
+    UploadJobStore,
+)
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -75,6 +83,7 @@ class Storage:
     audit: AuditLog = field(default_factory=InMemoryAuditLog)
     upload_jobs: UploadJobStore = field(default_factory=InMemoryUploadJobStore)
     directory: AgentDirectoryStore | None = None  # agents in key order (the API lists them)
+    memory_edits: MemoryEditStore = field(default_factory=InMemoryMemoryEditStore)
 
 
 def memory_storage() -> Storage:
@@ -131,6 +140,7 @@ def mongo_storage(
         MongoAuditLog(connection),
         MongoUploadJobStore(connection),
         MongoAgentDirectory(connection),
+        MongoMemoryEditStore(connection),
     )
 
 

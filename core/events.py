@@ -88,9 +88,20 @@ class SetDailyBudget(BaseModel):
     tokens: int | None = Field(None, ge=1)
 
 
-# What an operator can change in an agent's state through its inbox. A union, discriminated
-# by ``kind``, once there is more than one (memory edits, pause and resume come next).
-OperatorChange = SetDailyBudget
+class EditMemoryBlock(BaseModel):
+    """Set a working-context block's text, if the block is still at ``expected_version``
+    (else the change is refused with the current version: the operator lost a race)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["edit_memory"] = "edit_memory"
+    label: str
+    value: str
+    expected_version: int = Field(ge=0)
+
+
+# What an operator can change in an agent's state through its inbox, by ``kind``.
+OperatorChange = Annotated[SetDailyBudget | EditMemoryBlock, Field(discriminator="kind")]
 
 
 class OperatorChangeRequested(_Event):

@@ -40,6 +40,7 @@ class AsyncPagemind:
         self.checkins = Checkins(self)
         self.archival = Archival(self)
         self.audit = Audit(self)
+        self.memory = Memory(self)
 
     async def call(self, call: calls.Call[R]) -> R:
         try:
@@ -202,3 +203,24 @@ class Audit:
     ) -> AsyncIterator[m.AuditEntry]:
         """Operator writes, newest first (admin keys only)."""
         return self._client.pages(calls.audit_page(agent=agent, limit=page_size))
+
+
+class Memory:
+    """Working-context blocks: read, edit with the version read, and each block's history."""
+
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    async def blocks(self, agent: str) -> list[m.MemoryBlock]:
+        return (await self._client.call(calls.memory_blocks(agent))).blocks
+
+    async def edit(self, agent: str, label: str, value: str, *, version: int) -> m.MemoryBlock:
+        """Set the block's text, if it is still at ``version`` (else ``ConflictError``, whose
+        ``block`` is the block as it is now). Revert: edit back to an older text."""
+        return await self._client.call(calls.edit_block(agent, label, value, version))
+
+    def history(
+        self, agent: str, label: str, *, page_size: int | None = None
+    ) -> AsyncIterator[m.BlockEdit]:
+        """The block's edits, newest first, with who made each."""
+        return self._client.pages(calls.block_history_page(agent, label, limit=page_size))

@@ -141,3 +141,20 @@ def audit_page(
 ) -> Call[m.Page[m.AuditEntry]]:
     params = {"agent": agent, "limit": limit, "cursor": cursor}
     return Call("GET", "/api/audit", m.Page[m.AuditEntry], params)
+
+
+def memory_blocks(key: str) -> Call[m.MemoryBlocks]:
+    return Call("GET", f"{_agent(key)}/memory", m.MemoryBlocks)
+
+
+def edit_block(key: str, label: str, value: str, version: int) -> Call[m.MemoryBlock]:
+    body = m.BlockUpdate(value=value, version=version)
+    return Call("PUT", f"{_agent(key)}/memory/{_part(label)}", m.MemoryBlock, body=body)
+
+
+def block_history_page(
+    key: str, label: str, *, limit: int | None = None, cursor: str | None = None
+) -> Call[m.Page[m.BlockEdit]]:
+    params = {"limit": limit, "cursor": cursor}
+    path = f"{_agent(key)}/memory/{_part(label)}/history"
+    return Call("GET", path, m.Page[m.BlockEdit], params)

@@ -39,6 +39,9 @@ class ErrorDetail(_Wire):
     field: str | None = Field(None, description="the request field at fault, if one")
     current: int | None = Field(None, description="with a conflict: the current version")
     event_id: str | None = Field(None, description="with queued: the change's event id")
+    block: MemoryBlock | None = Field(
+        None, description="with a conflict over a memory block: the block as it is now"
+    )
 
 
 class ErrorBody(_Wire):
@@ -97,6 +100,7 @@ class MemoryBlock(_Wire):
     value: str
     limit: int = Field(description="characters the block may hold")
     title: str | None = Field(None, description="who a person's block is about")
+    version: int = Field(0, description="bumped by every change; name it when editing")
 
 
 class AgentDetail(AgentSummary):
@@ -233,3 +237,35 @@ class UploadJob(_Wire):
     @property
     def finished(self) -> bool:
         return self.status != "running"
+
+
+# --------------------------------------------------------------------------- memory blocks
+
+
+class MemoryBlocks(_Wire):
+    blocks: list[MemoryBlock] = Field(description="the agent's working context")
+
+
+class BlockUpdate(_Request):
+    """A block's new text, and the version it was edited from (409 if it changed since)."""
+
+    value: str = Field(..., description="the whole new text, within the block's limit")
+    version: int = Field(..., ge=0, description="the block's version this edit starts from")
+
+
+class Editor(_Wire):
+    kind: Literal["agent", "operator", "person"]
+    id: str = Field(description="the agent's key, the API key's id, or the person's id")
+    name: str = Field("", description="the function the agent called, the key's or person's name")
+
+
+class BlockEdit(_Wire):
+    version: int = Field(description="the block's version this edit produced")
+    before: str
+    after: str
+    by: Editor
+    at: datetime
+
+
+ErrorDetail.model_rebuild()
+ErrorBody.model_rebuild()

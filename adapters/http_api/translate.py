@@ -46,7 +46,9 @@ def detail(agent: AgentDetail) -> wire.AgentDetail:
         messages=agent.messages,
         passages=agent.passages,
         blocks=[
-            wire.MemoryBlock(label=b.label, value=b.value, limit=b.limit, title=b.title)
+            wire.MemoryBlock(
+                label=b.label, value=b.value, limit=b.limit, title=b.title, version=b.version
+            )
             for b in agent.blocks
         ],
         note=agent.note,

@@ -26,6 +26,7 @@ from adapters.mongo.checkins import CHECKINS
 from adapters.mongo.codec import message_from_doc, message_search_terms, passage_search_terms
 from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.inbox import INBOX
+from adapters.mongo.memory_edits import MEMORY_EDITS
 from adapters.mongo.recall import MESSAGES
 from core.errors import StorageError
 from core.ports import Clock
@@ -99,6 +100,9 @@ def indexes() -> dict[str, list[IndexModel]]:
         ],
         AGENTS: [IndexModel([("usage_day", ASCENDING)])],
         AUDIT: [IndexModel([("agent", ASCENDING)])],
+        MEMORY_EDITS: [
+            IndexModel([("agent", ASCENDING), ("label", ASCENDING), ("version", ASCENDING)])
+        ],
     }
 
 

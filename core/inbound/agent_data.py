@@ -8,8 +8,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from core.checkins.values import Checkin
+from core.context.edits import MemoryEdit
 from core.events import Event
 from core.messages import Message
+from core.operator.ports import MemoryEditStore
 from core.ports import AgentStore, ArchivalStore, CheckinStore, Inbox, RecallStore
 from core.records import AgentState, FailedEvent, Passage
 
@@ -29,6 +31,7 @@ class AgentExport(BaseModel):
     pending_events: list[Event]
     failed_events: list[FailedEvent] = []
     checkins: list[Checkin] = []
+    memory_edits: list[MemoryEdit] = []  # each change of a block, by label then version
 
 
 async def export_agent(
@@ -40,6 +43,7 @@ async def export_agent(
     inbox: Inbox,
     now: datetime,
     checkins: CheckinStore | None = None,
+    edits: MemoryEditStore | None = None,
 ) -> AgentExport:
     state = await agents.load(agent_key)
     messages = await logged_messages(state, recall) if state else []
@@ -53,6 +57,7 @@ async def export_agent(
         pending_events=await inbox.pending(agent_key),
         failed_events=await inbox.failed(agent_key),
         checkins=await checkins.active(agent_key) if checkins else [],
+        memory_edits=await edits.all(agent_key) if edits else [],
     )
 
 
@@ -73,11 +78,15 @@ async def erase_agent(
     archival: ArchivalStore,
     inbox: Inbox,
     checkins: CheckinStore | None = None,
+    edits: MemoryEditStore | None = None,
 ) -> None:
-    """Delete the agent's messages, passages, queued events, check-ins and state. The state
-    goes last, so an interrupted erase can simply be run again."""
+    """Delete the agent's messages, passages, queued events, check-ins, the edit history of
+    its blocks and its state. The state goes last, so an interrupted erase can simply be run
+    again."""
     if checkins is not None:
         await checkins.erase(agent_key)
+    if edits is not None:
+        await edits.erase(agent_key)
     await recall.erase(agent_key)
     await archival.erase(agent_key)
     await inbox.erase(agent_key)

@@ -11,6 +11,7 @@ from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
 from core.operator.keys import ApiKeys
+from core.operator.memory import OperatorMemory
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
 from core.ports import Clock
@@ -34,7 +35,13 @@ class OperatorServices:
     checkins: OperatorCheckins
     uploads: UploadJobs
     pricing: UsagePricing
+    memory: OperatorMemory | None = None  # working-context blocks and their edit history
 
     def today(self) -> str:
         """The UTC day tokens are counted on."""
         return self.clock.now().date().isoformat()
+
+    def blocks(self) -> OperatorMemory:
+        if self.memory is None:
+            raise RuntimeError("the composition root did not wire the memory service")
+        return self.memory

@@ -31,6 +31,7 @@ from core.events import Event, OperatorChangeRequested, SendReply, TimerFired
 from core.inbound.leases import SoleWorkerLeases
 from core.notices import GAVE_UP_REASON, LLM_FAILED_NOTICE, failure_reason, notice
 from core.operator.changes import ChangeApplier
+from core.operator.ports import MemoryEditStore
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -78,6 +79,7 @@ class AgentRuntime:
         leases: Leases | None = None,
         checkins: CheckinService | None = None,
         inbox: Inbox | None = None,
+        edits: MemoryEditStore | None = None,
     ) -> None:
         self.prompts = prompts
         self.settings = settings
@@ -108,6 +110,7 @@ class AgentRuntime:
             leases=leases or SoleWorkerLeases(),
             observer=observer,
             checkins=checkins,
+            edits=edits,
         )
         self.admission = Admission(
             commit=self.commit,
@@ -137,7 +140,9 @@ class AgentRuntime:
             model=model, layout=self.layout, counter=counter, room=self.room, settings=settings
         )
         # an operator's change to the state, applied between turns, never calling the model
-        self.changes = ChangeApplier(agents, fence=self.commit.fence, forget=self.forget)
+        self.changes = ChangeApplier(
+            agents, fence=self.commit.fence, forget=self.forget, edits=edits
+        )
         self.run_tools = RunTools(
             tools=tools,
             recall=recall,
@@ -232,7 +237,12 @@ class AgentRuntime:
                 last = steps >= self.settings.max_steps
                 step = await self.run_tools.run(session, turn, response, last=last)
                 await self.commit.store(
-                    session, turn, step.memory, chain_open=step.heartbeat, outbox=step.outbox
+                    session,
+                    turn,
+                    step.memory,
+                    chain_open=step.heartbeat,
+                    outbox=step.outbox,
+                    edits=step.edits,
                 )
                 await self._deliver(session, turn, step.outbox)
                 if not step.heartbeat:
