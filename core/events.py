@@ -100,8 +100,27 @@ class EditMemoryBlock(BaseModel):
     expected_version: int = Field(ge=0)
 
 
+class PauseAgent(BaseModel):
+    """Stop calling the model for the agent: its messages are still recorded, and the person
+    is told once that it is paused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["pause"] = "pause"
+
+
+class ResumeAgent(BaseModel):
+    """Call the model for the agent again, from its next message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["resume"] = "resume"
+
+
 # What an operator can change in an agent's state through its inbox, by ``kind``.
-OperatorChange = Annotated[SetDailyBudget | EditMemoryBlock, Field(discriminator="kind")]
+OperatorChange = Annotated[
+    SetDailyBudget | EditMemoryBlock | PauseAgent | ResumeAgent, Field(discriminator="kind")
+]
 
 
 class OperatorChangeRequested(_Event):

@@ -113,6 +113,8 @@ class AgentState(BaseModel):
     usage_days: tuple[DayUsage, ...] = ()  # oldest first, at most USAGE_HISTORY_DAYS
     daily_token_budget: int | None = None  # the operator's budget for this agent, if any
     operator_outcomes: tuple[OperatorOutcome, ...] = ()  # newest last
+    paused_at: datetime | None = None  # an operator paused it: no model call until resumed
+    pause_notice_sent: bool = False  # the person was told of this pause
     created_at: datetime
     updated_at: datetime
 

@@ -87,6 +87,7 @@ class Agents:
         active_since: datetime | None = None,
         active_before: datetime | None = None,
         page_size: int | None = None,
+        paused: bool | None = None,
     ) -> AsyncIterator[m.AgentSummary]:
         """Every agent that matches, page after page."""
         first = calls.agents_page(
@@ -96,6 +97,7 @@ class Agents:
             active_since=active_since,
             active_before=active_before,
             limit=page_size,
+            paused=paused,
         )
         return self._client.pages(first)
 
@@ -115,6 +117,14 @@ class Agents:
     async def set_budget(self, key: str, tokens: int | None) -> m.Usage:
         """The agent's own daily token budget (None: the global one again)."""
         return await self._client.call(calls.set_budget(key, tokens))
+
+    async def pause(self, key: str) -> m.AgentDetail:
+        """Stop calling the model for the agent: its messages are still recorded, and the
+        person is told once that it is paused."""
+        return await self._client.call(calls.pause(key))
+
+    async def resume(self, key: str) -> m.AgentDetail:
+        return await self._client.call(calls.resume(key))
 
 
 class Checkins:

@@ -45,13 +45,22 @@ def read(call: Call[R], response: httpx.Response) -> R:
     """The call's model from a successful response; the matching ``APIError`` otherwise
     (a 202 from a change still queued is one too: it was not applied yet)."""
     ok = 200 <= response.status_code < 300
-    if ok and not (response.status_code == 202 and call.method == "PUT"):
+    if ok and not (response.status_code == 202 and _queued(response)):
         return call.returns.model_validate(response.json())
     try:
         body: object = response.json()
     except ValueError:
         body = response.text
     raise error_for(response.status_code, body, response.headers.get("Retry-After"))
+
+
+def _queued(response: httpx.Response) -> bool:
+    """A 202 that is a change queued for an agent (an error body), not an accepted job."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "error" in body
 
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "APIError", "headers", "read", "request_args"]

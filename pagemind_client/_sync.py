@@ -91,6 +91,7 @@ class Agents:
         active_since: datetime | None = None,
         active_before: datetime | None = None,
         page_size: int | None = None,
+        paused: bool | None = None,
     ) -> Iterator[m.AgentSummary]:
         """Every agent that matches, page after page."""
         first = calls.agents_page(
@@ -100,6 +101,7 @@ class Agents:
             active_since=active_since,
             active_before=active_before,
             limit=page_size,
+            paused=paused,
         )
         return self._client.pages(first)
 
@@ -117,6 +119,14 @@ class Agents:
     def set_budget(self, key: str, tokens: int | None) -> m.Usage:
         """The agent's own daily token budget (None: the global one again)."""
         return self._client.call(calls.set_budget(key, tokens))
+
+    def pause(self, key: str) -> m.AgentDetail:
+        """Stop calling the model for the agent: its messages are still recorded, and the
+        person is told once that it is paused."""
+        return self._client.call(calls.pause(key))
+
+    def resume(self, key: str) -> m.AgentDetail:
+        return self._client.call(calls.resume(key))
 
 
 class Checkins:

@@ -57,8 +57,10 @@ def agents_page(
     active_before: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    paused: bool | None = None,
 ) -> Call[m.Page[m.AgentSummary]]:
     params = {
+        "paused": None if paused is None else str(paused).lower(),
         "platform": platform,
         "scope": scope,
         "person": person,
@@ -76,6 +78,14 @@ def agent(key: str) -> Call[m.AgentDetail]:
 
 def usage(key: str, *, since: date | None = None, until: date | None = None) -> Call[m.Usage]:
     return Call("GET", f"{_agent(key)}/usage", m.Usage, {"since": since, "until": until})
+
+
+def pause(key: str) -> Call[m.AgentDetail]:
+    return Call("POST", f"{_agent(key)}/pause", m.AgentDetail)
+
+
+def resume(key: str) -> Call[m.AgentDetail]:
+    return Call("POST", f"{_agent(key)}/resume", m.AgentDetail)
 
 
 def set_budget(key: str, tokens: int | None) -> Call[m.Usage]:

@@ -93,6 +93,9 @@ class AgentSummary(_Wire):
     daily_token_budget: int | None = Field(
         None, description="in force: the agent's own budget, else the global one; None: none"
     )
+    paused: bool = Field(
+        False, description="paused by an operator: messages are recorded, no model call"
+    )
 
 
 class MemoryBlock(_Wire):

@@ -11,6 +11,7 @@ from adapters.http_api.auth import ApiState
 from adapters.http_api.limits import FORM_ROOM, BodyLimit, KeyRates
 from adapters.http_api.routers import agents, archival, audit, checkins
 from adapters.http_api.routers import memory as memory_blocks
+from adapters.http_api.routers import pause as pausing
 from core.operator.services import OperatorServices
 from pagemind_client.models import ErrorBody, Health
 
@@ -63,4 +64,5 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     for module in (agents, checkins, archival, audit):
         app.include_router(module.router)
     app.include_router(memory_blocks.router)
+    app.include_router(pausing.router)
     return app

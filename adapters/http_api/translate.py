@@ -27,6 +27,7 @@ def summary(agent: AgentSummary) -> wire.AgentSummary:
         last_user_message_at=agent.last_user_message_at,
         tokens_today=agent.tokens_today,
         daily_token_budget=agent.daily_token_budget,
+        paused=agent.paused,
     )
 
 

@@ -23,6 +23,8 @@ from core.events import (
     Event,
     OperatorChange,
     OperatorChangeRequested,
+    PauseAgent,
+    ResumeAgent,
     SetDailyBudget,
 )
 from core.operator.audit import Audit
@@ -93,6 +95,10 @@ def _edits(
     return edits_between(before.agent_key, before.memory, after.memory, by, event.occurred_at)
 
 
+def _applied(event: OperatorChangeRequested, message: str) -> OperatorOutcome:
+    return OperatorOutcome(event_id=event.event_id, status="applied", message=message)
+
+
 def _refused(
     event: OperatorChangeRequested, message: str, current: int | None = None
 ) -> tuple[None, OperatorOutcome]:
@@ -138,6 +144,18 @@ def _change(
         case EditMemoryBlock():
             changed, outcome = _edit_memory(state, event, change)
             return (changed or state), outcome
+        case PauseAgent():
+            if state.paused_at is not None:
+                return state, _applied(
+                    event, f"paused already, since {state.paused_at:%Y-%m-%d %H:%M} UTC"
+                )
+            update = {"paused_at": event.occurred_at, "pause_notice_sent": False}
+            return state.model_copy(update=update), _applied(event, "paused")
+        case ResumeAgent():
+            if state.paused_at is None:
+                return state, _applied(event, "not paused")
+            update = {"paused_at": None, "pause_notice_sent": False}
+            return state.model_copy(update=update), _applied(event, "resumed")
         case SetDailyBudget():
             budget = change.tokens
             said = f"{budget:,} tokens a day" if budget else "the global budget"
