@@ -23,6 +23,7 @@ from adapters.http_api import ApiSettings, create_app
 from adapters.inmemory.operator import InMemoryAgentDirectory
 from bots.bootstrap import Service
 from core.errors import ConfigurationError
+from core.operator.agent_data import OperatorAgentData
 from core.operator.agents import AgentDirectory
 from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
@@ -99,6 +100,18 @@ def operator_services(svc: Service) -> OperatorServices:
     )
     services.memory = OperatorMemory(
         agents=storage.agents, edits=storage.memory_edits, changes=services.changes
+    )
+    services.agent_data = OperatorAgentData(
+        agents=storage.agents,
+        recall=storage.recall,
+        archival=storage.archival,
+        inbox=storage.inbox,
+        checkins=storage.checkins,
+        edits=storage.memory_edits,
+        jobs=storage.upload_jobs,
+        clock=clock,
+        audit=audit,
+        forget=svc.runtime.forget,
     )
     return services
 

@@ -126,6 +126,14 @@ class Agents:
     async def resume(self, key: str) -> m.AgentDetail:
         return await self._client.call(calls.resume(key))
 
+    async def export(self, key: str) -> m.AgentExport:
+        """Everything the agent holds, every tier, in one document."""
+        return await self._client.call(calls.export(key))
+
+    async def erase(self, key: str) -> m.AgentErased:
+        """Erase the agent and everything it holds (admin); it cannot be undone."""
+        return await self._client.call(calls.erase(key))
+
 
 class Checkins:
     def __init__(self, client: AsyncPagemind) -> None:

@@ -128,6 +128,14 @@ class Agents:
     def resume(self, key: str) -> m.AgentDetail:
         return self._client.call(calls.resume(key))
 
+    def export(self, key: str) -> m.AgentExport:
+        """Everything the agent holds, every tier, in one document."""
+        return self._client.call(calls.export(key))
+
+    def erase(self, key: str) -> m.AgentErased:
+        """Erase the agent and everything it holds (admin); it cannot be undone."""
+        return self._client.call(calls.erase(key))
+
 
 class Checkins:
     def __init__(self, client: Pagemind) -> None:

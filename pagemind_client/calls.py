@@ -168,3 +168,11 @@ def block_history_page(
     params = {"limit": limit, "cursor": cursor}
     path = f"{_agent(key)}/memory/{_part(label)}/history"
     return Call("GET", path, m.Page[m.BlockEdit], params)
+
+
+def export(key: str) -> Call[m.AgentExport]:
+    return Call("GET", f"{_agent(key)}/export", m.AgentExport)
+
+
+def erase(key: str) -> Call[m.AgentErased]:
+    return Call("DELETE", _agent(key), m.AgentErased)

@@ -8,7 +8,7 @@ schema, the server and this client cannot drift apart. Times are ISO 8601 with a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -268,6 +268,40 @@ class BlockEdit(_Wire):
     after: str
     by: Editor
     at: datetime
+
+
+# --------------------------------------------------------------------------- export, erase
+
+
+class AgentExport(_Wire):
+    """Everything one agent holds, every tier, as the person's own ``/export`` gives it."""
+
+    format: str = Field(description='"pagemind-agent-export"')
+    format_version: int
+    agent_key: str
+    exported_at: datetime
+    state: dict[str, Any] | None = Field(
+        description="working context (blocks with versions), summary, usage, time zone"
+    )
+    messages: list[dict[str, Any]] = Field(description="recall: every message, oldest first")
+    passages: list[dict[str, Any]] = Field(description="archival, without embeddings")
+    sources: list[ArchivalSource] = Field(default_factory=list)
+    pending_events: list[dict[str, Any]] = Field(description="queued, not yet processed")
+    failed_events: list[dict[str, Any]] = Field(default_factory=list)
+    checkins: list[dict[str, Any]] = Field(default_factory=list)
+    upload_jobs: list[dict[str, Any]] = Field(default_factory=list)
+    memory_edits: list[dict[str, Any]] = Field(
+        default_factory=list, description="each change of a block, with who made it"
+    )
+
+
+class AgentErased(_Wire):
+    agent: str
+    messages: int
+    passages: int
+    checkins: int
+    upload_jobs: int
+    memory_edits: int
 
 
 ErrorDetail.model_rebuild()

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from adapters.http_api import docs, errors
 from adapters.http_api.auth import ApiState
 from adapters.http_api.limits import FORM_ROOM, BodyLimit, KeyRates
+from adapters.http_api.routers import agent_data as export_erase
 from adapters.http_api.routers import agents, archival, audit, checkins
 from adapters.http_api.routers import memory as memory_blocks
 from adapters.http_api.routers import pause as pausing
@@ -65,4 +66,5 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
         app.include_router(module.router)
     app.include_router(memory_blocks.router)
     app.include_router(pausing.router)
+    app.include_router(export_erase.router)
     return app

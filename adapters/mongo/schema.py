@@ -28,6 +28,7 @@ from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.inbox import INBOX
 from adapters.mongo.memory_edits import MEMORY_EDITS
 from adapters.mongo.recall import MESSAGES
+from adapters.mongo.upload_jobs import UPLOAD_JOBS
 from core.errors import StorageError
 from core.ports import Clock
 from core.records import SCHEMA_VERSION
@@ -103,6 +104,7 @@ def indexes() -> dict[str, list[IndexModel]]:
         MEMORY_EDITS: [
             IndexModel([("agent", ASCENDING), ("label", ASCENDING), ("version", ASCENDING)])
         ],
+        UPLOAD_JOBS: [IndexModel([("agent", ASCENDING)])],
     }
 
 

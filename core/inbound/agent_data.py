@@ -12,8 +12,9 @@ from core.context.edits import MemoryEdit
 from core.events import Event
 from core.messages import Message
 from core.operator.ports import MemoryEditStore
+from core.operator.records import UploadJob
 from core.ports import AgentStore, ArchivalStore, CheckinStore, Inbox, RecallStore
-from core.records import AgentState, FailedEvent, Passage
+from core.records import AgentState, ArchivalSource, FailedEvent, Passage
 
 
 class AgentExport(BaseModel):
@@ -32,6 +33,8 @@ class AgentExport(BaseModel):
     failed_events: list[FailedEvent] = []
     checkins: list[Checkin] = []
     memory_edits: list[MemoryEdit] = []  # each change of a block, by label then version
+    sources: list[ArchivalSource] = []  # where the passages came from (files, the agent)
+    upload_jobs: list[UploadJob] = []  # files an operator uploaded, with how each went
 
 
 async def export_agent(

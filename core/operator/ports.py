@@ -68,6 +68,14 @@ class UploadJobStore(Protocol):
 
     async def get(self, job_id: str) -> UploadJob | None: ...
 
+    async def for_agent(self, agent_key: str) -> list[UploadJob]:
+        """The agent's jobs, oldest first."""
+        ...
+
+    async def erase(self, agent_key: str) -> int:
+        """Delete the agent's jobs; how many."""
+        ...
+
 
 class MemoryEditStore(Protocol):
     """The edit history of working-context blocks (``memory_edits``). Written only when a

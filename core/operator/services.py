@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.operator.agent_data import OperatorAgentData
 from core.operator.agents import AgentDirectory
 from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
@@ -36,6 +37,7 @@ class OperatorServices:
     uploads: UploadJobs
     pricing: UsagePricing
     memory: OperatorMemory | None = None  # working-context blocks and their edit history
+    agent_data: OperatorAgentData | None = None  # export and erase of an agent
 
     def today(self) -> str:
         """The UTC day tokens are counted on."""
@@ -45,3 +47,8 @@ class OperatorServices:
         if self.memory is None:
             raise RuntimeError("the composition root did not wire the memory service")
         return self.memory
+
+    def data(self) -> OperatorAgentData:
+        if self.agent_data is None:
+            raise RuntimeError("the composition root did not wire export and erase")
+        return self.agent_data

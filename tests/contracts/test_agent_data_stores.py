@@ -1,4 +1,5 @@
-"""The edit history of working-context blocks: every backend behaves the same (in memory,
+"""The stores an agent's export and erase read beyond its tiers (the edit history of its
+working-context blocks, its upload jobs): every backend behaves the same (in memory,
 nx-27017, and a real MongoDB when ``PAGEMIND_TEST_MONGODB_URI`` is set)."""
 
 from __future__ import annotations
@@ -6,16 +7,20 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from adapters.inmemory.memory_edits import InMemoryMemoryEditStore
+from adapters.inmemory.operator import InMemoryUploadJobStore
 from adapters.mongo.connection import MongoConnection
 from adapters.mongo.memory_edits import MongoMemoryEditStore
 from adapters.mongo.schema import ensure_indexes
+from adapters.mongo.upload_jobs import MongoUploadJobStore
 from core.context.edits import Editor, MemoryEdit
+from core.operator.records import UploadJob
 from tests.contracts.conftest import BACKENDS
 from tests.support.mongo import REAL_MONGODB_ENV
 
@@ -24,10 +29,16 @@ AGENT = Editor(kind="agent", id="telegram:user:1", name="core_memory_append")
 ALICE = Editor(kind="operator", id="k1", name="alice")
 
 
+@dataclass
+class AgentDataStores:
+    edits: Any
+    jobs: Any
+
+
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+async def both(request: pytest.FixtureRequest) -> AsyncIterator[AgentDataStores]:
     if request.param == "memory":
-        yield InMemoryMemoryEditStore()
+        yield AgentDataStores(InMemoryMemoryEditStore(), InMemoryUploadJobStore())
         return
     uri = (
         request.getfixturevalue("nx_uri")
@@ -37,10 +48,15 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     connection = MongoConnection(uri, f"contract_{uuid.uuid4().hex[:12]}")
     await ensure_indexes(connection)
     try:
-        yield MongoMemoryEditStore(connection)
+        yield AgentDataStores(MongoMemoryEditStore(connection), MongoUploadJobStore(connection))
     finally:
         await connection.client.drop_database(connection.db.name)
         await connection.aclose()
+
+
+@pytest.fixture
+def store(both: AgentDataStores) -> Any:
+    return both.edits
 
 
 def edit(
@@ -98,3 +114,26 @@ async def test_agents_and_blocks_are_kept_apart_and_erased_apart(store: Any) -> 
 async def test_recording_nothing_is_allowed(store: Any) -> None:
     await store.record([])
     assert await store.all("telegram:user:1") == []
+
+
+def job(job_id: str, agent: str, minute: int) -> UploadJob:
+    at = T0 + timedelta(minutes=minute)
+    return UploadJob(
+        id=job_id, agent_key=agent, filename=f"{job_id}.txt", status="stored", created_at=at,
+        updated_at=at, done=2, total=2, passages=2,
+    )  # fmt: skip
+
+
+async def test_an_agents_upload_jobs_are_listed_oldest_first_and_erased_alone(
+    both: AgentDataStores,
+) -> None:
+    await both.jobs.put(job("j2", "telegram:user:1", 2))
+    await both.jobs.put(job("j1", "telegram:user:1", 1))
+    await both.jobs.put(job("j3", "telegram:user:2", 0))
+    assert [j.id for j in await both.jobs.for_agent("telegram:user:1")] == ["j1", "j2"]
+    assert await both.jobs.for_agent("telegram:user:9") == []
+    assert await both.jobs.erase("telegram:user:1") == 2
+    assert await both.jobs.for_agent("telegram:user:1") == []
+    assert await both.jobs.get("j1") is None
+    assert [j.id for j in await both.jobs.for_agent("telegram:user:2")] == ["j3"]
+    assert await both.jobs.erase("telegram:user:1") == 0
