@@ -31,6 +31,7 @@ from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
 from core.operator.keys import ApiKeys
 from core.operator.memory import OperatorMemory
+from core.operator.persons import OperatorPersons
 from core.operator.services import OperatorServices, UsagePricing
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
@@ -112,6 +113,16 @@ def operator_services(svc: Service) -> OperatorServices:
         clock=clock,
         audit=audit,
         forget=svc.runtime.forget,
+    )
+    services.persons = OperatorPersons(
+        directory=services.agents,
+        data=services.agent_data,
+        agents=storage.agents,
+        recall=storage.recall,
+        edits=storage.memory_edits,
+        changes=services.changes,
+        clock=clock,
+        audit=audit,
     )
     return services
 

@@ -117,9 +117,19 @@ class ResumeAgent(BaseModel):
     kind: Literal["resume"] = "resume"
 
 
+class ForgetBlock(BaseModel):
+    """Remove a block (a person's ``human:<id>`` in a group agent) and its edit history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["forget_block"] = "forget_block"
+    label: str
+
+
 # What an operator can change in an agent's state through its inbox, by ``kind``.
 OperatorChange = Annotated[
-    SetDailyBudget | EditMemoryBlock | PauseAgent | ResumeAgent, Field(discriminator="kind")
+    SetDailyBudget | EditMemoryBlock | PauseAgent | ResumeAgent | ForgetBlock,
+    Field(discriminator="kind"),
 ]
 
 

@@ -46,6 +46,7 @@ class Pagemind:
         self.archival = Archival(self)
         self.audit = Audit(self)
         self.memory = Memory(self)
+        self.persons = Persons(self)
 
     def call(self, call: calls.Call[R]) -> R:
         try:
@@ -242,3 +243,20 @@ class Memory:
     ) -> Iterator[m.BlockEdit]:
         """The block's edits, newest first, with who made each."""
         return self._client.pages(calls.block_history_page(agent, label, limit=page_size))
+
+
+class Persons:
+    """A person by platform and id (Slack: TEAM:USER), across every agent holding them."""
+
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def get(self, platform: str, user_id: str) -> m.Person:
+        return self._client.call(calls.person(platform, user_id))
+
+    def export(self, platform: str, user_id: str) -> m.PersonExport:
+        return self._client.call(calls.export_person(platform, user_id))
+
+    def erase(self, platform: str, user_id: str) -> m.PersonErased:
+        """Their own agents erased; their block removed from group agents (admin)."""
+        return self._client.call(calls.erase_person(platform, user_id))

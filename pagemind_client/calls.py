@@ -176,3 +176,19 @@ def export(key: str) -> Call[m.AgentExport]:
 
 def erase(key: str) -> Call[m.AgentErased]:
     return Call("DELETE", _agent(key), m.AgentErased)
+
+
+def _person(platform: str, user_id: str) -> str:
+    return f"/api/persons/{_part(platform)}/{_part(user_id)}"
+
+
+def person(platform: str, user_id: str) -> Call[m.Person]:
+    return Call("GET", _person(platform, user_id), m.Person)
+
+
+def export_person(platform: str, user_id: str) -> Call[m.PersonExport]:
+    return Call("GET", f"{_person(platform, user_id)}/export", m.PersonExport)
+
+
+def erase_person(platform: str, user_id: str) -> Call[m.PersonErased]:
+    return Call("DELETE", _person(platform, user_id), m.PersonErased)

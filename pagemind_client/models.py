@@ -304,5 +304,43 @@ class AgentErased(_Wire):
     memory_edits: int
 
 
+# --------------------------------------------------------------------------- persons
+
+
+class PersonAgent(_Wire):
+    agent: AgentSummary
+    block: str | None = Field(
+        None, description="their block in a group agent (human:<id>); None: their own agent"
+    )
+
+
+class Person(_Wire):
+    platform: str
+    user_id: str = Field(description="their platform id (Slack: TEAM:USER)")
+    agents: list[PersonAgent] = Field(description="every agent that holds them, in key order")
+
+
+class PersonGroupPart(_Wire):
+    agent: str
+    block: MemoryBlock | None = Field(description="their block in this group agent")
+    memory_edits: list[BlockEdit] = Field(description="that block's edits, oldest first")
+    messages: list[dict[str, Any]] = Field(description="the messages they wrote there")
+
+
+class PersonExport(_Wire):
+    platform: str
+    user_id: str
+    exported_at: datetime
+    agents: list[AgentExport] = Field(description="their own agents, every tier")
+    groups: list[PersonGroupPart] = Field(description="what each group agent holds of them")
+
+
+class PersonErased(_Wire):
+    platform: str
+    user_id: str
+    agents_erased: list[str] = Field(description="their own agents, erased whole")
+    removed_from: list[str] = Field(description="group agents their block was removed from")
+
+
 ErrorDetail.model_rebuild()
 ErrorBody.model_rebuild()

@@ -13,6 +13,7 @@ from adapters.http_api.routers import agent_data as export_erase
 from adapters.http_api.routers import agents, archival, audit, checkins
 from adapters.http_api.routers import memory as memory_blocks
 from adapters.http_api.routers import pause as pausing
+from adapters.http_api.routers import persons as people
 from core.operator.services import OperatorServices
 from pagemind_client.models import ErrorBody, Health
 
@@ -67,4 +68,5 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     app.include_router(memory_blocks.router)
     app.include_router(pausing.router)
     app.include_router(export_erase.router)
+    app.include_router(people.router)
     return app

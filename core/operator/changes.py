@@ -17,10 +17,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from core.context.edits import Editor, MemoryEdit, edits_between
+from core.context.memory import WorkingContext
 from core.errors import ToolError
 from core.events import (
     EditMemoryBlock,
     Event,
+    ForgetBlock,
     OperatorChange,
     OperatorChangeRequested,
     PauseAgent,
@@ -73,6 +75,8 @@ class ChangeApplier:
         edits = _edits(state, changed, event)
         if edits and self.edits is not None:
             await self.edits.record(edits)  # replaced, not repeated, if the save fails
+        if isinstance(event.change, ForgetBlock) and self.edits is not None:
+            await self.edits.erase(key, event.change.label)  # again, if the save fails
         await self.agents.save(updated, state.version)
         self.forget(key)  # the runtime reloads the state before the agent's next turn
         log.info(
@@ -93,6 +97,20 @@ def _edits(
         return ()
     by = Editor(kind="operator", id=event.key_id, name=event.key_name)
     return edits_between(before.agent_key, before.memory, after.memory, by, event.occurred_at)
+
+
+def _forget_block(state: AgentState, label: str) -> AgentState:
+    def without(memory: WorkingContext) -> WorkingContext:
+        kept = tuple(b for b in memory.blocks if b.label != label)
+        return memory.model_copy(update={"blocks": kept})
+
+    shown = state.shown_memory
+    return state.model_copy(
+        update={
+            "memory": without(state.memory),
+            "shown_memory": without(shown) if shown is not None else None,
+        }
+    )
 
 
 def _applied(event: OperatorChangeRequested, message: str) -> OperatorOutcome:
@@ -151,6 +169,8 @@ def _change(
                 )
             update = {"paused_at": event.occurred_at, "pause_notice_sent": False}
             return state.model_copy(update=update), _applied(event, "paused")
+        case ForgetBlock():
+            return _forget_block(state, change.label), _applied(event, f"{change.label} removed")
         case ResumeAgent():
             if state.paused_at is None:
                 return state, _applied(event, "not paused")

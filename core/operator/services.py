@@ -13,6 +13,7 @@ from core.operator.changes import ChangeRequests
 from core.operator.checkins import OperatorCheckins
 from core.operator.keys import ApiKeys
 from core.operator.memory import OperatorMemory
+from core.operator.persons import OperatorPersons
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
 from core.ports import Clock
@@ -38,6 +39,7 @@ class OperatorServices:
     pricing: UsagePricing
     memory: OperatorMemory | None = None  # working-context blocks and their edit history
     agent_data: OperatorAgentData | None = None  # export and erase of an agent
+    persons: OperatorPersons | None = None  # one person across every agent holding them
 
     def today(self) -> str:
         """The UTC day tokens are counted on."""
@@ -52,3 +54,8 @@ class OperatorServices:
         if self.agent_data is None:
             raise RuntimeError("the composition root did not wire export and erase")
         return self.agent_data
+
+    def people(self) -> OperatorPersons:
+        if self.persons is None:
+            raise RuntimeError("the composition root did not wire persons")
+        return self.persons
