@@ -19,6 +19,8 @@ MODULES = [
     "adapters/mongo/audit.py",
     "adapters/mongo/upload_jobs.py",
     "adapters/mongo/directory.py",
+    "adapters/inmemory/memory_edits.py",
+    "adapters/mongo/memory_edits.py",
 ]
 
 

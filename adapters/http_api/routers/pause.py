@@ -4,6 +4,8 @@ messages, on whichever replica runs it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from adapters.http_api import translate
@@ -14,7 +16,9 @@ from core.operator.services import OperatorServices
 from pagemind_client import models as wire
 
 router = APIRouter(prefix="/api/agents/{agent_key}", tags=["agents"])
-QUEUED = {202: {"model": wire.ErrorBody, "description": "queued, not applied yet"}}
+QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {"model": wire.ErrorBody, "description": "queued, not applied yet"}
+}
 
 
 async def _change(
