@@ -24,6 +24,7 @@ from adapters.inmemory.operator import InMemoryAgentDirectory
 from adapters.openai_compatible.chat import request_writer
 from bots.bootstrap import Service
 from core.errors import ConfigurationError
+from core.operator.agent_data import OperatorAgentData
 from core.operator.agents import AgentDirectory
 from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
@@ -33,7 +34,9 @@ from core.operator.context import ContextWindows
 from core.operator.conversation import Conversations
 from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
+from core.operator.memory import OperatorMemory
 from core.operator.messages import OperatorMessages
+from core.operator.persons import OperatorPersons
 from core.operator.services import OperatorServices, UsagePricing
 from core.operator.traces import TurnTraces
 from core.operator.uploads import UploadJobs
@@ -56,7 +59,7 @@ def operator_services(svc: Service) -> OperatorServices:
     audit = Audit(storage.audit, clock)
     pipeline = svc.uploads
     messages = OperatorMessages(agents=storage.agents, recall=storage.recall)
-    return OperatorServices(
+    services = OperatorServices(
         clock=clock,
         keys=ApiKeys(storage.api_keys, clock),
         audit=audit,
@@ -132,6 +135,32 @@ def operator_services(svc: Service) -> OperatorServices:
             ),
         ),
     )
+    services.memory = OperatorMemory(
+        agents=storage.agents, edits=storage.memory_edits, changes=services.changes
+    )
+    services.agent_data = OperatorAgentData(
+        agents=storage.agents,
+        recall=storage.recall,
+        archival=storage.archival,
+        inbox=storage.inbox,
+        checkins=storage.checkins,
+        edits=storage.memory_edits,
+        jobs=storage.upload_jobs,
+        clock=clock,
+        audit=audit,
+        forget=svc.runtime.forget,
+    )
+    services.persons = OperatorPersons(
+        directory=services.agents,
+        data=services.agent_data,
+        agents=storage.agents,
+        recall=storage.recall,
+        edits=storage.memory_edits,
+        changes=services.changes,
+        clock=clock,
+        audit=audit,
+    )
+    return services
 
 
 def api_app(svc: Service, services: OperatorServices) -> FastAPI:

@@ -168,6 +168,7 @@ def wire(
         inbox=storage.inbox,
         on_turn_end=feed.turn_ended,
         system_texts=storage.system_texts,
+        edits=storage.memory_edits,
     )
     dispatcher = AgentDispatcher(
         runtime.handle,
@@ -190,6 +191,7 @@ def wire(
         timezone=settings.timezone,
         forget=runtime.forget,
         checkins=checkins,
+        edits=storage.memory_edits,
     )
     intakes = PlatformIntakes()
     gateway = Gateway(

@@ -21,6 +21,7 @@ from adapters.inmemory import (
     InMemoryInbox,
     InMemoryRecallStore,
 )
+from adapters.inmemory.memory_edits import InMemoryMemoryEditStore
 from adapters.inmemory.operator import (
     InMemoryAgentDirectory,
     InMemoryApiKeyStore,
@@ -39,6 +40,7 @@ from adapters.mongo.doorbell import Doorbell
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.inbox import MongoInbox
 from adapters.mongo.leases import MongoLeases
+from adapters.mongo.memory_edits import MongoMemoryEditStore
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
@@ -46,7 +48,13 @@ from adapters.mongo.system_texts import MongoSystemTexts
 from adapters.mongo.upload_jobs import MongoUploadJobStore
 from config.settings import Settings
 from core.inbound.leases import NoSignals, SoleWorkerLeases
-from core.operator.ports import AgentDirectoryStore, ApiKeyStore, AuditLog, UploadJobStore
+from core.operator.ports import (
+    AgentDirectoryStore,
+    ApiKeyStore,
+    AuditLog,
+    MemoryEditStore,
+    UploadJobStore,
+)
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -80,6 +88,7 @@ class Storage:
     directory: AgentDirectoryStore | None = None  # agents in key order (the API lists them)
     # each distinct system text once, by hash (turn traces name it)
     system_texts: SystemTexts = field(default_factory=InMemorySystemTexts)
+    memory_edits: MemoryEditStore = field(default_factory=InMemoryMemoryEditStore)
 
 
 def memory_storage() -> Storage:
@@ -137,6 +146,7 @@ def mongo_storage(
         MongoUploadJobStore(connection),
         MongoAgentDirectory(connection),
         MongoSystemTexts(connection),
+        MongoMemoryEditStore(connection),
     )
 
 

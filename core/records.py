@@ -127,6 +127,8 @@ class AgentState(BaseModel):
     daily_token_budget: int | None = None  # the operator's budget for this agent, if any
     operator_outcomes: tuple[OperatorOutcome, ...] = ()  # newest last
     failed_calls: tuple[FailedCall, ...] = ()  # newest last, at most FAILED_CALLS
+    paused_at: datetime | None = None  # an operator paused it: no model call until resumed
+    pause_notice_sent: bool = False  # the person was told of this pause
     created_at: datetime
     updated_at: datetime
 

@@ -51,6 +51,8 @@ class AsyncPagemind:
         self.messages = Messages(self)
         self.context = Context(self)
         self.turns = Turns(self)
+        self.memory = Memory(self)
+        self.persons = Persons(self)
 
     async def call(self, call: calls.Call[R]) -> R:
         try:
@@ -97,6 +99,7 @@ class Agents:
         active_since: datetime | None = None,
         active_before: datetime | None = None,
         page_size: int | None = None,
+        paused: bool | None = None,
     ) -> AsyncIterator[m.AgentSummary]:
         """Every agent that matches, page after page."""
         first = calls.agents_page(
@@ -106,6 +109,7 @@ class Agents:
             active_since=active_since,
             active_before=active_before,
             limit=page_size,
+            paused=paused,
         )
         return self._client.pages(first)
 
@@ -125,6 +129,22 @@ class Agents:
     async def set_budget(self, key: str, tokens: int | None) -> m.Usage:
         """The agent's own daily token budget (None: the global one again)."""
         return await self._client.call(calls.set_budget(key, tokens))
+
+    async def pause(self, key: str) -> m.AgentDetail:
+        """Stop calling the model for the agent: its messages are still recorded, and the
+        person is told once that it is paused."""
+        return await self._client.call(calls.pause(key))
+
+    async def resume(self, key: str) -> m.AgentDetail:
+        return await self._client.call(calls.resume(key))
+
+    async def export(self, key: str) -> m.AgentExport:
+        """Everything the agent holds, every tier, in one document."""
+        return await self._client.call(calls.export(key))
+
+    async def erase(self, key: str) -> m.AgentErased:
+        """Erase the agent and everything it holds (admin); it cannot be undone."""
+        return await self._client.call(calls.erase(key))
 
 
 class Checkins:
@@ -309,3 +329,41 @@ class Turns:
     async def get(self, agent: str, turn_id: str) -> m.TurnTrace:
         """One turn's trace: each model call's exact request, tokens, output and calls."""
         return await self._client.call(calls.turn(agent, turn_id))
+
+
+class Memory:
+    """Working-context blocks: read, edit with the version read, and each block's history."""
+
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    async def blocks(self, agent: str) -> list[m.MemoryBlock]:
+        return (await self._client.call(calls.memory_blocks(agent))).blocks
+
+    async def edit(self, agent: str, label: str, value: str, *, version: int) -> m.MemoryBlock:
+        """Set the block's text, if it is still at ``version`` (else ``ConflictError``, whose
+        ``block`` is the block as it is now). Revert: edit back to an older text."""
+        return await self._client.call(calls.edit_block(agent, label, value, version))
+
+    def history(
+        self, agent: str, label: str, *, page_size: int | None = None
+    ) -> AsyncIterator[m.BlockEdit]:
+        """The block's edits, newest first, with who made each."""
+        return self._client.pages(calls.block_history_page(agent, label, limit=page_size))
+
+
+class Persons:
+    """A person by platform and id (Slack: TEAM:USER), across every agent holding them."""
+
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    async def get(self, platform: str, user_id: str) -> m.Person:
+        return await self._client.call(calls.person(platform, user_id))
+
+    async def export(self, platform: str, user_id: str) -> m.PersonExport:
+        return await self._client.call(calls.export_person(platform, user_id))
+
+    async def erase(self, platform: str, user_id: str) -> m.PersonErased:
+        """Their own agents erased; their block removed from group agents (admin)."""
+        return await self._client.call(calls.erase_person(platform, user_id))

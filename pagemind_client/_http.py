@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel
@@ -47,13 +47,22 @@ def read(call: Call[R], response: httpx.Response) -> R:
     """The call's model from a successful response; the matching ``APIError`` otherwise
     (a 202 from a change still queued is one too: it was not applied yet)."""
     ok = 200 <= response.status_code < 300
-    if ok and not (response.status_code == 202 and call.method == "PUT"):
+    if ok and not (response.status_code == 202 and _queued(response)):
         return call.returns.model_validate(response.json())
     try:
         body: object = response.json()
     except ValueError:
         body = response.text
     raise error_for(response.status_code, body, response.headers.get("Retry-After"))
+
+
+def _queued(response: httpx.Response) -> bool:
+    """A 202 that is a change queued for an agent (an error body), not an accepted job."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "error" in body
 
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "APIError", "headers", "read", "request_args"]
@@ -88,7 +97,7 @@ class StepEvents:
             if model is not None:
                 step = model.model_validate_json(data)
                 assert isinstance(step, _STEP_TYPES)
-                return step
+                return cast(m.TurnStep, step)  # the assert narrows at run time, not for mypy
         return None
 
 

@@ -56,6 +56,8 @@ class Pagemind:
         self.messages = Messages(self)
         self.context = Context(self)
         self.turns = Turns(self)
+        self.memory = Memory(self)
+        self.persons = Persons(self)
 
     def call(self, call: calls.Call[R]) -> R:
         try:
@@ -101,6 +103,7 @@ class Agents:
         active_since: datetime | None = None,
         active_before: datetime | None = None,
         page_size: int | None = None,
+        paused: bool | None = None,
     ) -> Iterator[m.AgentSummary]:
         """Every agent that matches, page after page."""
         first = calls.agents_page(
@@ -110,6 +113,7 @@ class Agents:
             active_since=active_since,
             active_before=active_before,
             limit=page_size,
+            paused=paused,
         )
         return self._client.pages(first)
 
@@ -127,6 +131,22 @@ class Agents:
     def set_budget(self, key: str, tokens: int | None) -> m.Usage:
         """The agent's own daily token budget (None: the global one again)."""
         return self._client.call(calls.set_budget(key, tokens))
+
+    def pause(self, key: str) -> m.AgentDetail:
+        """Stop calling the model for the agent: its messages are still recorded, and the
+        person is told once that it is paused."""
+        return self._client.call(calls.pause(key))
+
+    def resume(self, key: str) -> m.AgentDetail:
+        return self._client.call(calls.resume(key))
+
+    def export(self, key: str) -> m.AgentExport:
+        """Everything the agent holds, every tier, in one document."""
+        return self._client.call(calls.export(key))
+
+    def erase(self, key: str) -> m.AgentErased:
+        """Erase the agent and everything it holds (admin); it cannot be undone."""
+        return self._client.call(calls.erase(key))
 
 
 class Checkins:
@@ -307,3 +327,41 @@ class Turns:
     def get(self, agent: str, turn_id: str) -> m.TurnTrace:
         """One turn's trace: each model call's exact request, tokens, output and calls."""
         return self._client.call(calls.turn(agent, turn_id))
+
+
+class Memory:
+    """Working-context blocks: read, edit with the version read, and each block's history."""
+
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def blocks(self, agent: str) -> list[m.MemoryBlock]:
+        return (self._client.call(calls.memory_blocks(agent))).blocks
+
+    def edit(self, agent: str, label: str, value: str, *, version: int) -> m.MemoryBlock:
+        """Set the block's text, if it is still at ``version`` (else ``ConflictError``, whose
+        ``block`` is the block as it is now). Revert: edit back to an older text."""
+        return self._client.call(calls.edit_block(agent, label, value, version))
+
+    def history(
+        self, agent: str, label: str, *, page_size: int | None = None
+    ) -> Iterator[m.BlockEdit]:
+        """The block's edits, newest first, with who made each."""
+        return self._client.pages(calls.block_history_page(agent, label, limit=page_size))
+
+
+class Persons:
+    """A person by platform and id (Slack: TEAM:USER), across every agent holding them."""
+
+    def __init__(self, client: Pagemind) -> None:
+        self._client = client
+
+    def get(self, platform: str, user_id: str) -> m.Person:
+        return self._client.call(calls.person(platform, user_id))
+
+    def export(self, platform: str, user_id: str) -> m.PersonExport:
+        return self._client.call(calls.export_person(platform, user_id))
+
+    def erase(self, platform: str, user_id: str) -> m.PersonErased:
+        """Their own agents erased; their block removed from group agents (admin)."""
+        return self._client.call(calls.erase_person(platform, user_id))

@@ -8,7 +8,7 @@ schema, the server and this client cannot drift apart. Times are ISO 8601 with a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,9 @@ class ErrorDetail(_Wire):
     field: str | None = Field(None, description="the request field at fault, if one")
     current: int | None = Field(None, description="with a conflict: the current version")
     event_id: str | None = Field(None, description="with queued: the change's event id")
+    block: MemoryBlock | None = Field(
+        None, description="with a conflict over a memory block: the block as it is now"
+    )
 
 
 class ErrorBody(_Wire):
@@ -90,6 +93,9 @@ class AgentSummary(_Wire):
     daily_token_budget: int | None = Field(
         None, description="in force: the agent's own budget, else the global one; None: none"
     )
+    paused: bool = Field(
+        False, description="paused by an operator: messages are recorded, no model call"
+    )
 
 
 class MemoryBlock(_Wire):
@@ -97,6 +103,7 @@ class MemoryBlock(_Wire):
     value: str
     limit: int = Field(description="characters the block may hold")
     title: str | None = Field(None, description="who a person's block is about")
+    version: int = Field(0, description="bumped by every change; name it when editing")
 
 
 class AgentDetail(AgentSummary):
@@ -456,3 +463,107 @@ class TurnStepTrace(_Wire):
 class TurnTrace(TurnSummary):
     messages: list[AgentMessage] = Field(description="everything the turn stored, in order")
     model_calls: list[TurnStepTrace] = Field(description="each model call, in order")
+
+
+# --------------------------------------------------------------------------- memory blocks
+
+
+class MemoryBlocks(_Wire):
+    blocks: list[MemoryBlock] = Field(description="the agent's working context")
+
+
+class BlockUpdate(_Request):
+    """A block's new text, and the version it was edited from (409 if it changed since)."""
+
+    value: str = Field(..., description="the whole new text, within the block's limit")
+    version: int = Field(..., ge=0, description="the block's version this edit starts from")
+
+
+class Editor(_Wire):
+    kind: Literal["agent", "operator", "person"]
+    id: str = Field(description="the agent's key, the API key's id, or the person's id")
+    name: str = Field("", description="the function the agent called, the key's or person's name")
+
+
+class BlockEdit(_Wire):
+    version: int = Field(description="the block's version this edit produced")
+    before: str
+    after: str
+    by: Editor
+    at: datetime
+
+
+# --------------------------------------------------------------------------- export, erase
+
+
+class AgentExport(_Wire):
+    """Everything one agent holds, every tier, as the person's own ``/export`` gives it."""
+
+    format: str = Field(description='"pagemind-agent-export"')
+    format_version: int
+    agent_key: str
+    exported_at: datetime
+    state: dict[str, Any] | None = Field(
+        description="working context (blocks with versions), summary, usage, time zone"
+    )
+    messages: list[dict[str, Any]] = Field(description="recall: every message, oldest first")
+    passages: list[dict[str, Any]] = Field(description="archival, without embeddings")
+    sources: list[ArchivalSource] = Field(default_factory=list)
+    pending_events: list[dict[str, Any]] = Field(description="queued, not yet processed")
+    failed_events: list[dict[str, Any]] = Field(default_factory=list)
+    checkins: list[dict[str, Any]] = Field(default_factory=list)
+    upload_jobs: list[dict[str, Any]] = Field(default_factory=list)
+    memory_edits: list[dict[str, Any]] = Field(
+        default_factory=list, description="each change of a block, with who made it"
+    )
+
+
+class AgentErased(_Wire):
+    agent: str
+    messages: int
+    passages: int
+    checkins: int
+    upload_jobs: int
+    memory_edits: int
+
+
+# --------------------------------------------------------------------------- persons
+
+
+class PersonAgent(_Wire):
+    agent: AgentSummary
+    block: str | None = Field(
+        None, description="their block in a group agent (human:<id>); None: their own agent"
+    )
+
+
+class Person(_Wire):
+    platform: str
+    user_id: str = Field(description="their platform id (Slack: TEAM:USER)")
+    agents: list[PersonAgent] = Field(description="every agent that holds them, in key order")
+
+
+class PersonGroupPart(_Wire):
+    agent: str
+    block: MemoryBlock | None = Field(description="their block in this group agent")
+    memory_edits: list[BlockEdit] = Field(description="that block's edits, oldest first")
+    messages: list[dict[str, Any]] = Field(description="the messages they wrote there")
+
+
+class PersonExport(_Wire):
+    platform: str
+    user_id: str
+    exported_at: datetime
+    agents: list[AgentExport] = Field(description="their own agents, every tier")
+    groups: list[PersonGroupPart] = Field(description="what each group agent holds of them")
+
+
+class PersonErased(_Wire):
+    platform: str
+    user_id: str
+    agents_erased: list[str] = Field(description="their own agents, erased whole")
+    removed_from: list[str] = Field(description="group agents their block was removed from")
+
+
+ErrorDetail.model_rebuild()
+ErrorBody.model_rebuild()

@@ -9,8 +9,12 @@ from fastapi import FastAPI
 from adapters.http_api import docs, errors
 from adapters.http_api.auth import ApiState
 from adapters.http_api.limits import FORM_ROOM, BodyLimit, KeyRates
+from adapters.http_api.routers import agent_data as export_erase
 from adapters.http_api.routers import agents, archival, audit, checkins
+from adapters.http_api.routers import memory as memory_blocks
 from adapters.http_api.routers import messages as agent_messages
+from adapters.http_api.routers import pause as pausing
+from adapters.http_api.routers import persons as people
 from core.operator.services import OperatorServices
 from pagemind_client.models import ErrorBody, Health
 
@@ -63,4 +67,8 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     for module in (agents, checkins, archival, audit):
         app.include_router(module.router)
     app.include_router(agent_messages.router)
+    app.include_router(memory_blocks.router)
+    app.include_router(pausing.router)
+    app.include_router(export_erase.router)
+    app.include_router(people.router)
     return app

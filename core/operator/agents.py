@@ -6,8 +6,7 @@ are filtered on the key before any state is read; the person's blocks in group a
 (``human:<id>``) and the last-active filter read the state. Listings are in key order (keys
 never change), so cursors never overlap or skip.
 
-The ``paused`` filter is not here yet: pausing is not in the agent state (it comes with
-pause and resume).
+The ``paused`` filter reads the state too.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ class AgentFilter:
     person: str | None = None  # a person's platform id (Slack: TEAM:USER)
     active_since: datetime | None = None
     active_before: datetime | None = None
+    paused: bool | None = None  # True: paused agents only; False: running ones only
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ class AgentSummary:
     last_user_message_at: datetime | None
     tokens_today: int
     daily_token_budget: int | None  # in force: the agent's own, else the operator's global
+    paused: bool = False  # by an operator: messages are recorded, the model is not called
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ class AgentDirectory:
             last_user_message_at=state.last_user_message_at,
             tokens_today=state.usage_today.total_tokens if state.usage_day == today else 0,
             daily_token_budget=state.daily_token_budget or self.global_budget,
+            paused=state.paused_at is not None,
         )
 
     @staticmethod
@@ -165,5 +167,7 @@ class AgentDirectory:
             if not any(block.label == label for block in state.memory.blocks):
                 return False
         if query.active_since is not None and state.updated_at < query.active_since:
+            return False
+        if query.paused is not None and (state.paused_at is not None) != query.paused:
             return False
         return query.active_before is None or state.updated_at < query.active_before

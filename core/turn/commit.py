@@ -14,9 +14,11 @@ raises ``LeaseLostError`` instead of writing, and its step is redone by the leas
 from __future__ import annotations
 
 from core.checkins.service import CheckinService
+from core.context.edits import MemoryEdit
 from core.context.memory import WorkingContext
 from core.errors import LeaseLostError
 from core.events import SendReply, UserMessageReceived
+from core.operator.ports import MemoryEditStore
 from core.ports import AgentStore, Clock, Leases, RecallStore, TurnObserver
 from core.records import FAILED_CALLS, AgentState, FailedCall, TokenUsage
 from core.turn.outcome import Turn
@@ -35,8 +37,10 @@ class StepCommit:
         leases: Leases,
         observer: TurnObserver | None = None,
         checkins: CheckinService | None = None,
+        edits: MemoryEditStore | None = None,
     ) -> None:
         self.agents = agents
+        self.edits = edits
         self.recall = recall
         self.clock = clock
         self.leases = leases
@@ -65,9 +69,14 @@ class StepCommit:
         *,
         chain_open: bool,
         outbox: tuple[SendReply, ...],
+        edits: tuple[MemoryEdit, ...] = (),
     ) -> None:
         """Store the step: the state, pointing past its messages and carrying those recall
-        does not have yet, with the replies it is about to send."""
+        does not have yet, with the replies it is about to send.
+
+        A step that changed blocks first writes its ``edits`` to the history (one write; a
+        step that changed none writes nothing there): if the state's save then fails, the
+        step is redone and its edits, named by block and version, replace those written."""
         state = session.state
         pending = session.uncommitted
         event = turn.event
@@ -102,6 +111,8 @@ class StepCommit:
             turn,
         )
         self.fence(state.agent_key)
+        if edits and self.edits is not None:
+            await self.edits.record(edits)
         saved = await self.agents.save(updated, state.version)
         turn.failed_calls.clear()
         session.commit(saved)

@@ -32,6 +32,7 @@ from core.events import Event, OperatorChangeRequested, SendReply, TimerFired
 from core.inbound.leases import SoleWorkerLeases
 from core.notices import GAVE_UP_REASON, LLM_FAILED_NOTICE, failure_reason, notice
 from core.operator.changes import ChangeApplier
+from core.operator.ports import MemoryEditStore
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -82,6 +83,7 @@ class AgentRuntime:
         inbox: Inbox | None = None,
         on_turn_end: Callable[[Event, TurnOutcome | None, str | None], None] | None = None,
         system_texts: SystemTexts | None = None,
+        edits: MemoryEditStore | None = None,
     ) -> None:
         self.prompts = prompts
         # told of every turn's end: its outcome, or (given up) the error
@@ -114,6 +116,7 @@ class AgentRuntime:
             leases=leases or SoleWorkerLeases(),
             observer=observer,
             checkins=checkins,
+            edits=edits,
         )
         self.admission = Admission(
             commit=self.commit,
@@ -149,7 +152,9 @@ class AgentRuntime:
             system_texts=system_texts,
         )
         # an operator's change to the state, applied between turns, never calling the model
-        self.changes = ChangeApplier(agents, fence=self.commit.fence, forget=self.forget)
+        self.changes = ChangeApplier(
+            agents, fence=self.commit.fence, forget=self.forget, edits=edits
+        )
         self.run_tools = RunTools(
             tools=tools,
             recall=recall,
@@ -248,7 +253,12 @@ class AgentRuntime:
                 last = steps >= self.settings.max_steps
                 step = await self.run_tools.run(session, turn, response, last=last)
                 await self.commit.store(
-                    session, turn, step.memory, chain_open=step.heartbeat, outbox=step.outbox
+                    session,
+                    turn,
+                    step.memory,
+                    chain_open=step.heartbeat,
+                    outbox=step.outbox,
+                    edits=step.edits,
                 )
                 await self._deliver(session, turn, step.outbox)
                 if not step.heartbeat:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.checkins.service import CheckinService
+from core.context.edits import Editor, MemoryEdit, edits_between
 from core.context.memory import WorkingContext
 from core.context.tokens import TokenCounter
 from core.events import SendReply
@@ -42,6 +43,7 @@ class Step:
     memory: WorkingContext
     heartbeat: bool
     outbox: tuple[SendReply, ...]
+    edits: tuple[MemoryEdit, ...] = ()  # each change of a block, by the function that made it
 
 
 class RunTools:
@@ -121,12 +123,17 @@ class RunTools:
         )
         heartbeat = False
         results = []
+        edits: list[MemoryEdit] = []
         for i, call in enumerate(calls):
             ctx.call_key = f"{event.event_id}:{seq}:{i}"
+            before = ctx.memory
             ctx.hits = []
             started = self.clock.now()
             result = await self.tools.execute(call, ctx)
             took = (self.clock.now() - started).total_seconds() * 1000
+            if ctx.memory is not before:
+                by = Editor(kind="agent", id=event.agent_key, name=call.name)
+                edits.extend(edits_between(event.agent_key, before, ctx.memory, by, now))
             heartbeat = heartbeat or result.heartbeat
             results.append(
                 Message(
@@ -146,7 +153,7 @@ class RunTools:
         if heartbeat and last:
             heartbeat = False
             outbox.extend(self._stop_chain(session, turn, said=bool(turn.replies or ctx.replies)))
-        return Step(ctx.memory, heartbeat, tuple(outbox))
+        return Step(ctx.memory, heartbeat, tuple(outbox), tuple(edits))
 
     def _stop_chain(self, session: AgentSession, turn: Turn, *, said: bool) -> list[SendReply]:
         """The chain hit the step cap: the agent is told, and so is the person."""
