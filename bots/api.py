@@ -27,6 +27,7 @@ from core.operator.agents import AgentDirectory
 from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
+from core.operator.chat import PersonChat
 from core.operator.checkins import OperatorCheckins
 from core.operator.keys import ApiKeys
 from core.operator.services import OperatorServices, UsagePricing
@@ -94,6 +95,14 @@ def operator_services(svc: Service) -> OperatorServices:
                 for name, p in settings.prices.items()
             },
             global_budget=settings.daily_token_budget,
+        ),
+        chat=PersonChat(
+            agents=storage.agents,
+            recall=storage.recall,
+            inbox=storage.inbox,
+            clock=clock,
+            submit_and_wait=svc.dispatcher.submit_and_wait,
+            wait_seconds=settings.api_chat_wait_seconds,
         ),
     )
 

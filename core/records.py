@@ -74,6 +74,19 @@ class OperatorOutcome(BaseModel):
     current: int | None = None  # a refused edit's current version
 
 
+EVENT_USAGES = 16  # the last events' own token counts an agent keeps (for whoever waits on one)
+
+
+class EventUsage(BaseModel):
+    """The tokens one event's turn cost, over all its steps (the OpenAI-compatible endpoint
+    reports them as the reply's ``usage``, whichever replica ran the turn)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    usage: TokenUsage
+
+
 class AgentState(BaseModel):
     """Everything about one agent that is not a message or a passage.
 
@@ -113,6 +126,7 @@ class AgentState(BaseModel):
     usage_days: tuple[DayUsage, ...] = ()  # oldest first, at most USAGE_HISTORY_DAYS
     daily_token_budget: int | None = None  # the operator's budget for this agent, if any
     operator_outcomes: tuple[OperatorOutcome, ...] = ()  # newest last
+    event_usage: tuple[EventUsage, ...] = ()  # newest last, at most EVENT_USAGES
     created_at: datetime
     updated_at: datetime
 
@@ -146,6 +160,20 @@ class AgentState(BaseModel):
                 "usage_days": days,
             }
         )
+
+    def with_event_usage(self, event_id: str, usage: TokenUsage) -> AgentState:
+        """This state with ``usage`` added to what event ``event_id`` has cost so far."""
+        kept = self.event_usage
+        if kept and kept[-1].event_id == event_id:
+            entry = EventUsage(event_id=event_id, usage=kept[-1].usage.plus(usage))
+            kept = (*kept[:-1], entry)
+        else:
+            kept = (*kept, EventUsage(event_id=event_id, usage=usage))[-EVENT_USAGES:]
+        return self.model_copy(update={"event_usage": kept})
+
+    def usage_of(self, event_id: str) -> TokenUsage | None:
+        """What event ``event_id``'s turn cost, if it is among the last kept."""
+        return next((e.usage for e in self.event_usage if e.event_id == event_id), None)
 
 
 class FailedEvent(BaseModel):

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from adapters.http_api import docs, errors
 from adapters.http_api.auth import ApiState
 from adapters.http_api.limits import FORM_ROOM, BodyLimit, KeyRates
-from adapters.http_api.routers import agents, archival, audit, checkins
+from adapters.http_api.routers import agents, archival, audit, checkins, openai_compat
 from core.operator.services import OperatorServices
 from pagemind_client.models import ErrorBody, Health
 
@@ -46,6 +46,7 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     )
     app.state.api = ApiState(services, KeyRates(settings.requests_per_minute, services.clock))
     errors.install(app)
+    openai_compat.install_errors(app)
 
     def limit_for(path: str) -> int:
         if path.endswith("/archival/uploads"):
@@ -61,4 +62,5 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     app.include_router(docs.router)
     for module in (agents, checkins, archival, audit):
         app.include_router(module.router)
+    app.include_router(openai_compat.router)
     return app

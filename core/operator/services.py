@@ -9,6 +9,7 @@ from core.operator.agents import AgentDirectory
 from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
+from core.operator.chat import PersonChat
 from core.operator.checkins import OperatorCheckins
 from core.operator.keys import ApiKeys
 from core.operator.uploads import UploadJobs
@@ -34,6 +35,7 @@ class OperatorServices:
     checkins: OperatorCheckins
     uploads: UploadJobs
     pricing: UsagePricing
+    chat: PersonChat | None = None  # the OpenAI-compatible endpoint's person-to-agent chat
 
     def today(self) -> str:
         """The UTC day tokens are counted on."""
