@@ -104,9 +104,12 @@ class PersonChat:
         self.submit_and_wait = submit_and_wait
         self.wait_seconds = wait_seconds
 
-    async def send(self, caller: Caller, user: str, text: str) -> ChatReply:
+    async def send(
+        self, caller: Caller, user: str, text: str, *, request_id: str | None = None
+    ) -> ChatReply:
         """``text`` from the person ``user`` to their agent; the agent's reply once its
-        turn is stored. Admin keys only (the agent acts on it)."""
+        turn is stored. Admin keys only (the agent acts on it). ``request_id`` (random if
+        not given) names the message's event: ``openai:<request_id>``."""
         caller.require_admin()
         key = agent_key_for(user)
         if not text.strip():
@@ -115,7 +118,7 @@ class PersonChat:
         after_seq = before.last_seq if before is not None else 0
         now = self.clock.now()
         event = UserMessageReceived(
-            event_id=f"{PLATFORM}:{uuid.uuid4().hex}",
+            event_id=f"{PLATFORM}:{request_id or uuid.uuid4().hex}",
             agent_key=key,
             occurred_at=now,
             text=text,

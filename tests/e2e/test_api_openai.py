@@ -264,3 +264,36 @@ async def test_a_turn_that_fails_answers_with_what_the_person_would_be_told(
     assert content.startswith("Sorry, I couldn't answer just now")
     assert "Your message is saved" in content
     assert reply.usage is not None and reply.usage.total_tokens == 0  # no call succeeded
+
+
+async def test_over_the_keys_rate_the_client_is_told_when_to_retry(
+    llm: ScriptedOpenAIServer,
+) -> None:
+    async with live_api(llm, api_requests_per_minute=2) as live:
+        _, client = clients(live)
+        hello = [{"role": "user", "content": "tea"}]
+        await client.chat.completions.create(model="pagemind", user="ana", messages=hello)
+        await client.models.list()
+        with pytest.raises(openai.RateLimitError) as limited:
+            await client.chat.completions.create(model="pagemind", user="ana", messages=hello)
+    assert int(limited.value.response.headers["Retry-After"]) >= 1
+    assert limited.value.body["type"] == "rate_limit_error"  # type: ignore[index]
+
+
+async def test_a_turn_of_several_steps_answers_with_all_it_sent_and_all_it_cost(
+    live: LiveApi, llm: ScriptedOpenAIServer
+) -> None:
+    _, client = clients(live)
+    note = json.dumps({"label": "human", "content": "drinks tea", "request_heartbeat": True})
+    llm.add(
+        {"tool_calls": [("send_message", '{"message": "Noted."}'), ("core_memory_append", note)]},
+        tool_reply("send_message", {"message": "Anything else?"}),
+    )
+    asked = len(llm.requests)
+    reply = await client.chat.completions.create(
+        model="pagemind", user="di", messages=[{"role": "user", "content": "remember: tea"}]
+    )
+    assert len(llm.requests) - asked == 2  # two model calls in the turn
+    assert reply.choices[0].message.content == "Noted.\n\nAnything else?"
+    assert reply.usage is not None
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == model_usage(llm, asked)

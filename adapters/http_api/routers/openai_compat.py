@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -47,6 +49,7 @@ from core.operator.errors import InvalidRequestError, OperatorError
 from core.operator.services import OperatorServices
 from core.records import TokenUsage
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 KEEPALIVE_SECONDS = 10.0  # an SSE comment while the agent thinks (proxies close idle streams)
 
@@ -92,10 +95,6 @@ def _usage(usage: TokenUsage) -> CompletionUsage:
     )
 
 
-def _completion_id(reply_event: str) -> str:
-    return "chatcmpl-" + reply_event.rsplit(":", 1)[-1]
-
-
 @router.get("/models", summary="The one model: Pagemind's agents (viewer)")
 async def list_models(who: Viewer, ops: Services) -> ModelList:
     return ModelList(data=[Model(created=int(ops.clock.now().timestamp()))])
@@ -130,26 +129,29 @@ async def chat_completions(
         raise InvalidRequestError("n must be 1: the agent answers once", field="n")
     chat = _chat(ops)
     text = newest_user_text(body)
+    request_id = uuid.uuid4().hex  # the completion's id, and the message's event id
+    completion_id = f"chatcmpl-{request_id}"
     if not body.stream:
-        reply = await chat.send(who, user, text)
+        reply = await chat.send(who, user, text, request_id=request_id)
         completion = ChatCompletion(
-            id=_completion_id(reply.event_id),
+            id=completion_id,
             created=int(reply.created.timestamp()),
             choices=[Choice(message=AssistantMessage(content=reply.text))],
             usage=_usage(reply.usage),
         )
         return JSONResponse(completion.model_dump(mode="json"))
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    turn = asyncio.ensure_future(chat.send(who, user, text))
-    stream = _stream(turn, int(ops.clock.now().timestamp()), include_usage)
+    turn = asyncio.ensure_future(chat.send(who, user, text, request_id=request_id))
+    _RUNNING.add(turn)  # held until done: a client that goes away does not stop the turn
+    turn.add_done_callback(_finished)
+    stream = _stream(turn, completion_id, int(ops.clock.now().timestamp()), include_usage)
     return StreamingResponse(stream, media_type="text/event-stream")
 
 
 async def _stream(
-    turn: asyncio.Future[ChatReply], created: int, include_usage: bool
+    turn: asyncio.Future[ChatReply], chunk_id: str, created: int, include_usage: bool
 ) -> AsyncIterator[str]:
     """The chunks: the role now, the reply when the turn is stored, then ``[DONE]``."""
-    chunk_id = "chatcmpl-pending"
 
     def chunk(delta: Delta, finish: bool = False, usage: CompletionUsage | None = None) -> str:
         choices = [ChunkChoice(delta=delta, finish_reason="stop" if finish else None)]
@@ -158,29 +160,36 @@ async def _stream(
         data = ChatCompletionChunk(id=chunk_id, created=created, choices=choices, usage=usage)
         return f"data: {data.model_dump_json()}\n\n"
 
-    try:
-        yield chunk(Delta(role="assistant", content=""))
-        while not turn.done():
-            await asyncio.wait({turn}, timeout=KEEPALIVE_SECONDS)
-            if not turn.done():
-                yield ": the agent is still thinking\n\n"
-        try:
-            reply = turn.result()
-        except OperatorError as exc:
-            status = _status(exc)
-            yield f"data: {json.dumps(_openai_error(status, exc))}\n\n"
-            return
-        chunk_id = _completion_id(reply.event_id)
-        for i, message in enumerate(reply.messages):
-            yield chunk(Delta(content=("\n\n" if i else "") + message))
-        yield chunk(Delta(), finish=True)
-        if include_usage:
-            yield chunk(Delta(), usage=_usage(reply.usage))
-        yield "data: [DONE]\n\n"
-    finally:
+    yield chunk(Delta(role="assistant", content=""))
+    while not turn.done():
+        await asyncio.wait({turn}, timeout=KEEPALIVE_SECONDS)
         if not turn.done():
-            # the client went away: the message is recorded and its turn runs on regardless
-            turn.add_done_callback(lambda t: t.cancelled() or t.exception())
+            yield ": the agent is still thinking\n\n"
+    try:
+        reply = turn.result()
+    except OperatorError as exc:  # the openai client raises it as an APIError
+        yield f"data: {json.dumps(_openai_error(_status(exc), exc))}\n\n"
+        return
+    except Exception:
+        log.exception("the OpenAI-compatible stream failed")
+        failed = {"message": "internal error (logged on the server)", "type": "api_error"}
+        yield f"data: {json.dumps({'error': failed})}\n\n"
+        return
+    for i, message in enumerate(reply.messages):
+        yield chunk(Delta(content=("\n\n" if i else "") + message))
+    yield chunk(Delta(), finish=True)
+    if include_usage:
+        yield chunk(Delta(), usage=_usage(reply.usage))
+    yield "data: [DONE]\n\n"
+
+
+_RUNNING: set[asyncio.Future[ChatReply]] = set()
+
+
+def _finished(turn: asyncio.Future[ChatReply]) -> None:
+    _RUNNING.discard(turn)
+    if not turn.cancelled():
+        turn.exception()  # read, so a stream whose client left logs no "never retrieved"
 
 
 def _status(exc: OperatorError) -> int:
