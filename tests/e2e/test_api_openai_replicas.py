@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import openai
+import pymongo
 
 from tests.e2e.test_api_openai import remembers
 from tests.e2e.test_api_replicas import start
@@ -56,6 +57,13 @@ async def test_a_message_sent_through_another_replica_is_answered_by_the_agents_
             assert second.usage is not None
             assert second.usage.prompt_tokens == sum(len(json.dumps(b)) // 4 for b in bodies)
             assert second.usage.completion_tokens == 12 * len(bodies)
+            # the holder ran both turns: it held the agent's lease all along
+            log = (tmp_path / "holder.log").read_text()
+            port = int(log.split("(nx-27017) on 127.0.0.1:", 1)[1].split()[0])
+            with pymongo.MongoClient("127.0.0.1", port, serverSelectionTimeoutMS=5000) as db:
+                lease = db["pagemind"]["leases"].find_one({"_id": "openai:user:ana"})
+            assert lease is not None
+            assert (lease["owner"], lease["epoch"]) == ("holder", 1)
         finally:
             for process in processes:
                 if process.returncode is None:
