@@ -297,3 +297,28 @@ async def test_a_turn_of_several_steps_answers_with_all_it_sent_and_all_it_cost(
     assert reply.choices[0].message.content == "Noted.\n\nAnything else?"
     assert reply.usage is not None
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == model_usage(llm, asked)
+
+
+async def test_a_slow_turn_answers_504_and_the_client_does_not_send_the_message_again(
+    llm: ScriptedOpenAIServer,
+) -> None:
+    llm.delay = 1.5  # the model takes longer than the endpoint waits
+    async with live_api(llm, api_chat_wait_seconds=0.3) as live:
+        client = openai.AsyncOpenAI(base_url=f"{live.url}/v1", api_key=live.admin_key)
+        async with client:  # its default retries: a 5xx is retried unless told not to
+            with pytest.raises(openai.InternalServerError) as slow:
+                await client.chat.completions.create(
+                    model="pagemind", user="ana", messages=[{"role": "user", "content": "tea"}]
+                )
+        assert slow.value.status_code == 504
+        assert "will be in the agent's messages" in slow.value.message
+        recorded = await live.svc.storage.inbox.pending("openai:user:ana")
+        assert len(recorded) == 1  # sent once: the client was told not to retry
+        await live.svc.dispatcher.join()  # until the turn under way has ended
+        messages = await live.svc.storage.recall.range("openai:user:ana", 0, 100)
+        state = await live.svc.storage.agents.load("openai:user:ana")
+    assert state is not None
+    kept = (*messages, *state.unfiled)
+    said = [m for m in kept if m.kind == "user_message"]
+    assert [m.spoken_text() for m in kept if m.kind == "assistant"] == ["you like tea"]
+    assert [m.content for m in said] == ["tea"]

@@ -170,8 +170,7 @@ async def _stream(
     except OperatorError as exc:  # the openai client raises it as an APIError
         yield f"data: {json.dumps(_openai_error(_status(exc), exc))}\n\n"
         return
-    except Exception:
-        log.exception("the OpenAI-compatible stream failed")
+    except Exception:  # logged by ``_finished``
         failed = {"message": "internal error (logged on the server)", "type": "api_error"}
         yield f"data: {json.dumps({'error': failed})}\n\n"
         return
@@ -187,9 +186,12 @@ _RUNNING: set[asyncio.Future[ChatReply]] = set()
 
 
 def _finished(turn: asyncio.Future[ChatReply]) -> None:
+    """A streamed turn ended, its client still there or not: an unexpected failure is
+    logged here (an operator error is the client's answer)."""
     _RUNNING.discard(turn)
-    if not turn.cancelled():
-        turn.exception()  # read, so a stream whose client left logs no "never retrieved"
+    failure = None if turn.cancelled() else turn.exception()
+    if failure is not None and not isinstance(failure, OperatorError):
+        log.error("an OpenAI-compatible streamed turn failed", exc_info=failure)
 
 
 def _status(exc: OperatorError) -> int:
@@ -232,19 +234,23 @@ def _openai_shaped(handler: Handler) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
         if not request.url.path.startswith(router.prefix + "/"):
             return await handler(request, exc)
-        if isinstance(exc, OperatorError):
+        if isinstance(exc, TurnPendingError | TurnFailedError):
             status = _status(exc)
-            if isinstance(exc, InvalidRequestError) and exc.field in ("user", "n", "messages"):
-                status = 400
-            response = await handler(request, exc)
-            headers = {k: v for k, v in response.headers.items() if k.lower() in _KEPT}
-            return JSONResponse(_openai_error(status, exc), status_code=status, headers=headers)
-        response = await handler(request, exc)
-        return _reshaped(response)
+            response: Response = JSONResponse(_openai_error(status, exc), status_code=status)
+        else:
+            response = _reshaped(await handler(request, exc))
+        if isinstance(exc, InvalidRequestError) and exc.field in _BAD_REQUEST:
+            response.status_code = 400  # OpenAI's status for a request it cannot answer
+        if response.status_code >= 500 and request.method == "POST":
+            # the message may be recorded (it is kept and answered): the openai client
+            # retries a 5xx, which would send it twice, unless told not to
+            response.headers["x-should-retry"] = "false"
+        return response
 
     return handle
 
 
+_BAD_REQUEST = {"user", "n", "messages"}
 _KEPT = {"retry-after", "www-authenticate"}
 
 
