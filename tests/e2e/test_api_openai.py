@@ -12,6 +12,7 @@ from typing import Any
 import openai
 import pytest
 
+from core.notices import BUDGET_NOTICE
 from tests.support.api import LiveApi, live_api
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
@@ -322,3 +323,18 @@ async def test_a_slow_turn_answers_504_and_the_client_does_not_send_the_message_
     said = [m for m in kept if m.kind == "user_message"]
     assert [m.spoken_text() for m in kept if m.kind == "assistant"] == ["you like tea"]
     assert [m.content for m in said] == ["tea"]
+
+
+async def test_a_spent_budget_answers_with_what_the_person_would_be_told(
+    llm: ScriptedOpenAIServer,
+) -> None:
+    async with live_api(llm, daily_token_budget=1) as live:
+        _, client = clients(live)
+        hello = [{"role": "user", "content": "tea"}]
+        first = await client.chat.completions.create(model="p", user="ana", messages=hello)
+        assert first.choices[0].message.content == "you like tea"
+        asked = len(llm.requests)
+        second = await client.chat.completions.create(model="p", user="ana", messages=hello)
+    assert len(llm.requests) == asked  # no model call
+    assert second.choices[0].message.content == BUDGET_NOTICE
+    assert second.usage is not None and second.usage.total_tokens == 0
