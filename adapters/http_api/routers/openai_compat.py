@@ -19,6 +19,7 @@ then the reply once the turn is stored, the finish, the usage when
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import uuid
@@ -219,7 +220,7 @@ def _openai_error(status: int, exc: OperatorError) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- errors
 
-Handler = Callable[[Request, Exception], Awaitable[Response]]
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]  # as Starlette keeps them
 
 
 def install_errors(app: FastAPI) -> None:
@@ -233,12 +234,12 @@ def install_errors(app: FastAPI) -> None:
 def _openai_shaped(handler: Handler) -> Handler:
     async def handle(request: Request, exc: Exception) -> Response:
         if not request.url.path.startswith(router.prefix + "/"):
-            return await handler(request, exc)
+            return await _answer(handler, request, exc)
         if isinstance(exc, TurnPendingError | TurnFailedError):
             status = _status(exc)
             response: Response = JSONResponse(_openai_error(status, exc), status_code=status)
         else:
-            response = _reshaped(await handler(request, exc))
+            response = _reshaped(await _answer(handler, request, exc))
         if isinstance(exc, InvalidRequestError) and exc.field in _BAD_REQUEST:
             response.status_code = 400  # OpenAI's status for a request it cannot answer
         if response.status_code >= 500 and request.method == "POST":
@@ -248,6 +249,11 @@ def _openai_shaped(handler: Handler) -> Handler:
         return response
 
     return handle
+
+
+async def _answer(handler: Handler, request: Request, exc: Exception) -> Response:
+    answer = handler(request, exc)
+    return await answer if inspect.isawaitable(answer) else answer
 
 
 _BAD_REQUEST = {"user", "n", "messages"}
