@@ -29,6 +29,7 @@ from core.operator.agents import AgentDirectory
 from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
+from core.operator.chat import PersonChat
 from core.operator.checkins import OperatorCheckins
 from core.operator.context import ContextWindows
 from core.operator.conversation import Conversations
@@ -133,6 +134,14 @@ def operator_services(svc: Service) -> OperatorServices:
                 if settings.llm_configured
                 else None,
             ),
+        ),
+        chat=PersonChat(
+            agents=storage.agents,
+            recall=storage.recall,
+            inbox=storage.inbox,
+            clock=clock,
+            submit_and_wait=svc.dispatcher.submit_and_wait,
+            wait_seconds=settings.api_chat_wait_seconds,
         ),
     )
     services.memory = OperatorMemory(

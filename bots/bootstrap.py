@@ -45,6 +45,8 @@ from core.inbound.commands import CommandHandler
 from core.inbound.dispatch import AgentDispatcher
 from core.inbound.gateway import Gateway, ReplyRouter
 from core.inbound.messages import PlatformPolicy
+from core.operator.chat import PLATFORM as OPENAI_PLATFORM
+from core.operator.chat import StoredReplies
 from core.operator.feed import StepFeed
 from core.ports import (
     ChatModel,
@@ -128,6 +130,10 @@ def wire(
     ids = ids or RandomIds()
     counter = counter or token_counter(settings)
     router = ReplyRouter() if replies is None else None
+    if router is not None:
+        # the OpenAI-compatible endpoint's agents, on any replica: the request waiting for
+        # the turn reads their replies from storage
+        router.register(OPENAI_PLATFORM, StoredReplies())
     dispatcher: AgentDispatcher | None = None
 
     async def submit(events: Sequence[Event]) -> list[bool]:

@@ -85,6 +85,17 @@ class FailedCall(BaseModel):
 
 
 FAILED_CALLS = 20
+EVENT_USAGES = 16  # the last events' own token counts an agent keeps (for whoever waits on one)
+
+
+class EventUsage(BaseModel):
+    """The tokens one event's turn cost, over all its steps (the OpenAI-compatible endpoint
+    reports them as the reply's ``usage``, whichever replica ran the turn)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    usage: TokenUsage
 
 
 class AgentState(BaseModel):
@@ -129,6 +140,7 @@ class AgentState(BaseModel):
     failed_calls: tuple[FailedCall, ...] = ()  # newest last, at most FAILED_CALLS
     paused_at: datetime | None = None  # an operator paused it: no model call until resumed
     pause_notice_sent: bool = False  # the person was told of this pause
+    event_usage: tuple[EventUsage, ...] = ()  # newest last, at most EVENT_USAGES
     created_at: datetime
     updated_at: datetime
 
@@ -162,6 +174,20 @@ class AgentState(BaseModel):
                 "usage_days": days,
             }
         )
+
+    def with_event_usage(self, event_id: str, usage: TokenUsage) -> AgentState:
+        """This state with ``usage`` added to what event ``event_id`` has cost so far."""
+        kept = self.event_usage
+        if kept and kept[-1].event_id == event_id:
+            entry = EventUsage(event_id=event_id, usage=kept[-1].usage.plus(usage))
+            kept = (*kept[:-1], entry)
+        else:
+            kept = (*kept, EventUsage(event_id=event_id, usage=usage))[-EVENT_USAGES:]
+        return self.model_copy(update={"event_usage": kept})
+
+    def usage_of(self, event_id: str) -> TokenUsage | None:
+        """What event ``event_id``'s turn cost, if it is among the last kept."""
+        return next((e.usage for e in self.event_usage if e.event_id == event_id), None)
 
 
 class FailedEvent(BaseModel):

@@ -10,7 +10,7 @@ from adapters.http_api import docs, errors
 from adapters.http_api.auth import ApiState
 from adapters.http_api.limits import FORM_ROOM, BodyLimit, KeyRates
 from adapters.http_api.routers import agent_data as export_erase
-from adapters.http_api.routers import agents, archival, audit, checkins
+from adapters.http_api.routers import agents, archival, audit, checkins, openai_compat
 from adapters.http_api.routers import memory as memory_blocks
 from adapters.http_api.routers import messages as agent_messages
 from adapters.http_api.routers import pause as pausing
@@ -51,6 +51,7 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     )
     app.state.api = ApiState(services, KeyRates(settings.requests_per_minute, services.clock))
     errors.install(app)
+    openai_compat.install_errors(app)
 
     def limit_for(path: str) -> int:
         if path.endswith("/archival/uploads"):
@@ -71,4 +72,5 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     app.include_router(pausing.router)
     app.include_router(export_erase.router)
     app.include_router(people.router)
+    app.include_router(openai_compat.router)
     return app

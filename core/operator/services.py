@@ -10,6 +10,7 @@ from core.operator.agents import AgentDirectory
 from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
+from core.operator.chat import PersonChat
 from core.operator.checkins import OperatorCheckins
 from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
@@ -42,6 +43,7 @@ class OperatorServices:
     memory: OperatorMemory | None = None  # working-context blocks and their edit history
     agent_data: OperatorAgentData | None = None  # export and erase of an agent
     persons: OperatorPersons | None = None  # one person across every agent holding them
+    chat: PersonChat | None = None  # the OpenAI-compatible endpoint's person-to-agent chat
 
     def today(self) -> str:
         """The UTC day tokens are counted on."""

@@ -153,7 +153,8 @@ class StepCommit:
         if not turn.usage.calls:
             return state
         usage, turn.usage = turn.usage, TokenUsage()
-        return state.with_usage(usage, self.clock.now().date().isoformat())
+        day = self.clock.now().date().isoformat()
+        return state.with_usage(usage, day).with_event_usage(turn.event.event_id, usage)
 
 
 def _remember(recent: tuple[str, ...], event_id: str) -> tuple[str, ...]:
