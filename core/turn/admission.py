@@ -5,7 +5,8 @@ event stored already, with others handled since, is never turned twice; a check-
 person was just active, or with nowhere to write to, is skipped. Otherwise the event's
 message joins the context (a very long one is also kept in archival memory, in chunks), and
 an agent past its daily token budget keeps the message and says so instead of calling the
-model.
+model. An agent an operator paused keeps the message too, calls no model, and says so once
+per pause; its check-ins pass.
 """
 
 from __future__ import annotations
