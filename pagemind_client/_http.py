@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel
@@ -86,13 +86,8 @@ class StepEvents:
             self._event, self._data = "", []
             model = _STEPS.get(kind)
             if model is not None:
-                step = model.model_validate_json(data)
-                assert isinstance(step, _STEP_TYPES)
-                return step
+                return cast(m.TurnStep, model.model_validate_json(data))
         return None
-
-
-_STEP_TYPES = tuple(_STEPS.values())
 
 
 def raise_for(response: httpx.Response, body: bytes) -> None:
