@@ -47,22 +47,13 @@ def read(call: Call[R], response: httpx.Response) -> R:
     """The call's model from a successful response; the matching ``APIError`` otherwise
     (a 202 from a change still queued is one too: it was not applied yet)."""
     ok = 200 <= response.status_code < 300
-    if ok and not (response.status_code == 202 and _queued(response)):
+    if ok and not (response.status_code == 202 and call.method == "PUT"):
         return call.returns.model_validate(response.json())
     try:
         body: object = response.json()
     except ValueError:
         body = response.text
     raise error_for(response.status_code, body, response.headers.get("Retry-After"))
-
-
-def _queued(response: httpx.Response) -> bool:
-    """A 202 that is a change queued for an agent (an error body), not an accepted job."""
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and "error" in body
 
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "APIError", "headers", "read", "request_args"]
@@ -95,13 +86,8 @@ class StepEvents:
             self._event, self._data = "", []
             model = _STEPS.get(kind)
             if model is not None:
-                step = model.model_validate_json(data)
-                assert isinstance(step, _STEP_TYPES)
-                return cast(m.TurnStep, step)  # the assert narrows at run time, not for mypy
+                return cast(m.TurnStep, model.model_validate_json(data))
         return None
-
-
-_STEP_TYPES = tuple(_STEPS.values())
 
 
 def raise_for(response: httpx.Response, body: bytes) -> None:
