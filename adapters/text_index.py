@@ -37,9 +37,10 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.search.ranking import K1, B, query_terms, terms
 
@@ -329,14 +330,14 @@ def _search(
     lengths = [_view(index._lengths, cut) for index, cut in zip(indexes, cuts, strict=True)]
     scores = [np.zeros(cut) for cut in cuts]
     for term in dict.fromkeys(terms):
-        found = []
+        found: list[tuple[NDArray[Any], NDArray[np.float64]] | None] = []
         for index, cut, mask in zip(indexes, cuts, masks, strict=True):
-            docs = index._docs.get(term)
-            if docs is None:
+            postings = index._docs.get(term)
+            if postings is None:
                 found.append(None)
                 continue
-            n = len(docs) if cut == len(index._keys) else bisect_left(docs, cut)
-            numbers, tfs = _view(docs, n), _view(index._tfs[term], n).astype(np.float64)
+            n = len(postings) if cut == len(index._keys) else bisect_left(postings, cut)
+            numbers, tfs = _view(postings, n), _view(index._tfs[term], n).astype(np.float64)
             if mask is not None:  # removed documents' postings do not count
                 keep = mask[numbers]
                 numbers, tfs = numbers[keep], tfs[keep]
@@ -347,14 +348,14 @@ def _search(
         weight = math.log(1.0 + (count - df + 0.5) / (df + 0.5)) * (K1 + 1.0)
         for f, score, length in zip(found, scores, lengths, strict=True):
             if f is not None and len(f[0]):
-                docs, tf = f
-                score[docs] += weight * tf / (tf + tf_norm + length_norm * length[docs])
+                hits, tf = f
+                score[hits] += weight * tf / (tf + tf_norm + length_norm * length[hits])
     # candidates from every index: (index, document number, score, order)
     parts = []
     for i, (index, score) in enumerate(zip(indexes, scores, strict=True)):
-        docs = np.flatnonzero(score)
-        orders = _view(index._orders, len(index._keys))[docs]
-        parts.append((np.full(len(docs), i), docs, score[docs], orders))
+        nonzero = np.flatnonzero(score)
+        orders = _view(index._orders, len(index._keys))[nonzero]
+        parts.append((np.full(len(nonzero), i), nonzero, score[nonzero], orders))
     which = np.concatenate([p[0] for p in parts])
     docs = np.concatenate([p[1] for p in parts])
     values = np.concatenate([p[2] for p in parts])

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 INLINE_ROWS = 5_000  # a smaller matrix is searched on the caller's thread
 COMPACT_SHARE = 4  # rewrite the matrix once 1/COMPACT_SHARE of its rows are dead
@@ -34,7 +35,7 @@ class VectorSet(Generic[K]):
     def matrix(self) -> np.ndarray | None:
         return None if self._rows is None else self._rows[: len(self.ids)]
 
-    def add(self, ids: Sequence[K], rows: Sequence[Sequence[float]]) -> None:
+    def add(self, ids: Sequence[K], rows: Sequence[Sequence[float] | NDArray[Any]]) -> None:
         sizes = {len(r) for r in rows}
         if not ids or len(sizes) != 1:
             return

@@ -341,7 +341,10 @@ async def converse(
 def server_pid(data_dir: Path) -> int:
     """The embedded nx-27017's process id (0 if none runs for ``data_dir``)."""
     info = data_dir / "mongo" / "server.json"
-    return int(json.loads(info.read_text())["pid"]) if info.exists() else 0
+    if not info.exists():
+        return 0
+    doc = json.loads(info.read_text())
+    return int((doc.get("process") or doc)["pid"])  # {"process": {"pid": ...}} since issue 10
 
 
 def cpu_seconds(pid: int) -> float:

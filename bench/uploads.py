@@ -5,7 +5,8 @@ its own process on a fresh data directory (the embedded nx-27017, no embedder: t
 configuration), timed from the start of the process to its exit, with the peak memory of that
 process. Two more columns split the time: the parser alone on the same bytes in this process
 (``adapters.documents.parse_document``, best of ``--repeat``), and the upload pipeline with
-in-memory stores in this process (parse, cut into passages, count tokens, store; no database),
+in-memory stores in this process, built by the composition root as ``pagemind ingest`` builds
+it (``bots.bootstrap.ingestion``: parse, cut into passages, count tokens, store; no database),
 which is what the unit tests used to time before these numbers moved here. A 1 KB file gives
 the fixed cost of starting the command (Python, the embedded database, the indexes).
 
@@ -29,11 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.documents import parse_document
-from adapters.inmemory import InMemoryArchivalStore
-from core.clock import SystemClock
-from core.context.tokens import TokenCounter
-from core.events import Event
-from core.uploads.pipeline import UploadPipeline, UploadSettings
+from bots.bootstrap import ingestion
+from tests.support.agents import settings_for_tests
 from tests.support.files import pdf_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,24 +72,11 @@ def best_parse(data: bytes, name: str, repeat: int) -> float:
 
 async def in_memory_pipeline(data: bytes, name: str) -> tuple[float, int]:
     """The upload pipeline on in-memory stores: seconds and passages stored."""
-
-    async def notify(event: Event) -> bool:
-        return True
-
-    clock = SystemClock()
-    archival = InMemoryArchivalStore()
-    pipeline = UploadPipeline(
-        archival=archival,
-        parser=parse_document,
-        counter=TokenCounter("gpt-4o-mini"),
-        clock=clock,
-        notify=notify,
-        embedder=None,
-        settings=UploadSettings(max_bytes=len(data)),
-    )
-    started = time.perf_counter()
-    result = await pipeline.ingest(AGENT, name, data)
-    elapsed = time.perf_counter() - started
+    settings = settings_for_tests(max_upload_mb=len(data) / 2**20 + 1)
+    async with ingestion(settings) as loaded:
+        started = time.perf_counter()
+        result = await loaded.pipeline.ingest(AGENT, name, data)
+        elapsed = time.perf_counter() - started
     if result.outcome != "stored":
         raise SystemExit(f"{name}: {result.message}")
     return elapsed, result.passages

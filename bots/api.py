@@ -21,15 +21,25 @@ from fastapi import FastAPI
 
 from adapters.http_api import ApiSettings, create_app
 from adapters.inmemory.operator import InMemoryAgentDirectory
+from adapters.openai_compatible.chat import request_writer
 from bots.bootstrap import Service
 from core.errors import ConfigurationError
+from core.operator.agent_data import OperatorAgentData
 from core.operator.agents import AgentDirectory
 from core.operator.archival import OperatorArchival
 from core.operator.audit import Audit
 from core.operator.changes import ChangeRequests
+from core.operator.chat import PersonChat
 from core.operator.checkins import OperatorCheckins
+from core.operator.context import ContextWindows
+from core.operator.conversation import Conversations
+from core.operator.insight import AgentInsight
 from core.operator.keys import ApiKeys
+from core.operator.memory import OperatorMemory
+from core.operator.messages import OperatorMessages
+from core.operator.persons import OperatorPersons
 from core.operator.services import OperatorServices, UsagePricing
+from core.operator.traces import TurnTraces
 from core.operator.uploads import UploadJobs
 from core.operator.usage import Price
 from core.tasks import BackgroundTasks
@@ -49,7 +59,8 @@ def operator_services(svc: Service) -> OperatorServices:
     settings, storage, clock = svc.settings, svc.storage, svc.clock
     audit = Audit(storage.audit, clock)
     pipeline = svc.uploads
-    return OperatorServices(
+    messages = OperatorMessages(agents=storage.agents, recall=storage.recall)
+    services = OperatorServices(
         clock=clock,
         keys=ApiKeys(storage.api_keys, clock),
         audit=audit,
@@ -95,7 +106,70 @@ def operator_services(svc: Service) -> OperatorServices:
             },
             global_budget=settings.daily_token_budget,
         ),
+        insight=AgentInsight(
+            messages=messages,
+            context=ContextWindows(
+                agents=storage.agents,
+                recall=storage.recall,
+                layout=svc.runtime.layout,
+                counter=svc.counter,
+                settings=svc.runtime.settings,
+            ),
+            conversations=Conversations(
+                agents=storage.agents,
+                recall=storage.recall,
+                feed=svc.feed,
+                submit_and_wait=svc.dispatcher.submit_and_wait,
+                clock=clock,
+                audit=audit,
+            ),
+            traces=TurnTraces(
+                agents=storage.agents,
+                messages=messages,
+                system_texts=storage.system_texts,
+                layout=svc.runtime.layout,
+                writer=request_writer(
+                    settings.model_name, settings.llm_base_url, settings.llm_temperature
+                )
+                if settings.llm_configured
+                else None,
+            ),
+        ),
+        chat=PersonChat(
+            agents=storage.agents,
+            recall=storage.recall,
+            inbox=storage.inbox,
+            clock=clock,
+            submit_and_wait=svc.dispatcher.submit_and_wait,
+            wait_seconds=settings.api_chat_wait_seconds,
+        ),
     )
+    services.memory = OperatorMemory(
+        agents=storage.agents, edits=storage.memory_edits, changes=services.changes
+    )
+    services.agent_data = OperatorAgentData(
+        agents=storage.agents,
+        recall=storage.recall,
+        archival=storage.archival,
+        inbox=storage.inbox,
+        checkins=storage.checkins,
+        edits=storage.memory_edits,
+        jobs=storage.upload_jobs,
+        clock=clock,
+        audit=audit,
+        forget=svc.runtime.forget,
+    )
+    services.persons = OperatorPersons(
+        directory=services.agents,
+        data=services.agent_data,
+        agents=storage.agents,
+        recall=storage.recall,
+        edits=storage.memory_edits,
+        changes=services.changes,
+        clock=clock,
+        audit=audit,
+    )
+    return services
 
 
 def api_app(svc: Service, services: OperatorServices) -> FastAPI:

@@ -45,6 +45,9 @@ from core.inbound.commands import CommandHandler
 from core.inbound.dispatch import AgentDispatcher
 from core.inbound.gateway import Gateway, ReplyRouter
 from core.inbound.messages import PlatformPolicy
+from core.operator.chat import PLATFORM as OPENAI_PLATFORM
+from core.operator.chat import StoredReplies
+from core.operator.feed import StepFeed
 from core.ports import (
     ChatModel,
     Clock,
@@ -82,6 +85,7 @@ class Service:
     uploads: UploadPipeline
     intakes: PlatformIntakes
     replies: ReplyRouter | None  # the platforms' reply sinks (when no sink was given)
+    feed: StepFeed  # each stored step, for whoever waits on a turn here (the operator API)
 
     def attach(
         self, platform: str, adapter: PlatformAdapter, *, intake: UploadIntake | None = None
@@ -126,6 +130,10 @@ def wire(
     ids = ids or RandomIds()
     counter = counter or token_counter(settings)
     router = ReplyRouter() if replies is None else None
+    if router is not None:
+        # the OpenAI-compatible endpoint's agents, on any replica: the request waiting for
+        # the turn reads their replies from storage
+        router.register(OPENAI_PLATFORM, StoredReplies())
     dispatcher: AgentDispatcher | None = None
 
     async def submit(events: Sequence[Event]) -> list[bool]:
@@ -147,6 +155,7 @@ def wire(
         tools = tool_registry(settings)
         if checkins is not None:
             register_checkin_tools(tools)
+    feed = StepFeed(observer)
     runtime = AgentRuntime(
         model=model,
         agents=storage.agents,
@@ -159,10 +168,13 @@ def wire(
         replies=replies or router or ReplyRouter(),
         settings=tuning or agent_settings(settings),
         embedder=embedder,
-        observer=observer,
+        observer=feed,
         leases=storage.leases,
         checkins=checkins,
         inbox=storage.inbox,
+        on_turn_end=feed.turn_ended,
+        system_texts=storage.system_texts,
+        edits=storage.memory_edits,
     )
     dispatcher = AgentDispatcher(
         runtime.handle,
@@ -185,10 +197,15 @@ def wire(
         timezone=settings.timezone,
         forget=runtime.forget,
         checkins=checkins,
+        edits=storage.memory_edits,
     )
     intakes = PlatformIntakes()
     gateway = Gateway(
-        dispatcher=dispatcher, commands=commands, policies=policies or {}, uploads=intakes
+        dispatcher=dispatcher,
+        commands=commands,
+        policies=policies or {},
+        clock=clock,
+        uploads=intakes,
     )
     pipeline = UploadPipeline(
         archival=storage.archival,
@@ -213,6 +230,7 @@ def wire(
         uploads=pipeline,
         intakes=intakes,
         replies=router,
+        feed=feed,
     )
 
 

@@ -21,12 +21,14 @@ from adapters.inmemory import (
     InMemoryInbox,
     InMemoryRecallStore,
 )
+from adapters.inmemory.memory_edits import InMemoryMemoryEditStore
 from adapters.inmemory.operator import (
     InMemoryAgentDirectory,
     InMemoryApiKeyStore,
     InMemoryAuditLog,
     InMemoryUploadJobStore,
 )
+from adapters.inmemory.traces import InMemorySystemTexts
 from adapters.mongo.agents import MongoAgentStore
 from adapters.mongo.api_keys import MongoApiKeyStore
 from adapters.mongo.archival import MongoArchivalStore
@@ -38,13 +40,21 @@ from adapters.mongo.doorbell import Doorbell
 from adapters.mongo.embedded import EmbeddedMongo
 from adapters.mongo.inbox import MongoInbox
 from adapters.mongo.leases import MongoLeases
+from adapters.mongo.memory_edits import MongoMemoryEditStore
 from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes, migrate
 from adapters.mongo.signals import MongoInboxSignals, has_change_streams
+from adapters.mongo.system_texts import MongoSystemTexts
 from adapters.mongo.upload_jobs import MongoUploadJobStore
 from config.settings import Settings
 from core.inbound.leases import NoSignals, SoleWorkerLeases
-from core.operator.ports import AgentDirectoryStore, ApiKeyStore, AuditLog, UploadJobStore
+from core.operator.ports import (
+    AgentDirectoryStore,
+    ApiKeyStore,
+    AuditLog,
+    MemoryEditStore,
+    UploadJobStore,
+)
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -55,6 +65,7 @@ from core.ports import (
     InboxSignals,
     Leases,
     RecallStore,
+    SystemTexts,
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +86,9 @@ class Storage:
     audit: AuditLog = field(default_factory=InMemoryAuditLog)
     upload_jobs: UploadJobStore = field(default_factory=InMemoryUploadJobStore)
     directory: AgentDirectoryStore | None = None  # agents in key order (the API lists them)
+    # each distinct system text once, by hash (turn traces name it)
+    system_texts: SystemTexts = field(default_factory=InMemorySystemTexts)
+    memory_edits: MemoryEditStore = field(default_factory=InMemoryMemoryEditStore)
 
 
 def memory_storage() -> Storage:
@@ -131,6 +145,8 @@ def mongo_storage(
         MongoAuditLog(connection),
         MongoUploadJobStore(connection),
         MongoAgentDirectory(connection),
+        MongoSystemTexts(connection),
+        MongoMemoryEditStore(connection),
     )
 
 

@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     api_max_body_kb: int = Field(1024, ge=1)  # JSON bodies; uploads: MAX_UPLOAD_MB
     api_requests_per_minute: int = Field(600, ge=1)  # per key and process
     api_write_wait_seconds: float = Field(30.0, gt=0)  # a change waits this long for its agent
+    api_chat_wait_seconds: float = Field(120.0, gt=0)  # /v1/chat/completions waits for a turn
     # USD (or any currency) per million tokens, per model: {"gpt-4o-mini": {"prompt": 0.15,
     # "cached_prompt": 0.075, "completion": 0.6}}; usage shows no cost for a model not listed
     prices: dict[str, ModelPrice] = Field(default_factory=dict)

@@ -88,9 +88,49 @@ class SetDailyBudget(BaseModel):
     tokens: int | None = Field(None, ge=1)
 
 
-# What an operator can change in an agent's state through its inbox. A union, discriminated
-# by ``kind``, once there is more than one (memory edits, pause and resume come next).
-OperatorChange = SetDailyBudget
+class EditMemoryBlock(BaseModel):
+    """Set a working-context block's text, if the block is still at ``expected_version``
+    (else the change is refused with the current version: the operator lost a race)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["edit_memory"] = "edit_memory"
+    label: str
+    value: str
+    expected_version: int = Field(ge=0)
+
+
+class PauseAgent(BaseModel):
+    """Stop calling the model for the agent: its messages are still recorded, and the person
+    is told once that it is paused."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["pause"] = "pause"
+
+
+class ResumeAgent(BaseModel):
+    """Call the model for the agent again, from its next message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["resume"] = "resume"
+
+
+class ForgetBlock(BaseModel):
+    """Remove a block (a person's ``human:<id>`` in a group agent) and its edit history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["forget_block"] = "forget_block"
+    label: str
+
+
+# What an operator can change in an agent's state through its inbox, by ``kind``.
+OperatorChange = Annotated[
+    SetDailyBudget | EditMemoryBlock | PauseAgent | ResumeAgent | ForgetBlock,
+    Field(discriminator="kind"),
+]
 
 
 class OperatorChangeRequested(_Event):

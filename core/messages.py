@@ -48,6 +48,75 @@ class ToolCall(BaseModel):
     arguments: str
 
 
+class SearchHit(BaseModel):
+    """One result a search function showed the model: a message's number or a passage's
+    id, and its score (None where the store gives none, e.g. a listing by date)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    score: float | None = None
+
+
+class CallTrace(BaseModel):
+    """How a function call went: how long it ran, and for searches what it found."""
+
+    model_config = ConfigDict(frozen=True)
+
+    duration_ms: float
+    hits: tuple[SearchHit, ...] = ()
+
+
+class PromptTokens(BaseModel):
+    """Our count of a prompt, part by part (``core.context.layout``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instructions: int = 0
+    tools: int = 0
+    reply_priming: int = 0
+    working_context: int = 0
+    summary: int = 0
+    messages: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.instructions
+            + self.tools
+            + self.reply_priming
+            + self.working_context
+            + self.summary
+            + self.messages
+        )
+
+
+class StepTrace(BaseModel):
+    """What one model call was sent and what it cost, kept with the answer it produced (or,
+    for a failed call, in the agent state): enough to rebuild the exact request. The prompt
+    was the system text named by ``system_sha256`` (stored once per distinct text), then the
+    agent's messages ``first_seq`` to ``last_seq`` rendered in ``timezone`` with messages cut
+    at ``max_message_tokens``; the tools were those named by ``tools_sha256``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    first_seq: int  # the prompt's messages (none when first_seq > last_seq)
+    last_seq: int
+    system_sha256: str
+    tools_sha256: str
+    timezone: str
+    max_message_tokens: int
+    max_reply_tokens: int
+    tokens: PromptTokens
+    latency_ms: float
+    prompt_tokens: int | None = None  # as the provider reported them
+    cached_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    error: str | None = None  # a failed call's error
+
+
 class Message(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -62,6 +131,8 @@ class Message(BaseModel):
     tool_name: str | None = None
     author_id: str | None = None
     author_name: str | None = None
+    trace: StepTrace | None = None  # a model's answer: the call that produced it
+    call: CallTrace | None = None  # a function's result: how the call went
 
     def spoken_text(self) -> str:
         """What was said in the conversation: the text recall search looks at.

@@ -35,6 +35,10 @@ BUDGET_NOTICE = (
     "I've reached my conversation limit for today, so I can't answer right now. "
     "Your message is saved; I'll be back tomorrow."
 )
+PAUSED_NOTICE = (
+    "I'm paused by the operator for now, so I won't answer until I'm back. Your messages "
+    "are saved, and I'll see them when I return."
+)
 CHAIN_CAPPED_AFTER_REPLIES = (
     "(I stopped there: finishing would have taken more steps than I may take for one message.)"
 )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from core.context.memory import WorkingContext
 from core.events import Address, Event, SendReply
-from core.messages import Message
+from core.messages import Message, StepTrace
 
 SCHEMA_VERSION = 2  # 2: search terms stemmed with Snowball
 
@@ -74,6 +74,30 @@ class OperatorOutcome(BaseModel):
     current: int | None = None  # a refused edit's current version
 
 
+class FailedCall(BaseModel):
+    """A model call that failed, with what it was sent (its turn left no answer to carry
+    the trace): kept in the agent state, the newest ``FAILED_CALLS``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    trace: StepTrace
+
+
+FAILED_CALLS = 20
+EVENT_USAGES = 16  # the last events' own token counts an agent keeps (for whoever waits on one)
+
+
+class EventUsage(BaseModel):
+    """The tokens one event's turn cost, over all its steps (the OpenAI-compatible endpoint
+    reports them as the reply's ``usage``, whichever replica ran the turn)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    usage: TokenUsage
+
+
 class AgentState(BaseModel):
     """Everything about one agent that is not a message or a passage.
 
@@ -113,6 +137,10 @@ class AgentState(BaseModel):
     usage_days: tuple[DayUsage, ...] = ()  # oldest first, at most USAGE_HISTORY_DAYS
     daily_token_budget: int | None = None  # the operator's budget for this agent, if any
     operator_outcomes: tuple[OperatorOutcome, ...] = ()  # newest last
+    failed_calls: tuple[FailedCall, ...] = ()  # newest last, at most FAILED_CALLS
+    paused_at: datetime | None = None  # an operator paused it: no model call until resumed
+    pause_notice_sent: bool = False  # the person was told of this pause
+    event_usage: tuple[EventUsage, ...] = ()  # newest last, at most EVENT_USAGES
     created_at: datetime
     updated_at: datetime
 
@@ -146,6 +174,20 @@ class AgentState(BaseModel):
                 "usage_days": days,
             }
         )
+
+    def with_event_usage(self, event_id: str, usage: TokenUsage) -> AgentState:
+        """This state with ``usage`` added to what event ``event_id`` has cost so far."""
+        kept = self.event_usage
+        if kept and kept[-1].event_id == event_id:
+            entry = EventUsage(event_id=event_id, usage=kept[-1].usage.plus(usage))
+            kept = (*kept[:-1], entry)
+        else:
+            kept = (*kept, EventUsage(event_id=event_id, usage=usage))[-EVENT_USAGES:]
+        return self.model_copy(update={"event_usage": kept})
+
+    def usage_of(self, event_id: str) -> TokenUsage | None:
+        """What event ``event_id``'s turn cost, if it is among the last kept."""
+        return next((e.usage for e in self.event_usage if e.event_id == event_id), None)
 
 
 class FailedEvent(BaseModel):

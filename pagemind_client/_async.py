@@ -13,7 +13,15 @@ from pydantic import BaseModel
 
 from pagemind_client import calls
 from pagemind_client import models as m
-from pagemind_client._http import DEFAULT_TIMEOUT, headers, read, request_args, settings
+from pagemind_client._http import (
+    DEFAULT_TIMEOUT,
+    StepEvents,
+    headers,
+    raise_for,
+    read,
+    request_args,
+    settings,
+)
 from pagemind_client.errors import APIConnectionError
 
 R = TypeVar("R", bound=BaseModel)
@@ -40,6 +48,11 @@ class AsyncPagemind:
         self.checkins = Checkins(self)
         self.archival = Archival(self)
         self.audit = Audit(self)
+        self.messages = Messages(self)
+        self.context = Context(self)
+        self.turns = Turns(self)
+        self.memory = Memory(self)
+        self.persons = Persons(self)
 
     async def call(self, call: calls.Call[R]) -> R:
         try:
@@ -90,6 +103,7 @@ class Agents:
         active_since: datetime | None = None,
         active_before: datetime | None = None,
         page_size: int | None = None,
+        paused: bool | None = None,
     ) -> AsyncIterator[m.AgentSummary]:
         """Every agent that matches, page after page."""
         first = calls.agents_page(
@@ -99,6 +113,7 @@ class Agents:
             active_since=active_since,
             active_before=active_before,
             limit=page_size,
+            paused=paused,
         )
         return self._client.pages(first)
 
@@ -118,6 +133,22 @@ class Agents:
     async def set_budget(self, key: str, tokens: int | None) -> m.Usage:
         """The agent's own daily token budget (None: the global one again)."""
         return await self._client.call(calls.set_budget(key, tokens))
+
+    async def pause(self, key: str) -> m.AgentDetail:
+        """Stop calling the model for the agent: its messages are still recorded, and the
+        person is told once that it is paused."""
+        return await self._client.call(calls.pause(key))
+
+    async def resume(self, key: str) -> m.AgentDetail:
+        return await self._client.call(calls.resume(key))
+
+    async def export(self, key: str) -> m.AgentExport:
+        """Everything the agent holds, every tier, in one document."""
+        return await self._client.call(calls.export(key))
+
+    async def erase(self, key: str) -> m.AgentErased:
+        """Erase the agent and everything it holds (admin); it cannot be undone."""
+        return await self._client.call(calls.erase(key))
 
 
 class Checkins:
@@ -206,3 +237,137 @@ class Audit:
     ) -> AsyncIterator[m.AuditEntry]:
         """Operator writes, newest first (admin keys only)."""
         return self._client.pages(calls.audit_page(agent=agent, limit=page_size))
+
+
+class Messages:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    def list(
+        self,
+        agent: str,
+        *,
+        role: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        q: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[m.AgentMessage]:
+        """The agent's messages, newest first, page after page (``q``: the agent's own
+        recall search over what was said)."""
+        first = calls.messages_page(
+            agent, role=role, since=since, until=until, q=q, limit=page_size
+        )
+        return self._client.pages(first)
+
+    async def page(
+        self, agent: str, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+    ) -> m.Page[m.AgentMessage]:
+        return await self._client.call(
+            calls.messages_page(agent, limit=limit, cursor=cursor, **filters)
+        )
+
+    async def send(
+        self,
+        agent: str,
+        text: str,
+        *,
+        user_id: str | None = None,
+        user_name: str | None = None,
+    ) -> m.MessageSent:
+        """Send a message as a person (admin key); returns once the agent's turn is done,
+        with its replies and each step."""
+        body = m.MessageSend(text=text, user_id=user_id, user_name=user_name)
+        return await self._client.call(calls.send_message(agent, body))
+
+    async def stream(
+        self,
+        agent: str,
+        text: str,
+        *,
+        user_id: str | None = None,
+        user_name: str | None = None,
+    ) -> AsyncIterator[m.TurnStep]:
+        """Send a message as a person and follow the turn: each step as it is stored
+        (``ThoughtStep``, ``FunctionCallStep``, ``FunctionResultStep``, ``ReplyStep``),
+        then a ``DoneStep`` with every reply."""
+        body = m.MessageSend(text=text, user_id=user_id, user_name=user_name, stream=True)
+        call = calls.send_message(agent, body)
+        http = self._client._http
+        args = request_args(call)
+        try:
+            async with http.stream("POST", call.path, **args) as response:
+                if response.status_code != 200:
+                    raise_for(response, await response.aread())
+                reader = StepEvents()
+                async for line in response.aiter_lines():
+                    step = reader.line(line)
+                    if step is not None:
+                        yield step
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"cannot reach {http.base_url}: {exc}") from exc
+
+
+class Context:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    async def get(self, agent: str) -> m.ContextWindow:
+        """The agent's context window as its next model call would send it, part by part."""
+        return await self._client.call(calls.context(agent))
+
+
+class Turns:
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    def list(self, agent: str, *, page_size: int | None = None) -> AsyncIterator[m.TurnSummary]:
+        """The agent's past turns, newest first, page after page."""
+        return self._client.pages(calls.turns_page(agent, limit=page_size))
+
+    async def page(
+        self, agent: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> m.Page[m.TurnSummary]:
+        return await self._client.call(calls.turns_page(agent, limit=limit, cursor=cursor))
+
+    async def get(self, agent: str, turn_id: str) -> m.TurnTrace:
+        """One turn's trace: each model call's exact request, tokens, output and calls."""
+        return await self._client.call(calls.turn(agent, turn_id))
+
+
+class Memory:
+    """Working-context blocks: read, edit with the version read, and each block's history."""
+
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    async def blocks(self, agent: str) -> list[m.MemoryBlock]:
+        return (await self._client.call(calls.memory_blocks(agent))).blocks
+
+    async def edit(self, agent: str, label: str, value: str, *, version: int) -> m.MemoryBlock:
+        """Set the block's text, if it is still at ``version`` (else ``ConflictError``, whose
+        ``block`` is the block as it is now). Revert: edit back to an older text."""
+        return await self._client.call(calls.edit_block(agent, label, value, version))
+
+    def history(
+        self, agent: str, label: str, *, page_size: int | None = None
+    ) -> AsyncIterator[m.BlockEdit]:
+        """The block's edits, newest first, with who made each."""
+        return self._client.pages(calls.block_history_page(agent, label, limit=page_size))
+
+
+class Persons:
+    """A person by platform and id (Slack: TEAM:USER), across every agent holding them."""
+
+    def __init__(self, client: AsyncPagemind) -> None:
+        self._client = client
+
+    async def get(self, platform: str, user_id: str) -> m.Person:
+        return await self._client.call(calls.person(platform, user_id))
+
+    async def export(self, platform: str, user_id: str) -> m.PersonExport:
+        return await self._client.call(calls.export_person(platform, user_id))
+
+    async def erase(self, platform: str, user_id: str) -> m.PersonErased:
+        """Their own agents erased; their block removed from group agents (admin)."""
+        return await self._client.call(calls.erase_person(platform, user_id))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel
 
+from pagemind_client import models as m
 from pagemind_client.calls import Call
 from pagemind_client.errors import APIError, error_for
 
@@ -55,3 +57,43 @@ def read(call: Call[R], response: httpx.Response) -> R:
 
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "APIError", "headers", "read", "request_args"]
+
+
+_STEPS: dict[str, type[BaseModel]] = {
+    "thought": m.ThoughtStep,
+    "function_call": m.FunctionCallStep,
+    "function_result": m.FunctionResultStep,
+    "reply": m.ReplyStep,
+    "done": m.DoneStep,
+}
+
+
+class StepEvents:
+    """Reads a turn's server-sent events, line by line, into typed steps."""
+
+    def __init__(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
+
+    def line(self, line: str) -> m.TurnStep | None:
+        """The step a blank line ends, if any."""
+        if line.startswith("event:"):
+            self._event = line[6:].strip()
+        elif line.startswith("data:"):
+            self._data.append(line[5:].lstrip())
+        elif not line and self._data:
+            kind, data = self._event, "\n".join(self._data)
+            self._event, self._data = "", []
+            model = _STEPS.get(kind)
+            if model is not None:
+                return cast(m.TurnStep, model.model_validate_json(data))
+        return None
+
+
+def raise_for(response: httpx.Response, body: bytes) -> None:
+    """The server's error for a streamed response that is not a stream."""
+    try:
+        parsed: object = json.loads(body)
+    except ValueError:
+        parsed = body.decode(errors="replace")
+    raise error_for(response.status_code, parsed, response.headers.get("Retry-After"))

@@ -61,8 +61,10 @@ def agents_page(
     active_before: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    paused: bool | None = None,
 ) -> Call[m.Page[m.AgentSummary]]:
     params = {
+        "paused": None if paused is None else str(paused).lower(),
         "platform": platform,
         "scope": scope,
         "person": person,
@@ -80,6 +82,14 @@ def agent(key: str) -> Call[m.AgentDetail]:
 
 def usage(key: str, *, since: date | None = None, until: date | None = None) -> Call[m.Usage]:
     return Call("GET", f"{_agent(key)}/usage", m.Usage, {"since": since, "until": until})
+
+
+def pause(key: str) -> Call[m.AgentDetail]:
+    return Call("POST", f"{_agent(key)}/pause", m.AgentDetail)
+
+
+def resume(key: str) -> Call[m.AgentDetail]:
+    return Call("POST", f"{_agent(key)}/resume", m.AgentDetail)
 
 
 def set_budget(key: str, tokens: int | None) -> Call[m.Usage]:
@@ -145,3 +155,78 @@ def audit_page(
 ) -> Call[m.Page[m.AuditEntry]]:
     params = {"agent": agent, "limit": limit, "cursor": cursor}
     return Call("GET", "/api/audit", m.Page[m.AuditEntry], params)
+
+
+def messages_page(
+    key: str,
+    *,
+    role: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[m.Page[m.AgentMessage]]:
+    params = {"role": role, "since": since, "until": until, "q": q, "limit": limit}
+    params["cursor"] = cursor
+    return Call("GET", f"{_agent(key)}/messages", m.Page[m.AgentMessage], params)
+
+
+def context(key: str) -> Call[m.ContextWindow]:
+    return Call("GET", f"{_agent(key)}/context", m.ContextWindow)
+
+
+def send_message(key: str, body: m.MessageSend) -> Call[m.MessageSent]:
+    return Call("POST", f"{_agent(key)}/messages", m.MessageSent, body=body)
+
+
+def turns_page(
+    key: str, *, limit: int | None = None, cursor: str | None = None
+) -> Call[m.Page[m.TurnSummary]]:
+    params = {"limit": limit, "cursor": cursor}
+    return Call("GET", f"{_agent(key)}/turns", m.Page[m.TurnSummary], params)
+
+
+def turn(key: str, turn_id: str) -> Call[m.TurnTrace]:
+    return Call("GET", f"{_agent(key)}/turns/{_part(turn_id)}", m.TurnTrace)
+
+
+def memory_blocks(key: str) -> Call[m.MemoryBlocks]:
+    return Call("GET", f"{_agent(key)}/memory", m.MemoryBlocks)
+
+
+def edit_block(key: str, label: str, value: str, version: int) -> Call[m.MemoryBlock]:
+    body = m.BlockUpdate(value=value, version=version)
+    return Call("PUT", f"{_agent(key)}/memory/{_part(label)}", m.MemoryBlock, body=body)
+
+
+def block_history_page(
+    key: str, label: str, *, limit: int | None = None, cursor: str | None = None
+) -> Call[m.Page[m.BlockEdit]]:
+    params = {"limit": limit, "cursor": cursor}
+    path = f"{_agent(key)}/memory/{_part(label)}/history"
+    return Call("GET", path, m.Page[m.BlockEdit], params)
+
+
+def export(key: str) -> Call[m.AgentExport]:
+    return Call("GET", f"{_agent(key)}/export", m.AgentExport)
+
+
+def erase(key: str) -> Call[m.AgentErased]:
+    return Call("DELETE", _agent(key), m.AgentErased)
+
+
+def _person(platform: str, user_id: str) -> str:
+    return f"/api/persons/{_part(platform)}/{_part(user_id)}"
+
+
+def person(platform: str, user_id: str) -> Call[m.Person]:
+    return Call("GET", _person(platform, user_id), m.Person)
+
+
+def export_person(platform: str, user_id: str) -> Call[m.PersonExport]:
+    return Call("GET", f"{_person(platform, user_id)}/export", m.PersonExport)
+
+
+def erase_person(platform: str, user_id: str) -> Call[m.PersonErased]:
+    return Call("DELETE", _person(platform, user_id), m.PersonErased)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pagemind_client.models import MemoryBlock
+
 
 class PagemindError(Exception):
     """Root of the client's errors."""
@@ -48,6 +50,7 @@ class ConflictError(APIError):
     ) -> None:
         super().__init__(status, code, message, field)
         self.current = current
+        self.block: MemoryBlock | None = None  # a memory block's edit: the block as it is now
 
 
 class PayloadTooLargeError(APIError):
@@ -117,9 +120,13 @@ def error_for(status: int, body: object, retry_after: str | None) -> APIError:
     kind = _BY_STATUS.get(status, ServerError if status >= 500 else APIError)
     if kind is ConflictError:
         current = detail.get("current")
-        return ConflictError(
+        conflict = ConflictError(
             status, code, message, field, current if isinstance(current, int) else None
         )
+        block = detail.get("block")
+        if isinstance(block, dict):
+            conflict.block = MemoryBlock.model_validate(block)
+        return conflict
     if kind is RateLimitError:
         try:
             wait = float(retry_after) if retry_after else 1.0

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from rich.console import Console
 from rich.markup import escape
 
+from core.agent_key import AgentKey
 from core.events import Address, Event, SendReply, UserMessageReceived
 from core.messages import Message
 from core.ports import Clock
@@ -34,7 +35,7 @@ CONSOLE_ADDRESS = Address(platform="console", channel_id="console", is_direct=Tr
 
 
 def default_agent_key() -> str:
-    return f"console:{getpass.getuser()}"
+    return str(AgentKey.short("console", getpass.getuser()))
 
 
 class ConsoleReplySink:

@@ -22,8 +22,8 @@ import discord
 from adapters.discord_chat.options import DiscordOptions
 from core.errors import ConfigurationError
 from core.events import Address, SendReply
-from core.inbound.gateway import Gateway
 from core.inbound.messages import Attachment, PlatformPolicy
+from core.ports import GatewayPort
 from core.tasks import BackgroundTasks
 
 from .client import build_client, route_events
@@ -46,7 +46,7 @@ class DiscordAdapter:
     def __init__(
         self,
         settings: DiscordOptions,
-        gateway: Gateway,
+        gateway: GatewayPort,
         policy: PlatformPolicy,
         *,
         ready_timeout: float = 60.0,

@@ -18,7 +18,8 @@ import discord
 from discord import app_commands
 
 from core.inbound.commands import COMMANDS, Command, CommandName
-from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.gateway import GatewayResult
+from core.ports import GatewayPort
 from core.split import split_message
 from core.tasks import BackgroundTasks
 
@@ -46,7 +47,7 @@ class SlashCommands:
     def __init__(
         self,
         client: discord.Client,
-        gateway: Gateway,
+        gateway: GatewayPort,
         tasks: BackgroundTasks,
         *,
         timeout: float = 60.0,

@@ -12,9 +12,10 @@ import logging
 
 import discord
 
-from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.gateway import GatewayResult
 from core.inbound.messages import IncomingMessage
 from core.notices import NOT_RECORDED
+from core.ports import GatewayPort
 from core.tasks import BackgroundTasks
 
 from .outbound import DISCORD_UPLOAD_LIMIT, DiscordOutbox
@@ -30,7 +31,7 @@ class MessageHandler:
     def __init__(
         self,
         client: discord.Client,
-        gateway: Gateway,
+        gateway: GatewayPort,
         outbox: DiscordOutbox,
         tasks: BackgroundTasks,
         *,

@@ -12,12 +12,14 @@ import logging
 
 import discord
 
+from core.inbound.gateway import TurnDone
+
 log = logging.getLogger(__name__)
 
 
 async def show_typing_until(
     channel: discord.abc.Messageable,
-    done: asyncio.Future[None],
+    done: TurnDone,
     *,
     interval: float,
     limit: float,

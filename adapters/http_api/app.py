@@ -9,7 +9,12 @@ from fastapi import FastAPI
 from adapters.http_api import docs, errors
 from adapters.http_api.auth import ApiState
 from adapters.http_api.limits import FORM_ROOM, BodyLimit, KeyRates
-from adapters.http_api.routers import agents, archival, audit, checkins
+from adapters.http_api.routers import agent_data as export_erase
+from adapters.http_api.routers import agents, archival, audit, checkins, openai_compat
+from adapters.http_api.routers import memory as memory_blocks
+from adapters.http_api.routers import messages as agent_messages
+from adapters.http_api.routers import pause as pausing
+from adapters.http_api.routers import persons as people
 from adapters.http_api.routers.inspector import me, page
 from core.operator.services import OperatorServices
 from pagemind_client.models import ErrorBody, Health
@@ -47,6 +52,7 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     )
     app.state.api = ApiState(services, KeyRates(settings.requests_per_minute, services.clock))
     errors.install(app)
+    openai_compat.install_errors(app)
 
     def limit_for(path: str) -> int:
         if path.endswith("/archival/uploads"):
@@ -62,6 +68,12 @@ def create_app(services: OperatorServices, settings: ApiSettings = ApiSettings()
     app.include_router(docs.router)
     for module in (agents, checkins, archival, audit):
         app.include_router(module.router)
+    app.include_router(agent_messages.router)
+    app.include_router(memory_blocks.router)
+    app.include_router(pausing.router)
+    app.include_router(export_erase.router)
+    app.include_router(people.router)
+    app.include_router(openai_compat.router)
     app.include_router(me)
     app.include_router(page)  # the inspector at /
     return app

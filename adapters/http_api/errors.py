@@ -28,7 +28,8 @@ from core.operator.errors import (
     RateLimitedError,
     UnauthorizedError,
 )
-from pagemind_client.models import ErrorBody, ErrorDetail
+from core.operator.memory import BlockConflictError
+from pagemind_client.models import ErrorBody, ErrorDetail, MemoryBlock
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,11 @@ async def operator_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     if isinstance(exc, ConflictError):
         extra["current"] = exc.current
+    if isinstance(exc, BlockConflictError):
+        b = exc.block
+        extra["block"] = MemoryBlock(
+            label=b.label, value=b.value, limit=b.limit, title=b.title, version=b.version
+        )
     if isinstance(exc, NotReadyError):
         extra["event_id"] = exc.event_id
     if status == 500:

@@ -27,6 +27,7 @@ def summary(agent: AgentSummary) -> wire.AgentSummary:
         last_user_message_at=agent.last_user_message_at,
         tokens_today=agent.tokens_today,
         daily_token_budget=agent.daily_token_budget,
+        paused=agent.paused,
     )
 
 
@@ -46,7 +47,9 @@ def detail(agent: AgentDetail) -> wire.AgentDetail:
         messages=agent.messages,
         passages=agent.passages,
         blocks=[
-            wire.MemoryBlock(label=b.label, value=b.value, limit=b.limit, title=b.title)
+            wire.MemoryBlock(
+                label=b.label, value=b.value, limit=b.limit, title=b.title, version=b.version
+            )
             for b in agent.blocks
         ],
         note=agent.note,

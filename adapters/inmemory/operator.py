@@ -87,3 +87,13 @@ class InMemoryUploadJobStore:
 
     async def get(self, job_id: str) -> UploadJob | None:
         return self._jobs.get(job_id)
+
+    async def for_agent(self, agent_key: str) -> list[UploadJob]:
+        found = [j for j in self._jobs.values() if j.agent_key == agent_key]
+        return sorted(found, key=lambda j: (j.created_at, j.id))
+
+    async def erase(self, agent_key: str) -> int:
+        gone = [i for i, j in self._jobs.items() if j.agent_key == agent_key]
+        for job_id in gone:
+            del self._jobs[job_id]
+        return len(gone)

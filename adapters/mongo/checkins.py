@@ -100,7 +100,7 @@ class MongoCheckinStore:
         still_due = {"next_due": {"$lte": stamp}, "claim_until": {"$lt": stamp}}
 
         async def take(checkin_id: str) -> dict[str, Any] | None:
-            return await self._checkins.find_one_and_update(  # type: ignore[no-any-return]
+            return await self._checkins.find_one_and_update(
                 {"_id": checkin_id, **still_due},
                 claim,
                 return_document=ReturnDocument.AFTER,

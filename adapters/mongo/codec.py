@@ -11,7 +11,7 @@ from typing import Any
 from bson import Binary
 
 from core.events import EVENT_ADAPTER, Event
-from core.messages import Message, ToolCall
+from core.messages import CallTrace, Message, StepTrace, ToolCall
 from core.records import SCHEMA_VERSION, AgentState, Passage
 from core.search.ranking import message_terms, passage_terms
 
@@ -87,6 +87,8 @@ def message_to_doc(agent_key: str, message: Message) -> Doc:
         "author_name": message.author_name,
         "search_role": message.search_role if spoken else None,
         "terms": message_search_terms(spoken),
+        "trace": message.trace.model_dump(mode="json") if message.trace else None,
+        "call": message.call.model_dump(mode="json") if message.call else None,
     }
 
 
@@ -103,6 +105,8 @@ def message_from_doc(doc: Doc) -> Message:
         tool_name=doc.get("tool_name"),
         author_id=doc.get("author_id"),
         author_name=doc.get("author_name"),
+        trace=StepTrace.model_validate(doc["trace"]) if doc.get("trace") else None,
+        call=CallTrace.model_validate(doc["call"]) if doc.get("call") else None,
     )
 
 

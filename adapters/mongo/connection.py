@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -64,7 +65,7 @@ class MongoConnection:
             else {"socketTimeoutMS": max(timeout_ms * 6, 30_000)}
         )
         try:
-            self.client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+            self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
                 uri,
                 tz_aware=True,
                 event_listeners=list(listeners),
@@ -81,7 +82,7 @@ class MongoConnection:
             raise ConfigurationError(
                 f"PAGEMIND_MONGODB_URI is not a valid MongoDB URI ({redact(uri)}): {reason}"
             ) from None
-        self.db: AsyncDatabase[dict[str, object]] = self.client[database]
+        self.db: AsyncDatabase[dict[str, Any]] = self.client[database]
 
     async def ping(self) -> None:
         with translated(self.uri):

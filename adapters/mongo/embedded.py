@@ -72,7 +72,7 @@ async def _listening(port: int) -> bool:
 
 
 async def answers(uri: str, timeout_ms: int = 500) -> bool:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
     )
     try:

@@ -73,6 +73,7 @@ class MongoRecallStore:
 
     async def search(self, agent_key: str, query: RecallQuery) -> Page[Message]:
         empty: Page[Message] = Page((), 0, query.offset, query.limit)
+        score: dict[int, float] = {}
         with translated(self._uri):
             if query.text:
                 words = query_terms(query.text)
@@ -95,6 +96,7 @@ class MongoRecallStore:
                     limit=query.offset + query.limit if relevance else None,
                 )
                 seqs = [seq for seq, _ in found.ranked]
+                score = dict(found.ranked)
                 if not relevance:
                     seqs.sort(reverse=query.order == "newest")
                 total, capped = found.total, False
@@ -124,8 +126,10 @@ class MongoRecallStore:
             if page:
                 ids = [message_id(agent_key, s) for s in page]
                 docs = {d["seq"]: d async for d in self._messages.find({"_id": {"$in": ids}})}
-        items = tuple(message_from_doc(docs[s]) for s in page if s in docs)
-        return Page(items, total, query.offset, query.limit, exact_total=not capped)
+        shown = [s for s in page if s in docs]
+        items = tuple(message_from_doc(docs[s]) for s in shown)
+        scores = tuple(float(score[s]) for s in shown) if score else ()
+        return Page(items, total, query.offset, query.limit, exact_total=not capped, scores=scores)
 
     async def _seq_bounds(self, agent_key: str, query: RecallQuery) -> tuple[int, int]:
         """The sequence range that can hold the query's dates, found by binary search over

@@ -26,7 +26,9 @@ from adapters.mongo.checkins import CHECKINS
 from adapters.mongo.codec import message_from_doc, message_search_terms, passage_search_terms
 from adapters.mongo.connection import MongoConnection, translated
 from adapters.mongo.inbox import INBOX
+from adapters.mongo.memory_edits import MEMORY_EDITS
 from adapters.mongo.recall import MESSAGES
+from adapters.mongo.upload_jobs import UPLOAD_JOBS
 from core.errors import StorageError
 from core.ports import Clock
 from core.records import SCHEMA_VERSION
@@ -34,7 +36,7 @@ from core.records import SCHEMA_VERSION
 log = logging.getLogger(__name__)
 
 META = "meta"
-Db = AsyncDatabase[dict[str, object]]
+Db = AsyncDatabase[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,10 @@ def indexes() -> dict[str, list[IndexModel]]:
         ],
         AGENTS: [IndexModel([("usage_day", ASCENDING)])],
         AUDIT: [IndexModel([("agent", ASCENDING)])],
+        MEMORY_EDITS: [
+            IndexModel([("agent", ASCENDING), ("label", ASCENDING), ("version", ASCENDING)])
+        ],
+        UPLOAD_JOBS: [IndexModel([("agent", ASCENDING)])],
     }
 
 

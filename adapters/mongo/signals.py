@@ -76,7 +76,7 @@ class MongoInboxSignals:
         self._leases.doorbell.listeners.agents = lambda keys: arrived(keys, True)
         if not self._change_streams:
             await asyncio.Event().wait()
-        pipeline = [
+        pipeline: list[dict[str, Any]] = [
             {
                 "$match": {
                     "operationType": "insert",

@@ -29,3 +29,16 @@ class MongoUploadJobStore:
         with translated(self._uri):
             doc = await self._jobs.find_one({"_id": job_id})
         return UploadJob.model_validate(doc["job"]) if doc else None
+
+    async def for_agent(self, agent_key: str) -> list[UploadJob]:
+        with translated(self._uri):
+            found = [
+                UploadJob.model_validate(d["job"])
+                async for d in self._jobs.find({"agent": agent_key})
+            ]
+        return sorted(found, key=lambda j: (j.created_at, j.id))
+
+    async def erase(self, agent_key: str) -> int:
+        with translated(self._uri):
+            result = await self._jobs.delete_many({"agent": agent_key})
+        return result.deleted_count

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -53,13 +54,7 @@ class OpenAICompatibleChatModel:
         self._client = client or openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
         )
-        # OpenAI's own API wants max_completion_tokens (required by its reasoning models);
-        # most other servers only know max_tokens.
-        self._max_tokens_param = (
-            "max_completion_tokens"
-            if base_url is None or "api.openai.com" in base_url
-            else "max_tokens"
-        )
+        self._max_tokens_param = max_tokens_param(base_url)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -138,3 +133,25 @@ def _from_completion(completion: Any) -> ChatResponse:
         usage=usage,
         finish_reason=choice.finish_reason,
     )
+
+
+def max_tokens_param(base_url: str | None) -> str:
+    """OpenAI's own API wants max_completion_tokens (required by its reasoning models);
+    most other servers only know max_tokens."""
+    if base_url is None or "api.openai.com" in base_url:
+        return "max_completion_tokens"
+    return "max_tokens"
+
+
+def request_writer(
+    model: str, base_url: str | None, temperature: float | None
+) -> Callable[[ChatRequest], bytes]:
+    """The bytes ``OpenAICompatibleChatModel`` would send for a request (the operator API
+    rebuilds past requests with it)."""
+    bodies = RequestBodies(contexts=1)
+    param = max_tokens_param(base_url)
+
+    def write(request: ChatRequest) -> bytes:
+        return bodies.write(request, model=model, max_tokens_param=param, temperature=temperature)
+
+    return write

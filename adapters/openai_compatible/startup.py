@@ -43,7 +43,7 @@ async def check_model_server(
         await quick.chat.completions.create(
             model=model,
             messages=[{"role": "user", "content": "ping"}],
-            **{max_tokens_param: 1},
+            extra_body={max_tokens_param: 1},  # max_tokens or max_completion_tokens
         )
     except openai.APIStatusError as exc:
         _refuse_key(exc, where)

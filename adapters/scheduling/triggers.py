@@ -78,13 +78,15 @@ class ApschedulerTriggers:
             return schedule.at if schedule.at > after else None
         if schedule.kind == "cron":
             trigger = crontab(schedule.cron or "", tz)
-            return trigger.get_next_fire_time(None, later.astimezone(tz))
+            fires: datetime | None = trigger.get_next_fire_time(None, later.astimezone(tz))
+            return fires
         every, start = schedule.every_seconds or 0, schedule.start
         assert start is not None
         if every % DAY == 0:
             return _calendar_next(start.astimezone(tz), every // DAY, after.astimezone(tz))
         interval = IntervalTrigger(seconds=every, start_date=start.astimezone(tz), timezone=tz)
-        return interval.get_next_fire_time(None, later.astimezone(tz))
+        next_fire: datetime | None = interval.get_next_fire_time(None, later.astimezone(tz))
+        return next_fire
 
 
 def _calendar_next(start: datetime, days: int, after: datetime) -> datetime:

@@ -41,8 +41,8 @@ from adapters.slack_chat.translate import BotIdentity
 from adapters.slack_chat.users import UserDirectory
 from core.errors import ConfigurationError
 from core.events import Address, SendReply
-from core.inbound.gateway import Gateway
 from core.inbound.messages import Attachment, PlatformPolicy
+from core.ports import GatewayPort
 from core.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class SlackAdapter:
     def __init__(
         self,
         settings: SlackOptions,
-        gateway: Gateway,
+        gateway: GatewayPort,
         policy: PlatformPolicy,
         *,
         slash_command: str = DEFAULT_SLASH_COMMAND,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Literal, assert_never
+from typing import Any, Literal, assert_never
 
 from adapters.slack_chat.commands import parse_slash, slack_wording
 from adapters.slack_chat.errors import SlackDeliveryError
@@ -29,8 +29,9 @@ from adapters.slack_chat.translate import (
     spoken_message,
 )
 from adapters.slack_chat.users import UserDirectory
-from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.gateway import GatewayResult, TurnDone
 from core.inbound.messages import IncomingMessage
+from core.ports import GatewayPort
 from core.recent import RecentIds
 from core.tasks import BackgroundTasks
 
@@ -84,7 +85,7 @@ class InboundHandler:
     def __init__(
         self,
         *,
-        gateway: Gateway,
+        gateway: GatewayPort,
         outbound: SlackOutbound,
         users: UserDirectory,
         tasks: BackgroundTasks,
@@ -237,15 +238,16 @@ class InboundHandler:
             return "text only"
         return "sent"
 
-    async def _show_working(self, message: IncomingMessage, done: asyncio.Future[None]) -> None:
+    async def _show_working(self, message: IncomingMessage, done: TurnDone) -> None:
         """The reaction stays on the message until this process is done with the event
         (processed, or handed to the replica that owns the agent), the adapter stops, or
         ``indicator_timeout`` passes."""
         channel, ts = message.channel_id, message.message_id
         if not await self.outbound.add_working(channel, ts):
             return
+        either: set[asyncio.Future[Any]] = {done, self.tasks.stopping}
         await asyncio.wait(
-            {done, self.tasks.stopping},
+            either,
             timeout=self.indicator_timeout,
             return_when=asyncio.FIRST_COMPLETED,
         )

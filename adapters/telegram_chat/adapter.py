@@ -37,9 +37,10 @@ from adapters.telegram_chat.translate import BotIdentity, incoming_message
 from adapters.telegram_chat.webhook import WebhookServer
 from core.errors import ConfigurationError, StorageError, UploadError
 from core.events import Address, SendReply
-from core.inbound.gateway import Gateway, GatewayResult
+from core.inbound.gateway import GatewayResult
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
 from core.notices import NOT_RECORDED
+from core.ports import GatewayPort
 from core.recent import RecentIds
 from core.tasks import BackgroundTasks
 
@@ -60,7 +61,7 @@ class TelegramAdapter:
     def __init__(
         self,
         settings: TelegramOptions,
-        gateway: Gateway,
+        gateway: GatewayPort,
         policy: PlatformPolicy,
         *,
         retry_attempts: int = 3,

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from core.inbound.gateway import TurnDone
 from core.tasks import BackgroundTasks
 
 ShowTyping = Callable[[int, int | None], Awaitable[bool]]
@@ -21,7 +22,7 @@ Key = tuple[int, int | None]
 
 @dataclass
 class _Indicator:
-    turns: list[asyncio.Future[None]] = field(default_factory=list)
+    turns: list[TurnDone] = field(default_factory=list)
     last_message: float = float("-inf")
 
 
@@ -38,7 +39,7 @@ class TypingIndicators:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def show_until(self, chat_id: int, thread_id: int | None, turn: asyncio.Future[None]) -> None:
+    def show_until(self, chat_id: int, thread_id: int | None, turn: TurnDone) -> None:
         """Show "typing…" in the chat (topic) until ``turn`` resolves."""
         if turn.done():
             return

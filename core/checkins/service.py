@@ -17,12 +17,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from core.agent_key import AgentKey
 from core.checkins.values import Checkin, CheckinPolicy, Creator, Schedule, Settlement
 from core.clock import zone
 from core.errors import ConfigurationError, ToolError
 from core.events import Address, Event, TimerFired
 from core.ids import RandomIds
-from core.inbound.messages import is_group_agent
 from core.ports.checkins import CheckinStore, Triggers
 from core.ports.sources import Clock, IdSource
 from core.records import AgentState
@@ -108,7 +108,7 @@ class CheckinService:
         group's, made when the agent first has a conversation to write to, and addressed
         to it. Made once per agent: its id is derived from the agent's key."""
         cron = self.policy.default_cron
-        if not cron or is_group_agent(state.agent_key):
+        if not cron or AgentKey.parse(state.agent_key).is_group:
             return
         digest = hashlib.sha1(state.agent_key.encode()).hexdigest()[:12]
         await self.schedule(

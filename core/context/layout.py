@@ -8,6 +8,8 @@ provider's prompt cache keeps matching from one call to the next.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -50,10 +52,14 @@ class PromptLayout:
         self.tools = tools
         self.counter = counter
         self.max_message_tokens = max_message_tokens
+        # the parts of every prompt that never change: the instructions (with the system
+        # message's own overhead), the tool schemas, and the priming of the reply
+        self.instructions_tokens = TOKENS_PER_MESSAGE + counter.count(instructions)
         self.tools_tokens = sum(counter.count_json(tool_wire(t)) + 8 for t in tools)
-        self.fixed_tokens = (
-            TOKENS_PER_MESSAGE + counter.count(instructions) + self.tools_tokens + TOKENS_PER_REPLY
-        )
+        wired = json.dumps([tool_wire(t) for t in tools], sort_keys=True, ensure_ascii=False)
+        self.tools_sha256 = hashlib.sha256(wired.encode()).hexdigest()  # names them in traces
+        self.reply_priming_tokens = TOKENS_PER_REPLY
+        self.fixed_tokens = self.instructions_tokens + self.tools_tokens + self.reply_priming_tokens
 
     def system_message(self, memory: WorkingContext, summary: str) -> PromptMessage:
         parts = [self.instructions, memory.render()]
@@ -65,10 +71,15 @@ class PromptLayout:
 
     def system_tokens(self, memory: WorkingContext, summary: str) -> int:
         """Tokens the system message adds beyond the fixed part (working context, summary)."""
-        extra = self.counter.count(memory.render()) + 2
-        if summary:
-            extra += self.counter.count(summary) + 20
-        return extra
+        return self.memory_tokens(memory) + self.summary_tokens(summary)
+
+    def memory_tokens(self, memory: WorkingContext) -> int:
+        """What the working context adds to the system message."""
+        return self.counter.count(memory.render()) + 2
+
+    def summary_tokens(self, summary: str) -> int:
+        """What the recursive summary adds to the system message (0 without one)."""
+        return self.counter.count(summary) + 20 if summary else 0
 
     def render(self, message: Message, tz: ZoneInfo) -> PromptMessage:
         if message.kind == "assistant":

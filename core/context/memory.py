@@ -19,6 +19,7 @@ class MemoryBlock(BaseModel):
     value: str = ""
     limit: int = 2000
     title: str | None = None  # who a person block is about, shown to the model
+    version: int = 0  # bumped by every change of ``value`` (never shown to the model)
 
 
 class WorkingContext(BaseModel):
@@ -69,6 +70,11 @@ class WorkingContext(BaseModel):
         value = "\n".join(line for line in value.split("\n") if line.strip()).strip()
         return self._with(block, value, action="replace")
 
+    def set(self, label: str, value: str) -> WorkingContext:
+        """This context with block ``label`` holding ``value`` (an operator's edit), within
+        the block's limit like the agent's own edits."""
+        return self._with(self.block(label), value, action="set")
+
     def _with(self, block: MemoryBlock, value: str, *, action: str) -> WorkingContext:
         if len(value) > block.limit:
             raise MemoryLimitError(
@@ -76,7 +82,9 @@ class WorkingContext(BaseModel):
                 f"over its limit of {block.limit:,}; nothing changed. Shorten it with "
                 "core_memory_replace or move details to archival memory."
             )
-        updated = block.model_copy(update={"value": value})
+        if value == block.value:
+            return self
+        updated = block.model_copy(update={"value": value, "version": block.version + 1})
         return self.model_copy(
             update={"blocks": tuple(updated if b.label == block.label else b for b in self.blocks)}
         )

@@ -8,10 +8,13 @@ from typing import Literal
 from pydantic import BaseModel
 
 from core.checkins.values import Checkin
+from core.context.edits import MemoryEdit
 from core.events import Event
 from core.messages import Message
+from core.operator.ports import MemoryEditStore
+from core.operator.records import UploadJob
 from core.ports import AgentStore, ArchivalStore, CheckinStore, Inbox, RecallStore
-from core.records import AgentState, FailedEvent, Passage
+from core.records import AgentState, ArchivalSource, FailedEvent, Passage
 
 
 class AgentExport(BaseModel):
@@ -29,6 +32,9 @@ class AgentExport(BaseModel):
     pending_events: list[Event]
     failed_events: list[FailedEvent] = []
     checkins: list[Checkin] = []
+    memory_edits: list[MemoryEdit] = []  # each change of a block, by label then version
+    sources: list[ArchivalSource] = []  # where the passages came from (files, the agent)
+    upload_jobs: list[UploadJob] = []  # files an operator uploaded, with how each went
 
 
 async def export_agent(
@@ -40,6 +46,7 @@ async def export_agent(
     inbox: Inbox,
     now: datetime,
     checkins: CheckinStore | None = None,
+    edits: MemoryEditStore | None = None,
 ) -> AgentExport:
     state = await agents.load(agent_key)
     messages = await logged_messages(state, recall) if state else []
@@ -53,6 +60,7 @@ async def export_agent(
         pending_events=await inbox.pending(agent_key),
         failed_events=await inbox.failed(agent_key),
         checkins=await checkins.active(agent_key) if checkins else [],
+        memory_edits=await edits.all(agent_key) if edits else [],
     )
 
 
@@ -73,11 +81,15 @@ async def erase_agent(
     archival: ArchivalStore,
     inbox: Inbox,
     checkins: CheckinStore | None = None,
+    edits: MemoryEditStore | None = None,
 ) -> None:
-    """Delete the agent's messages, passages, queued events, check-ins and state. The state
-    goes last, so an interrupted erase can simply be run again."""
+    """Delete the agent's messages, passages, queued events, check-ins, the edit history of
+    its blocks and its state. The state goes last, so an interrupted erase can simply be run
+    again."""
     if checkins is not None:
         await checkins.erase(agent_key)
+    if edits is not None:
+        await edits.erase(agent_key)
     await recall.erase(agent_key)
     await archival.erase(agent_key)
     await inbox.erase(agent_key)

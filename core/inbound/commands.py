@@ -23,6 +23,7 @@ from core.errors import ConcurrentUpdateError, ConfigurationError, ToolError
 from core.events import Address, address_or_home
 from core.inbound.agent_data import erase_agent, export_agent
 from core.messages import Message
+from core.operator.ports import MemoryEditStore
 from core.ports import AgentStore, ArchivalStore, Clock, Embedder, Inbox, RecallStore
 from core.records import ArchivalQuery, Page, RecallQuery
 from core.search.ranking import message_terms, query_terms
@@ -109,8 +110,10 @@ class CommandHandler:
         timezone: str = "UTC",
         forget: Callable[[str], None] | None = None,
         checkins: CheckinService | None = None,
+        edits: MemoryEditStore | None = None,
     ) -> None:
         self.agents = agents
+        self.edits = edits
         self.recall = recall
         self.archival = archival
         self.inbox = inbox
@@ -187,6 +190,7 @@ class CommandHandler:
             inbox=self.inbox,
             now=now,
             checkins=self.checkins.store if self.checkins else None,
+            edits=self.edits,
         )
         body = data.model_dump_json(indent=2).encode()
         name = f"pagemind-memory-{now:%Y%m%d-%H%M}.json"
@@ -216,6 +220,7 @@ class CommandHandler:
             archival=self.archival,
             inbox=self.inbox,
             checkins=self.checkins.store if self.checkins else None,
+            edits=self.edits,
         )
         self.forget(ctx.own_agent)
         return CommandReply("Done: I have forgotten everything about you.")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -28,7 +27,7 @@ from core.inbound.messages import (
     agent_key,
 )
 from core.inbound.waiting import Handover
-from core.ports import ReplySink
+from core.ports import Clock, ReplySink
 from core.uploads.platform import PlatformIntakes
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,9 @@ NOT_ALLOWED = "Sorry, I'm not available to you here."
 UPLOADS_UNSUPPORTED = "I can't read files here yet, but I read everything you write."
 RESTRICTED = "Only the operators of this bot can use /{name} here."
 
+# Resolves when an accepted event has been dealt with (adapters show "typing" until then).
+TurnDone = asyncio.Future[Handover | None]
+
 
 @dataclass(frozen=True)
 class GatewayResult:
@@ -46,7 +48,7 @@ class GatewayResult:
     reply: str | None = None
     file: tuple[str, bytes] | None = None
     agent_key: str | None = None
-    done: asyncio.Future[Handover | None] | None = None  # accepted: resolves when dealt with
+    done: TurnDone | None = None  # accepted: resolves when dealt with
 
 
 class Gateway:
@@ -56,9 +58,11 @@ class Gateway:
         dispatcher: AgentDispatcher,
         commands: CommandHandler,
         policies: Mapping[str, PlatformPolicy],
+        clock: Clock,
         uploads: PlatformIntakes | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.clock = clock
         self.commands = commands
         self.policies = policies
         self.uploads = uploads or PlatformIntakes()
@@ -83,7 +87,7 @@ class Gateway:
             return GatewayResult("ignored")
         wait = self._limiters.setdefault(
             message.platform, RateLimiter(policy.messages_per_minute)
-        ).allow(message.user_key, time.monotonic())
+        ).allow(message.user_key, self.clock.now().timestamp())
         if wait:
             return GatewayResult(
                 "rate_limited",

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from core.agent_key import AgentKey, Scope
 from core.events import Address
 from core.text import valid_text
 
-Scope = Literal["user", "channel", "thread"]
 AnswerMode = Literal["mention", "always"]
 
 
@@ -118,26 +118,17 @@ def agent_key(message: IncomingMessage, scope: Scope) -> str:
     """Which agent a message is for. In a DM the agent is always the user's own."""
     platform = message.platform
     if scope == "user" or message.is_direct:
-        return f"{platform}:user:{_safe(message.user_key)}"
-    place = ":".join(_safe(p) for p in (message.workspace_id or "-", message.channel_id))
+        return str(AgentKey.person(platform, message.user_key))
+    place = (message.workspace_id or "-", message.channel_id)
     if scope == "thread" and message.thread_id:
-        return f"{platform}:thread:{place}:{_safe(message.thread_id)}"
-    return f"{platform}:channel:{place}"
-
-
-def is_group_agent(key: str) -> bool:
-    """Whether an agent (by its key) talks with a group rather than one person."""
-    return ":channel:" in key or ":thread:" in key
+        return str(AgentKey.place(platform, "thread", *place, message.thread_id))
+    return str(AgentKey.place(platform, "channel", *place))
 
 
 def addressed(message: IncomingMessage, policy: PlatformPolicy) -> bool:
     """Whether the agent should answer: always in DMs; in groups when mentioned or replied
     to, or on every message if the operator chose so."""
     return message.to_the_bot or policy.answer == "always"
-
-
-def _safe(part: str) -> str:
-    return part.replace("#", "_")
 
 
 @dataclass
@@ -148,12 +139,14 @@ class RateLimiter:
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def allow(self, user: str, now: float) -> float:
-        """0 if the message may pass, else the seconds to wait."""
+        """0 if the message may pass, else the seconds to wait; ``now`` in seconds, from the
+        caller's ``Clock``."""
         if self.per_minute <= 0:
             return 0.0
         rate = self.per_minute / 60.0
         tokens, last = self._buckets.get(user, (float(self.per_minute), now))
-        tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+        # a clock set back (the wall clock can be) refills nothing rather than taking away
+        tokens = min(float(self.per_minute), tokens + max(0.0, now - last) * rate)
         if tokens >= 1.0:
             self._buckets[user] = (tokens - 1.0, now)
             return 0.0

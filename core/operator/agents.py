@@ -6,8 +6,7 @@ are filtered on the key before any state is read; the person's blocks in group a
 (``human:<id>``) and the last-active filter read the state. Listings are in key order (keys
 never change), so cursors never overlap or skip.
 
-The ``paused`` filter is not here yet: pausing is not in the agent state (it comes with
-pause and resume).
+The ``paused`` filter reads the state too.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.agent_key import AgentKey, key_part
 from core.context.memory import MemoryBlock
 from core.operator.errors import NotFoundError
 from core.operator.paging import Listing, check_limit, decode, encode
@@ -23,7 +23,6 @@ from core.ports import AgentStore, ArchivalStore
 from core.records import AgentState
 
 KIND = "agents"
-SCOPES = ("user", "channel", "thread")
 MAX_SLICE = 5000  # agents read at once while a selective filter fills a page
 
 
@@ -34,6 +33,7 @@ class AgentFilter:
     person: str | None = None  # a person's platform id (Slack: TEAM:USER)
     active_since: datetime | None = None
     active_before: datetime | None = None
+    paused: bool | None = None  # True: paused agents only; False: running ones only
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ class AgentSummary:
     last_user_message_at: datetime | None
     tokens_today: int
     daily_token_budget: int | None  # in force: the agent's own, else the operator's global
+    paused: bool = False  # by an operator: messages are recorded, the model is not called
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +71,6 @@ def _prefix(query: AgentFilter) -> str:
     if query.scope in ("channel", "thread"):
         return f"{query.platform}:{query.scope}:"
     return f"{query.platform}:"
-
-
-def platform_of(key: str) -> str:
-    return key.split(":", 1)[0]
-
-
-def scope_of(key: str) -> str:
-    parts = key.split(":")
-    return parts[1] if len(parts) > 2 and parts[1] in SCOPES else "user"
-
-
-def own_person(key: str) -> str | None:
-    """The person a one-to-one agent is for (its key's id), None for a group agent."""
-    parts = key.split(":")
-    if len(parts) > 2 and parts[1] == "user":
-        return ":".join(parts[2:])
-    if len(parts) == 2:  # console:<user>
-        return parts[1]
-    return None
 
 
 class AgentDirectory:
@@ -154,34 +136,38 @@ class AgentDirectory:
         return state
 
     def summary(self, state: AgentState, today: str) -> AgentSummary:
-        key = state.agent_key
+        key = AgentKey.parse(state.agent_key)
         return AgentSummary(
-            key=key,
-            platform=platform_of(key),
-            scope=scope_of(key),
+            key=state.agent_key,
+            platform=key.platform,
+            scope=key.scope,
             created_at=state.created_at,
             last_active_at=state.updated_at,
             last_user_message_at=state.last_user_message_at,
             tokens_today=state.usage_today.total_tokens if state.usage_day == today else 0,
             daily_token_budget=state.daily_token_budget or self.global_budget,
+            paused=state.paused_at is not None,
         )
 
     @staticmethod
-    def _key_matches(key: str, query: AgentFilter) -> bool:
-        if query.platform is not None and platform_of(key) != query.platform:
+    def _key_matches(text: str, query: AgentFilter) -> bool:
+        key = AgentKey.parse(text)
+        if query.platform is not None and key.platform != query.platform:
             return False
-        if query.scope is not None and scope_of(key) != query.scope:
+        if query.scope is not None and key.scope != query.scope:
             return False
-        if query.person is not None and scope_of(key) == "user":
-            return own_person(key) == query.person.replace("#", "_")  # as keys spell ids
+        if query.person is not None and not key.is_group:
+            return key.own_person == key_part(query.person)
         return True
 
     @staticmethod
     def _state_matches(state: AgentState, query: AgentFilter) -> bool:
-        if query.person is not None and scope_of(state.agent_key) != "user":
+        if query.person is not None and AgentKey.parse(state.agent_key).is_group:
             label = f"human:{query.person}"
             if not any(block.label == label for block in state.memory.blocks):
                 return False
         if query.active_since is not None and state.updated_at < query.active_since:
+            return False
+        if query.paused is not None and (state.paused_at is not None) != query.paused:
             return False
         return query.active_before is None or state.updated_at < query.active_before

@@ -10,16 +10,16 @@ runs sees the passage or not, as it would if the person had uploaded or deleted 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from core.context.chunking import chunk_text
 from core.context.tokens import TokenCounter
+from core.ids import RandomIds
 from core.operator.audit import Audit
 from core.operator.errors import InvalidRequestError, NotFoundError
 from core.operator.keys import Caller
 from core.operator.paging import Listing, SortKey, check_limit, decode, encode, page_of
-from core.ports import AgentStore, ArchivalStore, Clock, Embedder
+from core.ports import AgentStore, ArchivalStore, Clock, Embedder, IdSource
 from core.records import ArchivalQuery, ArchivalSource, Passage
 from core.tools.memgpt import ARCHIVAL_CHUNK_TOKENS, ARCHIVAL_OVERLAP_TOKENS
 
@@ -61,7 +61,9 @@ class OperatorArchival:
         clock: Clock,
         audit: Audit,
         embedder: Embedder | None = None,
+        ids: IdSource | None = None,
     ) -> None:
+        self.ids = ids or RandomIds()
         self.agents = agents
         self.archival = archival
         self.counter = counter
@@ -120,7 +122,7 @@ class OperatorArchival:
             raise InvalidRequestError("the text is empty", field="text")
         vectors = await self.embedder.embed(chunks) if self.embedder else [None] * len(chunks)
         now = self.clock.now()
-        batch = uuid.uuid4().hex[:16]
+        batch = self.ids.new_id()[:16]
         passages = tuple(
             Passage(
                 id=f"operator:{batch}:{i}",

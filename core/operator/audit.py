@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
-
+from core.ids import RandomIds
 from core.operator.keys import Caller
 from core.operator.paging import Listing, check_limit, decode, encode
 from core.operator.ports import AuditLog
 from core.operator.records import AuditEntry
-from core.ports import Clock
+from core.ports import Clock, IdSource
 
 SUMMARY_CHARS = 200  # a summary is a hint ("inserted 3 passages"), never a message body
 KIND = "audit"
 
 
 class Audit:
-    def __init__(self, log: AuditLog, clock: Clock) -> None:
+    def __init__(self, log: AuditLog, clock: Clock, ids: IdSource | None = None) -> None:
+        self.ids = ids or RandomIds()
         self.log = log
         self.clock = clock
 
@@ -32,7 +32,7 @@ class Audit:
         short = " ".join(summary.split())
         entry = AuditEntry(
             # microseconds since the epoch, zero-padded: ids sort as times do
-            id=f"{int(at.timestamp() * 1_000_000):017d}-{secrets.token_hex(4)}",
+            id=f"{int(at.timestamp() * 1_000_000):017d}-{self.ids.new_id()[:8]}",
             at=at,
             key_id=caller.key_id,
             key_name=caller.name,

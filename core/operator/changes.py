@@ -13,14 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 
-from core.events import Event, OperatorChange, OperatorChangeRequested, SetDailyBudget
+from core.context.edits import Editor, MemoryEdit, edits_between
+from core.context.memory import WorkingContext
+from core.errors import ToolError
+from core.events import (
+    EditMemoryBlock,
+    Event,
+    ForgetBlock,
+    OperatorChange,
+    OperatorChangeRequested,
+    PauseAgent,
+    ResumeAgent,
+    SetDailyBudget,
+)
+from core.ids import RandomIds
 from core.operator.audit import Audit
 from core.operator.errors import ConflictError, NotFoundError, NotReadyError, OperatorError
 from core.operator.keys import Caller
-from core.ports import AgentStore, Clock, Inbox
+from core.operator.ports import MemoryEditStore
+from core.ports import AgentStore, Clock, IdSource, Inbox
 from core.records import OPERATOR_OUTCOMES, AgentState, OperatorOutcome
 
 log = logging.getLogger(__name__)
@@ -38,8 +51,10 @@ class ChangeApplier:
         *,
         fence: Callable[[str], None] = lambda agent_key: None,
         forget: Callable[[str], None] = lambda agent_key: None,
+        edits: MemoryEditStore | None = None,
     ) -> None:
         self.agents = agents
+        self.edits = edits
         self.fence = fence
         self.forget = forget
 
@@ -57,6 +72,11 @@ class ChangeApplier:
             update={"operator_outcomes": (*state.operator_outcomes, outcome)[-OPERATOR_OUTCOMES:]}
         )
         self.fence(key)
+        edits = _edits(state, changed, event)
+        if edits and self.edits is not None:
+            await self.edits.record(edits)  # replaced, not repeated, if the save fails
+        if isinstance(event.change, ForgetBlock) and self.edits is not None:
+            await self.edits.erase(key, event.change.label)  # again, if the save fails
         await self.agents.save(updated, state.version)
         self.forget(key)  # the runtime reloads the state before the agent's next turn
         log.info(
@@ -70,11 +90,92 @@ class ChangeApplier:
         return outcome
 
 
+def _edits(
+    before: AgentState, after: AgentState, event: OperatorChangeRequested
+) -> tuple[MemoryEdit, ...]:
+    if after.memory is before.memory:
+        return ()
+    by = Editor(kind="operator", id=event.key_id, name=event.key_name)
+    return edits_between(before.agent_key, before.memory, after.memory, by, event.occurred_at)
+
+
+def _forget_block(state: AgentState, label: str) -> AgentState:
+    def without(memory: WorkingContext) -> WorkingContext:
+        kept = tuple(b for b in memory.blocks if b.label != label)
+        return memory.model_copy(update={"blocks": kept})
+
+    shown = state.shown_memory
+    return state.model_copy(
+        update={
+            "memory": without(state.memory),
+            "shown_memory": without(shown) if shown is not None else None,
+        }
+    )
+
+
+def _applied(event: OperatorChangeRequested, message: str) -> OperatorOutcome:
+    return OperatorOutcome(event_id=event.event_id, status="applied", message=message)
+
+
+def _refused(
+    event: OperatorChangeRequested, message: str, current: int | None = None
+) -> tuple[None, OperatorOutcome]:
+    return None, OperatorOutcome(
+        event_id=event.event_id, status="refused", message=message, current=current
+    )
+
+
+def _edit_memory(
+    state: AgentState, event: OperatorChangeRequested, change: EditMemoryBlock
+) -> tuple[AgentState | None, OperatorOutcome]:
+    label = change.label
+    block = next((b for b in state.memory.blocks if b.label == label), None)
+    if block is None:
+        return _refused(event, f"the agent has no block {label!r} any more")
+    if block.version != change.expected_version:
+        return _refused(
+            event,
+            f"block {label!r} is at version {block.version}, not "
+            f"{change.expected_version}: it changed since it was read",
+            block.version,
+        )
+    try:
+        memory = state.memory.set(label, change.value)
+    except ToolError as exc:
+        return _refused(event, str(exc), block.version)
+    version = memory.block(label).version
+    said = f"{label}: version {version} ({len(change.value):,}/{block.limit:,} characters)"
+    if memory is state.memory:
+        said = f"{label}: unchanged at version {version}"
+    return (
+        # shown whole in the system message from the next call (no function result shows it)
+        state.model_copy(update={"memory": memory, "shown_memory": None}),
+        OperatorOutcome(event_id=event.event_id, status="applied", message=said, current=version),
+    )
+
+
 def _change(
     state: AgentState, event: OperatorChangeRequested
 ) -> tuple[AgentState, OperatorOutcome]:
     change = event.change
     match change:
+        case EditMemoryBlock():
+            changed, outcome = _edit_memory(state, event, change)
+            return (changed or state), outcome
+        case PauseAgent():
+            if state.paused_at is not None:
+                return state, _applied(
+                    event, f"paused already, since {state.paused_at:%Y-%m-%d %H:%M} UTC"
+                )
+            update = {"paused_at": event.occurred_at, "pause_notice_sent": False}
+            return state.model_copy(update=update), _applied(event, "paused")
+        case ForgetBlock():
+            return _forget_block(state, change.label), _applied(event, f"{change.label} removed")
+        case ResumeAgent():
+            if state.paused_at is None:
+                return state, _applied(event, "not paused")
+            update = {"paused_at": None, "pause_notice_sent": False}
+            return state.model_copy(update=update), _applied(event, "resumed")
         case SetDailyBudget():
             budget = change.tokens
             said = f"{budget:,} tokens a day" if budget else "the global budget"
@@ -96,7 +197,9 @@ class ChangeRequests:
         submit_and_wait: SubmitAndWait,
         audit: Audit,
         wait_seconds: float = 30.0,
+        ids: IdSource | None = None,
     ) -> None:
+        self.ids = ids or RandomIds()
         self.agents = agents
         self.audit = audit
         self.inbox = inbox
@@ -114,7 +217,7 @@ class ChangeRequests:
         if await self.agents.load(agent_key) is None:
             raise NotFoundError(f"there is no agent {agent_key!r}")
         event = OperatorChangeRequested(
-            event_id=f"operator:{uuid.uuid4().hex}",
+            event_id=f"operator:{self.ids.new_id()}",
             agent_key=agent_key,
             occurred_at=self.clock.now(),
             change=change,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from core.context.edits import MemoryEdit
 from core.operator.records import ApiKey, AuditEntry, UploadJob
 from core.records import AgentState
 
@@ -66,3 +67,37 @@ class UploadJobStore(Protocol):
         ...
 
     async def get(self, job_id: str) -> UploadJob | None: ...
+
+    async def for_agent(self, agent_key: str) -> list[UploadJob]:
+        """The agent's jobs, oldest first."""
+        ...
+
+    async def erase(self, agent_key: str) -> int:
+        """Delete the agent's jobs; how many."""
+        ...
+
+
+class MemoryEditStore(Protocol):
+    """The edit history of working-context blocks (``memory_edits``). Written only when a
+    block changes (with the step or operator change that changes it), never on the path of
+    a message that edits nothing."""
+
+    async def record(self, edits: Sequence[MemoryEdit]) -> None:
+        """Store ``edits`` in one write. An edit with the agent, label and version of a stored
+        one replaces it (the same step, replayed after a crash)."""
+        ...
+
+    async def page(
+        self, agent_key: str, label: str, *, below: int | None, limit: int
+    ) -> list[MemoryEdit]:
+        """The block's edits newest first (highest version first), with versions below
+        ``below`` (all when None); at most ``limit``."""
+        ...
+
+    async def all(self, agent_key: str) -> list[MemoryEdit]:
+        """Every edit of the agent's blocks, by label then version (for its export)."""
+        ...
+
+    async def erase(self, agent_key: str, label: str | None = None) -> int:
+        """Delete the agent's edits (of one block when ``label`` is given); how many."""
+        ...

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable
 from typing import Protocol
 
+from core.ids import RandomIds
 from core.operator.audit import Audit
 from core.operator.errors import NotFoundError, PayloadTooLargeError
 from core.operator.keys import Caller
 from core.operator.ports import UploadJobStore
 from core.operator.records import UploadJob
-from core.ports import AgentStore, Clock
+from core.ports import AgentStore, Clock, IdSource
 from core.ports.uploads import Progress
 from core.tasks import BackgroundTasks
 from core.uploads.pipeline import UploadResult
@@ -64,7 +64,9 @@ class UploadJobs:
         audit: Audit,
         max_bytes: int,
         tasks: BackgroundTasks | None = None,
+        ids: IdSource | None = None,
     ) -> None:
+        self.ids = ids or RandomIds()
         self.ingest = ingest
         self.store = store
         self.agents = agents
@@ -87,7 +89,7 @@ class UploadJobs:
             raise NotFoundError(f"there is no agent {agent_key!r}")
         now = self.clock.now()
         job = UploadJob(
-            id=uuid.uuid4().hex,
+            id=self.ids.new_id(),
             agent_key=agent_key,
             filename=filename,
             status="running",

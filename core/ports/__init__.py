@@ -10,9 +10,10 @@ the composition root, not ports.
 
 from core.ports.checkins import CheckinStore, Triggers
 from core.ports.model import ChatModel, Embedder
-from core.ports.platforms import ReplySink, TurnObserver
+from core.ports.platforms import GatewayPort, ReplySink, TurnObserver
 from core.ports.sources import Clock, IdSource
 from core.ports.storage import AgentStore, ArchivalStore, Inbox, RecallStore
+from core.ports.traces import SystemTexts
 from core.ports.uploads import DocumentParser, PlatformFiles, Progress, UploadIntake
 from core.ports.workers import InboxSignals, LeaseHolder, Leases
 
@@ -24,6 +25,7 @@ __all__ = [
     "Clock",
     "DocumentParser",
     "Embedder",
+    "GatewayPort",
     "IdSource",
     "Inbox",
     "InboxSignals",
@@ -33,6 +35,7 @@ __all__ = [
     "Progress",
     "RecallStore",
     "ReplySink",
+    "SystemTexts",
     "Triggers",
     "TurnObserver",
     "UploadIntake",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
+from core.agent_key import AgentKey
 from core.context.chunking import chunk_text
 from core.errors import ToolError
 from core.events import UserMessageReceived
-from core.inbound.messages import is_group_agent
 from core.records import ArchivalQuery, Passage, RecallQuery, SearchRole
 from core.tools.formatting import Budget, format_page, message_line, render_passages
 from core.tools.registry import ToolContext, ToolRegistry
@@ -133,6 +133,7 @@ async def archival_memory_search(ctx: ToolContext, query: str, page: int = 1) ->
         ctx.agent_key,
         ArchivalQuery(text=query, embedding=embedding, offset=offset, limit=ctx.page_size),
     )
+    ctx.found(result, lambda p: p.id)
     return render_passages(result, page, Budget(ctx.counter, ctx.page_tokens), query).text
 
 
@@ -153,7 +154,7 @@ def register_memgpt_tools(registry: ToolRegistry) -> ToolRegistry:
 def _resolve(ctx: ToolContext, label: str) -> str:
     """In a group, "human" is the block of whoever wrote the message being answered; each
     person's block is created the first time something is noted about them."""
-    if not is_group_agent(ctx.agent_key):
+    if not AgentKey.parse(ctx.agent_key).is_group:
         return label
     if label in ("human", "user"):
         event = ctx.event
@@ -210,6 +211,7 @@ async def _search_recall(
             max_seq=ctx.visible_upto_seq,
         ),
     )
+    ctx.found(result, lambda m: str(m.seq))
     return format_page(
         result, page, "messages", message_line(ctx.timezone), Budget(ctx.counter, ctx.page_tokens)
     )

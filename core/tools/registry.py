@@ -17,7 +17,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, get_type_hints
@@ -29,8 +29,9 @@ from core.context.memory import WorkingContext
 from core.context.tokens import TokenCounter
 from core.errors import ToolError
 from core.events import Address, Event, SendReply, reply_address
-from core.messages import ToolCall
+from core.messages import SearchHit, ToolCall
 from core.ports.model import ToolSchema
+from core.records import Page
 from core.tools.formatting import PAGE_TOKENS
 
 if TYPE_CHECKING:
@@ -71,6 +72,15 @@ class ToolContext:
     block_limit: int = 2000
     checkins: CheckinService | None = None
     replies: list[SendReply] = field(default_factory=list)
+    hits: list[SearchHit] = field(default_factory=list)  # what this call's searches found
+
+    def found(self, page: Page[Any], name: Callable[[Any], str]) -> None:
+        """Note a search's results (with their scores, where the store ranks) for the trace."""
+        scores: Sequence[float | None] = page.scores or [None] * len(page.items)
+        self.hits.extend(
+            SearchHit(id=name(item), score=score)
+            for item, score in zip(page.items, scores, strict=False)
+        )
 
     def send(self, text: str) -> None:
         self.replies.append(

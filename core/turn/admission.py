@@ -5,7 +5,8 @@ event stored already, with others handled since, is never turned twice; a check-
 person was just active, or with nowhere to write to, is skipped. Otherwise the event's
 message joins the context (a very long one is also kept in archival memory, in chunks), and
 an agent past its daily token budget keeps the message and says so instead of calling the
-model.
+model. An agent an operator paused keeps the message too, calls no model, and says so once
+per pause; its check-ins pass.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from core.context.layout import PromptLayout
 from core.context.tokens import TokenCounter
 from core.events import Event, TimerFired, reply_address
 from core.messages import Message, event_message
-from core.notices import BUDGET_NOTICE, notice
+from core.notices import BUDGET_NOTICE, PAUSED_NOTICE, notice
 from core.ports import ArchivalStore, Clock, Embedder
 from core.records import AgentState, Passage
 from core.turn.commit import StepCommit
@@ -66,6 +67,8 @@ class Admission:
             # over out of order): never turn it twice.
             log.warning("event already handled; not running it again", extra=extra)
             return TurnOutcome(event.event_id, 0, replayed=True)
+        if state.paused_at is not None:
+            return await self._hold_while_paused(session, turn)
         if self._recently_active(state, event):
             log.info("check-in skipped: the user was active recently", extra=extra)
             return TurnOutcome(event.event_id, 0, skipped=True)
@@ -130,6 +133,30 @@ class Admission:
         return TurnOutcome(
             event.event_id, 0, outbox, error="daily token budget spent", skipped=True
         )
+
+    async def _hold_while_paused(self, session: AgentSession, turn: Turn) -> TurnOutcome:
+        """An operator paused the agent: keep the message, call no model, and tell the
+        person once per pause (a check-in just passes)."""
+        event = turn.event
+        extra = {"agent_key": event.agent_key, "event_id": event.event_id}
+        if isinstance(event, TimerFired):
+            log.info("check-in skipped: the agent is paused", extra=extra)
+            return TurnOutcome(event.event_id, 0, skipped=True)
+        log.info("agent paused; message kept, no model call", extra=extra)
+        await self.add_message(session, event)
+        state = session.state
+        told = (
+            None if state.pause_notice_sent else notice(event, state.home, "paused", PAUSED_NOTICE)
+        )
+        outbox = (told,) if told is not None else ()
+        if told is not None:
+            session.set_state(state.model_copy(update={"pause_notice_sent": True}))
+        await self.commit.file(session)
+        await self.commit.store(
+            session, turn, session.state.memory, chain_open=False, outbox=outbox
+        )
+        await self.delivery.send_stored(session.state, outbox)
+        return TurnOutcome(event.event_id, 0, outbox, skipped=True)
 
     async def _archive_long_message(self, event: Event, message: Message) -> None:
         chunks = chunk_text(message.content, self.counter, 300, 40)

@@ -14,11 +14,13 @@ raises ``LeaseLostError`` instead of writing, and its step is redone by the leas
 from __future__ import annotations
 
 from core.checkins.service import CheckinService
+from core.context.edits import MemoryEdit
 from core.context.memory import WorkingContext
 from core.errors import LeaseLostError
 from core.events import SendReply, UserMessageReceived
+from core.operator.ports import MemoryEditStore
 from core.ports import AgentStore, Clock, Leases, RecallStore, TurnObserver
-from core.records import AgentState, TokenUsage
+from core.records import FAILED_CALLS, AgentState, FailedCall, TokenUsage
 from core.turn.outcome import Turn
 from core.turn.session import AgentSession
 
@@ -35,8 +37,10 @@ class StepCommit:
         leases: Leases,
         observer: TurnObserver | None = None,
         checkins: CheckinService | None = None,
+        edits: MemoryEditStore | None = None,
     ) -> None:
         self.agents = agents
+        self.edits = edits
         self.recall = recall
         self.clock = clock
         self.leases = leases
@@ -65,9 +69,14 @@ class StepCommit:
         *,
         chain_open: bool,
         outbox: tuple[SendReply, ...],
+        edits: tuple[MemoryEdit, ...] = (),
     ) -> None:
         """Store the step: the state, pointing past its messages and carrying those recall
-        does not have yet, with the replies it is about to send."""
+        does not have yet, with the replies it is about to send.
+
+        A step that changed blocks first writes its ``edits`` to the history (one write; a
+        step that changed none writes nothing there): if the state's save then fails, the
+        step is redone and its edits, named by block and version, replace those written."""
         state = session.state
         pending = session.uncommitted
         event = turn.event
@@ -96,12 +105,16 @@ class StepCommit:
                     else state.last_user_message_at,
                     "memory_warning_sent": state.memory_warning_sent or turn.warned,
                     "updated_at": self.clock.now(),
+                    "failed_calls": _failed(state, turn),
                 }
             ),
             turn,
         )
         self.fence(state.agent_key)
+        if edits and self.edits is not None:
+            await self.edits.record(edits)
         saved = await self.agents.save(updated, state.version)
+        turn.failed_calls.clear()
         session.commit(saved)
         if self.observer is not None and pending:
             self.observer.step_stored(state.agent_key, pending)
@@ -140,10 +153,19 @@ class StepCommit:
         if not turn.usage.calls:
             return state
         usage, turn.usage = turn.usage, TokenUsage()
-        return state.with_usage(usage, self.clock.now().date().isoformat())
+        day = self.clock.now().date().isoformat()
+        return state.with_usage(usage, day).with_event_usage(turn.event.event_id, usage)
 
 
 def _remember(recent: tuple[str, ...], event_id: str) -> tuple[str, ...]:
     if recent and recent[-1] == event_id:
         return recent
     return (*recent, event_id)[-RECENT_EVENTS:]
+
+
+def _failed(state: AgentState, turn: Turn) -> tuple[FailedCall, ...]:
+    """The state's failed calls with the turn's new ones (the newest ``FAILED_CALLS``)."""
+    if not turn.failed_calls:
+        return state.failed_calls
+    new = (FailedCall(event_id=turn.event.event_id, trace=t) for t in turn.failed_calls)
+    return (*state.failed_calls, *new)[-FAILED_CALLS:]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.events import Event, SendReply
+from core.messages import StepTrace
 from core.ports.model import Usage
 from core.records import TokenUsage
 
@@ -30,6 +31,8 @@ class Turn:
     spent: int = 0  # tokens over the whole event
     warned: bool = False  # a memory-pressure alert was added since the last flush
     replies: list[SendReply] = field(default_factory=list)
+    trace: StepTrace | None = None  # the last model call's, for the answer it produced
+    failed_calls: list[StepTrace] = field(default_factory=list)  # stored with the next step
 
     def count(self, usage: Usage) -> None:
         """One model call's tokens: stored with the next step, and counted for the event."""

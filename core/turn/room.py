@@ -46,12 +46,12 @@ class MakeRoom:
     async def make_room(self, session: AgentSession, turn: Turn) -> None:
         """Flush when the prompt would not fit; warn once when it passes the warning line."""
         s = self.settings
-        if self.counter.scaled(session.prompt_tokens()) > s.context_window - s.reply_tokens:
+        if self.counter.scaled(session.prompt_tokens()) > s.flush_line:
             await self.flush(session, turn, int(s.context_window * s.keep_fraction))
             return
         size = self.counter.scaled(session.prompt_tokens())
         warned = session.state.memory_warning_sent or turn.warned
-        if size > s.warning_fraction * s.context_window and not warned:
+        if size > s.warning_line and not warned:
             percent = round(100 * size / s.context_window)
             text = MEMORY_PRESSURE_ALERT.format(percent=percent)
             session.add([session.alert(text, self.clock.now(), turn.event.event_id)])

@@ -22,6 +22,7 @@ the runtime one at a time, in order: the dispatcher (``core.inbound.dispatch``) 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from core.checkins.service import CheckinService
 from core.context.layout import PromptLayout, PromptTexts
@@ -31,6 +32,7 @@ from core.events import Event, OperatorChangeRequested, SendReply, TimerFired
 from core.inbound.leases import SoleWorkerLeases
 from core.notices import GAVE_UP_REASON, LLM_FAILED_NOTICE, failure_reason, notice
 from core.operator.changes import ChangeApplier
+from core.operator.ports import MemoryEditStore
 from core.ports import (
     AgentStore,
     ArchivalStore,
@@ -41,6 +43,7 @@ from core.ports import (
     Leases,
     RecallStore,
     ReplySink,
+    SystemTexts,
     TurnObserver,
 )
 from core.tools.registry import ToolRegistry
@@ -78,8 +81,13 @@ class AgentRuntime:
         leases: Leases | None = None,
         checkins: CheckinService | None = None,
         inbox: Inbox | None = None,
+        on_turn_end: Callable[[Event, TurnOutcome | None, str | None], None] | None = None,
+        system_texts: SystemTexts | None = None,
+        edits: MemoryEditStore | None = None,
     ) -> None:
         self.prompts = prompts
+        # told of every turn's end: its outcome, or (given up) the error
+        self.on_turn_end = on_turn_end
         self.settings = settings
         self.checkins = checkins
         self.layout = PromptLayout(
@@ -108,6 +116,7 @@ class AgentRuntime:
             leases=leases or SoleWorkerLeases(),
             observer=observer,
             checkins=checkins,
+            edits=edits,
         )
         self.admission = Admission(
             commit=self.commit,
@@ -134,10 +143,18 @@ class AgentRuntime:
             settings=settings,
         )
         self.model_call = ModelCall(
-            model=model, layout=self.layout, counter=counter, room=self.room, settings=settings
+            model=model,
+            layout=self.layout,
+            counter=counter,
+            room=self.room,
+            settings=settings,
+            clock=clock,
+            system_texts=system_texts,
         )
         # an operator's change to the state, applied between turns, never calling the model
-        self.changes = ChangeApplier(agents, fence=self.commit.fence, forget=self.forget)
+        self.changes = ChangeApplier(
+            agents, fence=self.commit.fence, forget=self.forget, edits=edits
+        )
         self.run_tools = RunTools(
             tools=tools,
             recall=recall,
@@ -167,6 +184,8 @@ class AgentRuntime:
                 raise
         if isinstance(event, TimerFired) and self.checkins is not None:
             await self.checkins.record_turn(event.checkin_id, outcome.tokens, outcome.skipped)
+        if self.on_turn_end is not None:
+            self.on_turn_end(event, outcome, None)
         return outcome
 
     async def session(self, agent_key: str) -> AgentSession:
@@ -214,6 +233,8 @@ class AgentRuntime:
                 )
         failed = notice(event, home, "failed", LLM_FAILED_NOTICE.format(reason=GAVE_UP_REASON))
         await self.delivery.send([failed] if failed else [])
+        if self.on_turn_end is not None:
+            self.on_turn_end(event, None, error)
 
     # ------------------------------------------------------------------ the steps
 
@@ -232,7 +253,12 @@ class AgentRuntime:
                 last = steps >= self.settings.max_steps
                 step = await self.run_tools.run(session, turn, response, last=last)
                 await self.commit.store(
-                    session, turn, step.memory, chain_open=step.heartbeat, outbox=step.outbox
+                    session,
+                    turn,
+                    step.memory,
+                    chain_open=step.heartbeat,
+                    outbox=step.outbox,
+                    edits=step.edits,
                 )
                 await self._deliver(session, turn, step.outbox)
                 if not step.heartbeat:

@@ -35,6 +35,7 @@ class AgentSession:
         self.fifo_tokens = 0
         self._system_for: tuple[WorkingContext, str] | None = None
         self._system: tuple[PromptMessage, int] = (PromptMessage("system", ""), 0)
+        self._system_parts = (0, 0)
         if state.unfiled:  # the last step's messages, not in recall storage yet
             stored = {m.seq for m in fifo}
             carried = [
@@ -113,12 +114,16 @@ class AgentSession:
         memory, summary = self.state.prompt_memory, self.state.summary
         cached = self._system_for
         if cached is None or cached[0] is not memory or cached[1] is not summary:
-            self._system = (
-                self.layout.system_message(memory, summary),
-                self.layout.system_tokens(memory, summary),
-            )
+            parts = (self.layout.memory_tokens(memory), self.layout.summary_tokens(summary))
+            self._system = (self.layout.system_message(memory, summary), sum(parts))
+            self._system_parts = parts
             self._system_for = (memory, summary)
         return self._system
+
+    def system_parts(self) -> tuple[int, int]:
+        """The system message's working-context and summary tokens (as ``system`` counts)."""
+        self.system()
+        return self._system_parts
 
     def prompt_tokens(self) -> int:
         """Estimated prompt size, before the provider's correction factor."""

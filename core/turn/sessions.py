@@ -7,10 +7,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from core.agent_key import AgentKey
 from core.context.layout import PromptLayout, PromptTexts
 from core.context.memory import MemoryBlock, WorkingContext
 from core.errors import ConcurrentUpdateError
-from core.inbound.messages import is_group_agent
 from core.ports import AgentStore, Clock, RecallStore
 from core.records import AgentState
 from core.turn.delivery import ReplyDelivery
@@ -87,7 +87,7 @@ class SessionCache:
         now = self.clock.now()
         limit = self.block_limit
         persona = MemoryBlock(label="persona", value=self.prompts.persona, limit=limit)
-        if is_group_agent(agent_key):
+        if AgentKey.parse(agent_key).is_group:
             memory = WorkingContext(blocks=(persona,), note=GROUP_NOTE)
         else:
             human = MemoryBlock(label="human", value=self.prompts.human, limit=limit)

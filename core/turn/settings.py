@@ -23,3 +23,14 @@ class AgentSettings:
     cache_idle_seconds: float = 600.0
     daily_token_budget: int | None = None
     checkin_quiet_after_activity: float = 1800.0  # skip a check-in this soon after the user spoke
+
+    @property
+    def flush_line(self) -> int:
+        """A prompt (corrected count) above this many tokens is flushed before the call:
+        the window less the reply's reserve."""
+        return self.context_window - self.reply_tokens
+
+    @property
+    def warning_line(self) -> float:
+        """Past this many tokens the agent is told, once per fill-up, to save what matters."""
+        return self.warning_fraction * self.context_window

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.checkins.service import CheckinService
+from core.context.edits import Editor, MemoryEdit, edits_between
 from core.context.memory import WorkingContext
 from core.context.tokens import TokenCounter
 from core.events import SendReply
-from core.messages import SEND_MESSAGE, Message, ToolCall
+from core.messages import SEND_MESSAGE, CallTrace, Message, ToolCall
 from core.notices import CHAIN_CAPPED_AFTER_REPLIES, CHAIN_CAPPED_NOTICE, notice
 from core.ports import ArchivalStore, Clock, Embedder, RecallStore
 from core.ports.model import ChatResponse
@@ -42,6 +43,7 @@ class Step:
     memory: WorkingContext
     heartbeat: bool
     outbox: tuple[SendReply, ...]
+    edits: tuple[MemoryEdit, ...] = ()  # each change of a block, by the function that made it
 
 
 class RunTools:
@@ -97,9 +99,11 @@ class RunTools:
                     tool_calls=calls,
                     created_at=now,
                     event_id=event.event_id,
+                    trace=turn.trace,
                 )
             ]
         )
+        turn.trace = None
         ctx = ToolContext(
             agent_key=event.agent_key,
             event=event,
@@ -119,9 +123,17 @@ class RunTools:
         )
         heartbeat = False
         results = []
+        edits: list[MemoryEdit] = []
         for i, call in enumerate(calls):
             ctx.call_key = f"{event.event_id}:{seq}:{i}"
+            before = ctx.memory
+            ctx.hits = []
+            started = self.clock.now()
             result = await self.tools.execute(call, ctx)
+            took = (self.clock.now() - started).total_seconds() * 1000
+            if ctx.memory is not before:
+                by = Editor(kind="agent", id=event.agent_key, name=call.name)
+                edits.extend(edits_between(event.agent_key, before, ctx.memory, by, now))
             heartbeat = heartbeat or result.heartbeat
             results.append(
                 Message(
@@ -133,6 +145,7 @@ class RunTools:
                     event_id=event.event_id,
                     tool_call_id=call.id,
                     tool_name=call.name,
+                    call=CallTrace(duration_ms=round(took, 3), hits=tuple(ctx.hits)),
                 )
             )
         session.add(results)
@@ -140,7 +153,7 @@ class RunTools:
         if heartbeat and last:
             heartbeat = False
             outbox.extend(self._stop_chain(session, turn, said=bool(turn.replies or ctx.replies)))
-        return Step(ctx.memory, heartbeat, tuple(outbox))
+        return Step(ctx.memory, heartbeat, tuple(outbox), tuple(edits))
 
     def _stop_chain(self, session: AgentSession, turn: Turn, *, said: bool) -> list[SendReply]:
         """The chain hit the step cap: the agent is told, and so is the person."""

@@ -83,11 +83,12 @@ async def service(
     settings: AgentSettings | None = None,
     inbox: Inbox | None = None,
     checkins: bool = False,
+    clock: ManualClock | None = None,
 ) -> AsyncIterator[ServiceHarness]:
     storage = memory_storage()
     if inbox is not None:
         storage = replace(storage, inbox=inbox)
-    checkin_clock = ManualClock(datetime.now(UTC)) if checkins else None
+    checkin_clock = clock or (ManualClock(datetime.now(UTC)) if checkins else None)
     svc = wire(
         settings_for_tests(checkins=checkins, inbox_poll_seconds=0.2),
         storage=storage,

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-from adapters.inmemory import InMemoryCheckinStore
-from adapters.scheduling.triggers import ApschedulerTriggers
+from bots.components import checkin_triggers
+from bots.storage import memory_storage
 from core.checkins.service import CheckinService
 from core.checkins.values import Schedule
 from core.clock import SystemClock
@@ -19,8 +19,8 @@ async def test_a_check_in_fires_when_due_however_long_the_longest_wait() -> None
     fired: asyncio.Queue[list] = asyncio.Queue()
     clock = SystemClock()
     service = CheckinService(
-        store=InMemoryCheckinStore(),
-        triggers=ApschedulerTriggers(),
+        store=memory_storage().checkins,
+        triggers=checkin_triggers(),
         clock=clock,
         submit=fired.put,
     )

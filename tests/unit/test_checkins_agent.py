@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from adapters.inmemory import InMemoryCheckinStore, InMemoryInbox
-from adapters.scheduling.triggers import ApschedulerTriggers
+from bots.components import checkin_triggers
+from bots.storage import memory_storage
 from core.checkins.service import CheckinService
 from core.checkins.values import Checkin, CheckinPolicy, Schedule
 from core.events import TimerFired
@@ -33,8 +33,8 @@ def harness(
 
     clock = ManualClock()
     service = CheckinService(
-        store=InMemoryCheckinStore(),
-        triggers=ApschedulerTriggers(),
+        store=memory_storage().checkins,
+        triggers=checkin_triggers(),
         clock=clock,
         submit=submit,
         policy=policy or CheckinPolicy(),
@@ -142,7 +142,7 @@ async def test_tokens_per_check_in_are_returned_for_recording() -> None:
         )
     )
     assert outcome.tokens == 110 and not outcome.skipped  # the scripted model reports 100 + 10
-    store = InMemoryCheckinStore()
+    store = memory_storage().checkins
     await store.add(
         Checkin(
             id="c1",
@@ -167,7 +167,7 @@ async def test_users_manage_check_ins_and_their_time_zone_with_commands() -> Non
         agents=h.agents,
         recall=h.recall,
         archival=h.archival,
-        inbox=InMemoryInbox(),
+        inbox=memory_storage().inbox,
         clock=h.clock,
         checkins=service,
         forget=h.runtime.forget,
@@ -200,7 +200,7 @@ async def test_the_operator_default_check_in_is_created_for_new_agents() -> None
 
     model = ScriptedModel([say("hi"), say("hey")])
     settings = Settings(checkin_default_cron="0 9 * * *", llm_api_key="k")  # type: ignore[call-arg]
-    h, service, _fired = harness(model, checkin_policy(settings, ApschedulerTriggers()))
+    h, service, _fired = harness(model, checkin_policy(settings, checkin_triggers()))
     await h.send("hello")
     await h.send("hello", agent="telegram:channel:-:group1")
     (default,) = await service.active(AGENT)
@@ -228,7 +228,7 @@ async def test_a_check_in_with_nowhere_to_go_is_refused_when_made() -> None:
     assert result.startswith("Failed: There is no conversation to send a check-in to yet")
     assert await service.active(AGENT) == []
     handler = CommandHandler(
-        agents=h.agents, recall=h.recall, archival=h.archival, inbox=InMemoryInbox(),
+        agents=h.agents, recall=h.recall, archival=h.archival, inbox=memory_storage().inbox,
         clock=h.clock, checkins=service,
     )  # fmt: skip
     ctx = CommandContext(conversation_agent=AGENT, own_agent=AGENT, caller_id="u", caller_name="A")
@@ -253,7 +253,7 @@ async def test_a_command_check_in_answers_where_it_was_asked_quoting_nothing() -
     model = ScriptedModel([say("Time to call the bank.")])
     h, service, _fired = harness(model, checkin_quiet_after_activity=0)
     handler = CommandHandler(
-        agents=h.agents, recall=h.recall, archival=h.archival, inbox=InMemoryInbox(),
+        agents=h.agents, recall=h.recall, archival=h.archival, inbox=memory_storage().inbox,
         clock=h.clock, checkins=service,
     )  # fmt: skip
     here = Address(platform="test", channel_id="dm-7", reply_to_message_id="55", is_direct=True)

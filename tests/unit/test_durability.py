@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.inmemory import InMemoryInbox
+from bots.storage import memory_storage
 from core.errors import StorageUnavailableError
 from core.inbound.dispatch import AgentDispatcher
 from tests.support.agents import Harness, fresh_agents
@@ -102,7 +102,7 @@ async def test_events_for_one_agent_run_in_order_and_agents_run_in_parallel() ->
         running[event.agent_key] -= 1
 
     h = Harness(ScriptedModel())
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     dispatcher = AgentDispatcher(handle, inbox=inbox, max_concurrent_turns=4)
     events = [h.message(f"m{i}", agent=f"a{i % 3}") for i in range(12)]
     for event in events:
@@ -119,7 +119,7 @@ async def test_events_for_one_agent_run_in_order_and_agents_run_in_parallel() ->
 
 async def test_unfinished_events_are_recovered_from_the_inbox() -> None:
     h = Harness(ScriptedModel())
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     events = [h.message(f"m{i}") for i in range(3)]
     for event in events:
         await inbox.put(event)
@@ -146,7 +146,7 @@ async def test_an_event_queued_by_a_refill_and_a_local_submit_runs_once() -> Non
         has_peers = True
 
     h = Harness(ScriptedModel())
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     seen: list[str] = []
     running, gate = asyncio.Event(), asyncio.Event()
 
@@ -188,7 +188,7 @@ class DyingSink:
 
 async def test_replies_stored_but_never_sent_go_out_before_the_next_event() -> None:
     model = ScriptedModel([say("About the interview: how did it go?")])
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     h = Harness(model, inbox=inbox, sink=DyingSink())
     early, later = h.message("one"), h.message("two")
     await inbox.put(early)
@@ -217,7 +217,7 @@ async def test_a_replayed_finished_event_is_not_sent_twice_by_the_same_worker() 
 
 async def test_a_batch_of_timers_runs_once_each_in_order() -> None:
     h = Harness(ScriptedModel())
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     seen: list[str] = []
 
     async def handle(event) -> None:
@@ -244,7 +244,7 @@ async def test_replies_this_worker_sent_are_not_resent_after_it_drops_the_contex
 
 
 async def test_after_a_clean_restart_the_last_reply_is_not_sent_again() -> None:
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     h = Harness(ScriptedModel([say("Hello!")]), inbox=inbox)
     first = h.message("hi")
     await inbox.put(first)
@@ -278,7 +278,7 @@ class BrokenAgents:
 async def test_an_event_that_fails_every_attempt_is_kept_and_the_person_told(caplog) -> None:
     from core.inbound.agent_data import export_agent
 
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     h = Harness(
         ScriptedModel(default=say("never stored")), inbox=inbox, agents=BrokenAgents(fresh_agents())
     )
@@ -312,7 +312,7 @@ async def test_an_event_that_fails_every_attempt_is_kept_and_the_person_told(cap
 
 
 async def test_a_failed_event_is_stored_unanswered_once_the_database_is_back() -> None:
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     model = ScriptedModel(default=say("Back."))
     saves = {"left": 3}  # the three attempts fail; the give-up's save succeeds
     stored = fresh_agents()
@@ -348,7 +348,7 @@ async def test_the_last_answer_is_searchable_exported_and_reloaded_before_the_ne
     from core.inbound.agent_data import export_agent
     from core.inbound.commands import Command, CommandContext, CommandHandler
 
-    inbox = InMemoryInbox()
+    inbox = memory_storage().inbox
     h = Harness(ScriptedModel([say("The ferry leaves at 07:10.")]), inbox=inbox)
     await h.send("when does the ferry leave?")
     handler = CommandHandler(

@@ -9,6 +9,7 @@ from itertools import count
 from core.inbound.commands import confirmation_code, parse_command
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy, Sender, agent_key
 from core.turn.settings import AgentSettings
+from tests.support.agents import ManualClock
 from tests.support.scripted import ScriptedModel, call, learns_tea_and_passport, say
 from tests.support.service import service
 
@@ -97,6 +98,20 @@ async def test_per_user_rate_limit() -> None:
         assert other.status == "accepted", "limits are per user"
         limited = await h.gateway.receive(msg("again"))
         assert limited.reply is not None and "please wait" in limited.reply
+
+
+async def test_the_rate_limit_refills_on_the_services_clock() -> None:
+    policy = PlatformPolicy(messages_per_minute=3)
+    clock = ManualClock()
+    model = ScriptedModel(default=say("x"))
+    async with service(model, policies={"telegram": policy}, clock=clock) as h:
+        statuses = [(await h.gateway.receive(msg(f"m{i}"))).status for i in range(4)]
+        assert statuses == ["accepted"] * 3 + ["rate_limited"]
+        limited = await h.gateway.receive(msg("still too soon"))
+        assert limited.reply is not None and "wait 20 seconds" in limited.reply
+        clock.advance(seconds=20)  # one message's worth at 3 a minute
+        assert (await h.gateway.receive(msg("later"))).status == "accepted"
+        assert (await h.gateway.receive(msg("and again"))).status == "rate_limited"
 
 
 async def test_daily_budget_stops_model_calls_politely() -> None:

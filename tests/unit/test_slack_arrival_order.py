@@ -4,11 +4,12 @@ when an earlier one waits longer for its author's name."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from adapters.slack_chat.handling import InboundHandler
 from adapters.slack_chat.translate import BotIdentity
+from core.inbound.commands import Command
 from core.inbound.gateway import GatewayResult
+from core.inbound.messages import IncomingMessage
 from core.tasks import BackgroundTasks
 from tests.support.fakes.slack import FakeSlack
 
@@ -29,11 +30,18 @@ class SlowFirstLookup:
 
 
 class RecordingGateway:
+    """The gateway port, recording the order messages reach it."""
+
     def __init__(self) -> None:
         self.texts: list[str] = []
 
-    async def receive(self, message: Any, bot_user_id: str) -> GatewayResult:
+    async def receive(
+        self, message: IncomingMessage, bot_username: str | None = None
+    ) -> GatewayResult:
         self.texts.append(message.text)
+        return GatewayResult("ignored")
+
+    async def command(self, message: IncomingMessage, command: Command) -> GatewayResult:
         return GatewayResult("ignored")
 
 
@@ -41,7 +49,7 @@ async def test_a_channels_messages_reach_the_gateway_in_arrival_order() -> None:
     slack = FakeSlack()
     gateway = RecordingGateway()
     handler = InboundHandler(
-        gateway=gateway,  # type: ignore[arg-type]
+        gateway=gateway,
         outbound=None,  # type: ignore[arg-type]
         users=SlowFirstLookup(),  # type: ignore[arg-type]
         tasks=BackgroundTasks(),

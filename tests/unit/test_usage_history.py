@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from adapters.inmemory import InMemoryAgentStore
+from bots.storage import memory_storage
 from core.context.memory import WorkingContext
 from core.events import OperatorChangeRequested, SetDailyBudget
 from core.operator.changes import ChangeApplier
@@ -64,7 +64,7 @@ async def test_an_agents_own_budget_stops_the_model_with_no_global_budget() -> N
 
 
 async def test_a_change_replayed_after_a_crash_is_applied_once() -> None:
-    agents = InMemoryAgentStore()
+    agents = memory_storage().agents
     await agents.save(
         AgentState(agent_key="a", memory=WorkingContext(), created_at=NOW, updated_at=NOW), None
     )

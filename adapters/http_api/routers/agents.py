@@ -35,10 +35,11 @@ async def list_agents(
     ] = None,
     active_since: Annotated[datetime | None, Query(description="last active at or after")] = None,
     active_before: Annotated[datetime | None, Query(description="last active before")] = None,
+    paused: Annotated[bool | None, Query(description="true: paused agents; false: others")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> wire.Page[wire.AgentSummary]:
-    query = AgentFilter(platform, scope, person, active_since, active_before)
+    query = AgentFilter(platform, scope, person, active_since, active_before, paused)
     page = await ops.agents.page(query, cursor=cursor, limit=limit, today=ops.today())
     return translate.agents(page)
 

@@ -1,0 +1,165 @@
+"""A person talking to their own agent through the OpenAI-compatible endpoint.
+
+Each person named by the request (OpenAI's ``user`` field) has one agent there, on a
+platform of its own: ``openai:user:<user>``. Their message is an event like any platform's:
+recorded in the inbox, processed in order by whichever worker runs the agent (this replica
+or another), its turn stored before anything is sent. The reply is read back from what the
+turn stored, so it does not matter which replica ran it: the agent's ``send_message`` calls
+for this event (in recall, or still carried by the state), their token counts from the
+state's per-event usage. A turn that sent nothing answers with what the person would have
+been told on a platform (a failure or a spent budget), or with nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.events import Address, Event, SendReply, UserMessageReceived
+from core.operator.errors import InvalidRequestError, OperatorError
+from core.operator.keys import Caller
+from core.ports import AgentStore, Clock, Inbox, RecallStore
+from core.records import TokenUsage
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "openai"
+USER_PATTERN = r"^[A-Za-z0-9._@+=:-]{1,128}$"
+_USER = re.compile(USER_PATTERN)
+
+SubmitAndWait = Callable[[Event], Awaitable[bool]]
+
+
+def agent_key_for(user: str) -> str:
+    """The one agent behind the endpoint for the person ``user``."""
+    if not _USER.match(user):
+        raise InvalidRequestError(
+            "user must be 1-128 letters, digits or . _ @ + = : - (it names the person, "
+            "and so their agent)",
+            field="user",
+        )
+    return f"{PLATFORM}:user:{user}"
+
+
+class TurnFailedError(OperatorError):
+    """The agent's turn failed on every attempt (the message is kept, unanswered)."""
+
+    code = "agent_failed"
+
+
+class TurnPendingError(OperatorError):
+    """The message is recorded and queued, but its turn did not end in time."""
+
+    code = "timeout"
+
+    def __init__(self, message: str, *, event_id: str) -> None:
+        super().__init__(message)
+        self.event_id = event_id
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReply:
+    event_id: str
+    agent_key: str
+    created: datetime
+    messages: tuple[str, ...]  # what the agent sent, in order (send_message, or a notice)
+    usage: TokenUsage
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.messages)
+
+
+class StoredReplies:
+    """The ``openai`` platform's reply sink on every replica: nothing is pushed anywhere,
+    the request waiting for the turn reads the reply from what the turn stored."""
+
+    async def send(self, reply: SendReply) -> None:
+        log.debug(
+            "reply stored for the OpenAI-compatible request",
+            extra={"agent_key": reply.agent_key, "event_id": reply.event_id},
+        )
+
+
+class PersonChat:
+    def __init__(
+        self,
+        *,
+        agents: AgentStore,
+        recall: RecallStore,
+        inbox: Inbox,
+        clock: Clock,
+        submit_and_wait: SubmitAndWait,
+        wait_seconds: float = 120.0,
+    ) -> None:
+        self.agents = agents
+        self.recall = recall
+        self.inbox = inbox
+        self.clock = clock
+        self.submit_and_wait = submit_and_wait
+        self.wait_seconds = wait_seconds
+
+    async def send(
+        self, caller: Caller, user: str, text: str, *, request_id: str | None = None
+    ) -> ChatReply:
+        """``text`` from the person ``user`` to their agent; the agent's reply once its
+        turn is stored. Admin keys only (the agent acts on it). ``request_id`` (random if
+        not given) names the message's event: ``openai:<request_id>``."""
+        caller.require_admin()
+        key = agent_key_for(user)
+        if not text.strip():
+            raise InvalidRequestError("the newest user message is empty", field="messages")
+        before = await self.agents.load(key)
+        after_seq = before.last_seq if before is not None else 0
+        now = self.clock.now()
+        event = UserMessageReceived(
+            event_id=f"{PLATFORM}:{request_id or uuid.uuid4().hex}",
+            agent_key=key,
+            occurred_at=now,
+            text=text,
+            author_id=user,
+            reply_to=Address(platform=PLATFORM, channel_id=user, is_direct=True),
+        )
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self.submit_and_wait(event)
+        except TimeoutError:
+            raise TurnPendingError(
+                f"the message is recorded but the agent has not answered within "
+                f"{self.wait_seconds:.0f} s; its reply will be in the agent's messages",
+                event_id=event.event_id,
+            ) from None
+        return await self._reply(event, after_seq)
+
+    async def _reply(self, event: UserMessageReceived, after_seq: int) -> ChatReply:
+        key = event.agent_key
+        state = await self.agents.load(key)
+        if state is None or event.event_id not in (state.last_event_id, *state.recent_event_ids):
+            for failed in await self.inbox.failed(key):
+                if failed.event.event_id == event.event_id:
+                    raise TurnFailedError(
+                        f"the agent could not answer ({failed.error}); the message is kept"
+                    )
+            raise TurnPendingError(
+                "the message is recorded but this process is stopping; another worker will "
+                "answer it, and the reply will be in the agent's messages",
+                event_id=event.event_id,
+            )
+        stored = {m.seq: m for m in await self.recall.range(key, after_seq, state.last_seq)}
+        stored.update((m.seq, m) for m in state.unfiled)
+        said = tuple(
+            text
+            for m in sorted(stored.values(), key=lambda m: m.seq)
+            if m.kind == "assistant" and m.event_id == event.event_id
+            for text in [m.spoken_text()]  # its send_message calls
+            if text
+        )
+        if not said and state.last_event_id == event.event_id:
+            said = tuple(r.text for r in state.outbox if r.event_id == event.event_id)
+        usage = state.usage_of(event.event_id) or TokenUsage()
+        return ChatReply(event.event_id, key, event.occurred_at, said, usage)
