@@ -45,21 +45,59 @@ async def search(server: Served, words: str) -> list[str]:
     return [hit.passage.text for hit in found.items]
 
 
+async def context(server: Served) -> Any:
+    async with server.live.client() as pm:
+        return await pm.context.get(AGENT)
+
+
 async def insert(server: Served, text: str) -> None:
     async with server.live.client() as pm:
         await pm.archival.insert(AGENT, text)
+
+
+async def said(server: Served) -> list[str]:
+    async with server.live.client() as pm:
+        return [m.text async for m in pm.messages.list(AGENT)]
+
+
+async def gone(server: Served) -> bool:
+    """Nothing of the agent is left that the API can show: itself, its messages, archival
+    memory, check-ins (each answers 404 or lists nothing), nor the person's search."""
+    from pagemind_client import NotFoundError
+
+    async def nothing(items: Any) -> bool:
+        try:
+            return [i async for i in items] == []
+        except NotFoundError:
+            return True
+
+    async with server.live.client() as pm:
+        try:
+            await pm.agents.get(AGENT)
+            return False
+        except NotFoundError:
+            pass
+        return (
+            await nothing(pm.messages.list(AGENT))
+            and await nothing(pm.archival.sources(AGENT))
+            and await nothing(pm.checkins.list(AGENT))
+            and await nothing(pm.agents.list(person=PERSON))
+            and await server.live.svc.storage.agents.load(AGENT) is None
+        )
 
 
 class Page:
     """The browser with the waits a person does: until the thing is there."""
 
     def __init__(self, driver: Any, url: str, width: int) -> None:
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.driver, self.url, self.by, self.ec = driver, url, By, ec
-        self.wait = WebDriverWait(driver, WAIT)
+        # a section redrawn while it is read: read it again
+        self.wait = WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException])
         self.errors: list[str] = []
         self.width = width
 
@@ -106,17 +144,32 @@ class Page:
         self.click("#sign-in button[type=submit]")
         self.find("#agent-filters")
 
-    def find_agent(self, person: str) -> None:
-        self.find("#f-person").send_keys(person)
+    def find_person(self, person: str) -> None:
+        field = self.find("#f-person")
+        field.clear()
+        field.send_keys(person)
         self.click("#agent-filters button[type=submit]")
+
+    def find_agent(self, person: str) -> None:
+        self.find_person(person)
         self.text_in("#agents", AGENT)
 
-    def screenshot(self, name: str) -> None:
-        """The whole page (for the README: made here, so it shows the page as it is)."""
+    def search(self, words: str) -> None:
+        query = self.find("#archival-query")
+        query.clear()
+        query.send_keys(words)
+        self.click("#archival-search button[type=submit]")
+
+    def screenshot(self, name: str, css: str | None = None) -> None:
+        """The whole page, or one part of it (for the README: made here, so it shows the
+        page as it is)."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         height = min(int(self.js("return document.documentElement.scrollHeight")), 6000)
         self.viewport(height)
-        self.driver.save_screenshot(str(SHOTS / name))
+        if css is not None:
+            self.find(css).screenshot(str(SHOTS / name))
+        else:
+            self.driver.save_screenshot(str(SHOTS / name))
         self.viewport(900)
 
     def viewport(self, height: int) -> None:
@@ -147,6 +200,29 @@ def test_an_operator_inspects_and_corrects_an_agent(
         page.text_in('[data-block="human"] .count', "characters")
         page.fits()
 
+        # the context window as the next call would send it, to the token, with its lines
+        window = server.call(context(server))
+        bar = {
+            s.get_attribute("data-part"): int(s.get_attribute("data-tokens"))
+            for s in page.all("#context-bar .seg")
+        }
+        assert bar["instructions"] == window.instructions + window.reply_priming
+        assert bar["tool_schemas"] == window.tools
+        assert bar["working_context"] == window.working_context
+        assert bar["fifo"] == window.messages_tokens
+        assert bar["reply_reserve"] == window.reply_reserve
+        lines = {
+            m.get_attribute("data-line"): int(m.get_attribute("data-tokens"))
+            for m in page.all("#context-bar .mark")
+        }
+        assert lines == {"warning": window.warning_line, "flush": window.flush_line}
+
+        # the turn that learnt it: its function call with the arguments
+        page.click("#timeline details.turn summary")
+        page.text_in(
+            '#timeline .call[data-function="core_memory_append"] .args', "Loves green tea."
+        )
+
         # upload a file with a progress bar; search finds it with scores, grouped by source
         notes = tmp_path / "teas.txt"
         notes.write_text("Oolong from Taiwan is the person's favourite afternoon tea.\n")
@@ -159,27 +235,47 @@ def test_an_operator_inspects_and_corrects_an_agent(
         progress = page.find("#upload-progress")
         assert progress.get_property("value") == progress.get_property("max") == 1
         page.text_in("#sources", "teas.txt")
-        page.find("#archival-query").send_keys("oolong")
-        page.click("#archival-search button[type=submit]")
+        page.search("oolong")
         page.text_in("#archival-results", "Oolong from Taiwan")
         assert page.find("#archival-results .group h4").text == "teas.txt"
         assert float(page.find("#archival-results .hit .score").text) > 0
         if width == 1280:
             page.screenshot("agent.png")
 
+        # the person asks; the agent searches its archival memory: the turn shows the hits
+        server.llm.add(
+            tool_reply("archival_memory_search", {"query": "oolong", "request_heartbeat": True}),
+            tool_reply("send_message", {"message": "Oolong from Taiwan, you wrote."}),
+        )
+        asked = len(server.llm.raw_requests)
+        server.talk(AGENT, "Which tea did my notes mention?")
+        sent = json.loads(server.llm.raw_requests[asked][0])
+        driver.refresh()
+        page.click("#timeline details.turn summary")  # newest first
+        call = '#timeline .call[data-function="archival_memory_search"]'
+        page.text_in(f"{call} .args", "oolong")
+        page.text_in(f"{call} .result", "Oolong from Taiwan")
+        scores = [float(s.text) for s in page.all(f"{call} .hit .score")]
+        assert scores and all(score > 0 for score in scores), "the hits with their scores"
+        # the exact prompt of that model call: what the model server received
+        page.click('#timeline details.turn[open] .step[data-step="1"] details.prompt summary')
+        shown = page.find('#timeline details.turn[open] .step[data-step="1"] .request-body')
+        assert json.loads(shown.text) == sent
+        if width == 1280:
+            page.screenshot("turn.png", "#turns")
+
         # delete the uploaded source: the page's search and the agent's no longer find it
         page.click('#sources li:not([data-source="own"]) .delete-source')
         driver.switch_to.alert.accept()
+        page.gone('#sources li[data-source]:not([data-source="own"])')
+        page.search("oolong")
         page.text_in("#search-total", "0 found")
         assert not page.all("#archival-results .hit")
         assert server.call(search(server, "oolong")) == []
 
         # one passage of the agent's own: delete it from the search results
         server.call(insert(server, "Miso the cat sleeps on the tea shelf."))
-        query = page.find("#archival-query")
-        query.clear()
-        query.send_keys("Miso")
-        page.click("#archival-search button[type=submit]")
+        page.search("Miso")
         page.text_in('#archival-results .group[data-source="own"]', "Miso the cat")
         page.click("#archival-results .delete-passage")
         page.text_in("#search-total", "0 found")
@@ -195,7 +291,67 @@ def test_an_operator_inspects_and_corrects_an_agent(
 
         # usage: a bar per day with the calls the conversation made
         assert page.all("#usage svg.usage-chart rect.prompt")
-        page.text_in("#usage .usage-days", "2")
+        page.text_in("#usage .usage-days", "2026")
+        page.fits()
+
+        # correct the memory in place: the agent's next model call carries the edit
+        edited = "Loves oolong from Taiwan, not green tea."
+        human = page.find('textarea[data-label="human"]')
+        human.clear()
+        human.send_keys(edited)
+        page.click('[data-block="human"] .save')
+        page.text_in("#notice", "Saved human")
+        asked = len(server.llm.requests)
+        server.talk(AGENT, "What do I like?")
+        assert edited in json.dumps(server.llm.requests[asked][1]), "the next call has the edit"
+        # the history names who made each edit; a revert puts the text back
+        page.click('[data-block="human"] .show-history')
+        page.text_in('[data-block="human"] .edits li:first-child', "alice (admin)")
+        page.text_in('[data-block="human"] .edits', "agent")
+        page.click('[data-block="human"] .edits li:first-child .revert')
+        page.wait.until(
+            lambda d: (
+                page.find('textarea[data-label="human"]').get_property("value")
+                == "Loves green tea."
+            )
+        )
+        page.fits()
+
+        # export: the agent as a file
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+        )
+        page.click("#export")
+        exported = tmp_path / "telegram_user_42.json"
+        page.wait.until(lambda d: exported.exists() and exported.stat().st_size > 0)
+        assert "Loves green tea." in exported.read_text()
+
+        # pause: a message is recorded and gets no model call; the list says paused
+        page.click("#pause")
+        page.text_in("#state", "paused")
+        page.text_in("#notice", "Paused")
+        asked = len(server.llm.requests)
+        server.talk(AGENT, "Are you there?")
+        assert len(server.llm.requests) == asked, "a paused agent calls no model"
+        assert "Are you there?" in server.call(said(server))
+        page.open(f"/#/?person={PERSON}")  # the list says so too
+        page.text_in(f'#agents tr[data-key="{AGENT}"]', "paused")
+        page.click(f'tr[data-key="{AGENT}"] a.agent-link')
+        page.click("#resume")
+        page.text_in("#state", "running")
+
+        # erase, after typing the agent's key: everything is gone
+        page.click("details.erase summary")
+        confirm = page.find("#erase-confirm")
+        confirm.send_keys(AGENT[:-1])
+        assert not page.find("#erase").is_enabled(), "not before the whole key is typed"
+        confirm.send_keys(AGENT[-1])
+        page.click("#erase")
+        page.text_in("#notice", "Erased")
+        page.find("#agent-filters")
+        assert server.call(gone(server)), "no agent, messages, passages or check-ins left"
+        page.find_person(PERSON)
+        page.text_in("#agents", "No agent matches.")
         page.fits()
         page.check_console()
 
@@ -220,6 +376,11 @@ def test_a_viewer_sees_everything_and_every_change_control_is_disabled(
             " #erase-confirm"
         )
         assert controls and all(not c.is_enabled() for c in controls)
+        for needed in ("#pause", "#erase", ".save"):
+            assert page.all(needed), f"{needed} is shown (disabled) to a viewer"
+        page.click('[data-block="human"] .show-history')
+        page.text_in('[data-block="human"] .edits', "agent")
+        assert page.all(".revert") and not any(r.is_enabled() for r in page.all(".revert"))
         page.check_console()
 
 
