@@ -60,7 +60,7 @@ async def said(server: Served) -> list[str]:
         return [m.text async for m in pm.messages.list(AGENT)]
 
 
-async def gone(server: Served) -> bool:
+async def erased(server: Served) -> bool:
     """Nothing of the agent is left that the API can show: itself, its messages, archival
     memory, check-ins (each answers 404 or lists nothing), nor the person's search."""
     from pagemind_client import NotFoundError
@@ -349,7 +349,7 @@ def test_an_operator_inspects_and_corrects_an_agent(
         page.click("#erase")
         page.text_in("#notice", "Erased")
         page.find("#agent-filters")
-        assert server.call(gone(server)), "no agent, messages, passages or check-ins left"
+        assert server.call(erased(server)), "no agent, messages, passages or check-ins left"
         page.find_person(PERSON)
         page.text_in("#agents", "No agent matches.")
         page.fits()
@@ -363,6 +363,12 @@ def test_a_viewer_sees_everything_and_every_change_control_is_disabled(
         page = Page(driver, server.url, 1280)
         page.sign_in(server.live.viewer_key)
         page.text_in("#who", "viewer")
+        page.open("/#/?platform=telegram&channel=7")  # by platform and channel
+        page.text_in("#agents", "telegram:user:7")
+        keys = [row.get_attribute("data-key") for row in page.all("#agents tr[data-key]")]
+        assert keys == ["telegram:user:7"]
+        page.open("/#/")
+        page.wait.until(lambda d: page.find("#f-channel").get_property("value") == "")
         page.find_agent(PERSON)
         page.click(f'tr[data-key="{AGENT}"] a.agent-link')
         human = page.find('textarea[data-label="human"]')
