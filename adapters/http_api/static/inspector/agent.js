@@ -40,8 +40,9 @@ function actions(base, key, agent, redraw) {
       onclick: async (event) => {
         event.target.disabled = true;
         try {
-          await api(`${base}/${paused ? "resume" : "pause"}`, { method: "POST" });
-          noticeNext(paused ? "Resumed: it answers again." : "Paused: messages are recorded, the model is not called.");
+          const done = await api(`${base}/${paused ? "resume" : "pause"}`, { method: "POST" });
+          noticeNext(done && done.error ? `Queued: ${done.error.message}`
+            : paused ? "Resumed: it answers again." : "Paused: messages are recorded, the model is not called.");
           await redraw();
         } catch (err) { notice(err.message, "error"); event.target.disabled = false; }
       },
@@ -52,8 +53,10 @@ function actions(base, key, agent, redraw) {
       try {
         const response = await api(`${base}/export`, { raw: true });
         const blob = await response.blob();
-        const link = h("a", { href: URL.createObjectURL(blob), download: `${key.replaceAll(":", "_")}.json` });
+        const url = URL.createObjectURL(blob);
+        const link = h("a", { href: url, download: `${key.replaceAll(":", "_")}.json` });
         document.body.append(link); link.click(); link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
       } catch (err) { notice(err.message, "error"); }
     } }, "Export"));
   }
