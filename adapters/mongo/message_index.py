@@ -74,6 +74,18 @@ class MessageIndex:
         self._agents.pop(agent_key, None)
         self._rebuilding.cancel(agent_key)
 
+    async def remove(self, agent_key: str, seqs: Sequence[int]) -> None:
+        """Messages deleted from the store: no longer held (a rebuild under way, which may
+        have read them, is cancelled; the next search starts another when due)."""
+        held = self._agents.get(agent_key)
+        if held is None:
+            return
+        self._rebuilding.cancel(agent_key)
+        async with held.lock:
+            await held.index.remove_async(seqs)
+            for seq in seqs:
+                held.facts.pop(seq, None)
+
     async def _rebuild(self, agent_key: str, old: _Held) -> None:
         fresh = _Held(committed=old.committed)
         async with fresh.lock:

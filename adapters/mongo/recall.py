@@ -184,6 +184,20 @@ class MongoRecallStore:
         with translated(self._uri):
             await self._messages.delete_many(_span(agent_key, 0, _LAST))
 
+    async def forget_author(self, agent_key: str, author_id: str) -> int:
+        """Deleted, then removed from this process's held index (a search meanwhile may
+        still rank them, but finds no document to show). Another process's held index
+        ranks them until its next rebuild (``REBUILD_SECONDS``), and shows none of them."""
+        with translated(self._uri):
+            where = {**_span(agent_key, 0, _LAST), "author_id": author_id}
+            seqs = [int(d["seq"]) async for d in self._messages.find(where, {"seq": 1})]
+            if not seqs:
+                return 0
+            ids = [message_id(agent_key, s) for s in seqs]
+            await self._messages.delete_many({"_id": {"$in": ids}})
+        await self.held.remove(agent_key, seqs)
+        return len(seqs)
+
 
 def _span(agent_key: str, after_seq: int, upto_seq: int) -> dict[str, Any]:
     """One agent's messages with ``after_seq < seq <= upto_seq`` (sequence numbers start at

@@ -60,6 +60,12 @@ class RecallStore(Protocol):
 
     async def erase(self, agent_key: str) -> None: ...
 
+    async def forget_author(self, agent_key: str, author_id: str) -> int:
+        """Delete every message ``author_id`` wrote to the agent (a person erased from a
+        group agent); returns how many. Idempotent. Listing, reading and word search no
+        longer show them, at once, in this process."""
+        ...
+
 
 class ArchivalStore(Protocol):
     async def insert(self, agent_key: str, passages: Sequence[Passage]) -> None:
