@@ -62,8 +62,9 @@ class RecallStore(Protocol):
 
     async def forget_author(self, agent_key: str, author_id: str) -> int:
         """Delete every message ``author_id`` wrote to the agent (a person erased from a
-        group agent); returns how many. Idempotent. Listing, reading and word search no
-        longer show them, at once, in this process."""
+        group agent); returns how many. Idempotent. Listing and reading no longer show
+        them at once; nor does word search, in this process at once and in any other
+        sharing the store from its next search (its held index is not left counting them)."""
         ...
 
 
