@@ -18,6 +18,7 @@ from core.clock import zone
 from core.context.layout import PromptTexts
 from core.context.tokens import TokenCounter
 from core.errors import ConfigurationError
+from core.operator.chat import PLATFORM as OPENAI_PLATFORM
 from core.ports import DocumentParser, Embedder, Triggers
 from core.text import valid_text
 from core.tools.memgpt import register_memgpt_tools
@@ -147,6 +148,7 @@ def checkin_policy(settings: Settings, triggers: Triggers) -> CheckinPolicy:
         quiet_hours=quiet_hours,
         default_cron=settings.checkin_default_cron,
         default_note=settings.checkin_default_note,
+        unreachable_platforms=frozenset({OPENAI_PLATFORM}),
     )
 
 

@@ -118,12 +118,14 @@ class ResumeAgent(BaseModel):
 
 
 class ForgetBlock(BaseModel):
-    """Remove a block (a person's ``human:<id>`` in a group agent) and its edit history."""
+    """Remove a block (a person's ``human:<id>`` in a group agent) and its edit history;
+    with ``author_id``, also every message that person wrote to the agent."""
 
     model_config = ConfigDict(frozen=True)
 
     kind: Literal["forget_block"] = "forget_block"
     label: str
+    author_id: str | None = None
 
 
 # What an operator can change in an agent's state through its inbox, by ``kind``.

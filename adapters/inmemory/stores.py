@@ -186,6 +186,16 @@ class InMemoryRecallStore:
         self._messages.pop(agent_key, None)
         self._index.pop(agent_key, None)
 
+    async def forget_author(self, agent_key: str, author_id: str) -> int:
+        log = self._messages.get(agent_key, {})
+        doomed = [s for s, m in log.items() if m.author_id == author_id]
+        for s in doomed:
+            del log[s]
+        index = self._index.get(agent_key)
+        if doomed and index is not None:
+            await index.remove_async(doomed)
+        return len(doomed)
+
 
 @dataclass
 class _Document:

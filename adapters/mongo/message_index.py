@@ -11,6 +11,11 @@ searched together with the held one. The held index is rebuilt now and then
 (``REBUILD_SECONDS``: a fresh copy is built aside while searches go on), and at once when
 the agent's last message is below what is held (it was erased elsewhere); agents not
 searched lately are dropped first past ``max_messages``.
+
+Committed messages are deleted only when a person is erased from the agent
+(``MongoRecallStore.forget_author``), which then stamps the agent's document with a new
+``forgotten`` mark: each search passes the mark it read, and an index held under another
+mark is built afresh (the deleting process updates its own in place).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class _Held:
     index: TermIndex[int] = field(default_factory=TermIndex)
     facts: dict[int, Fact] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    forgotten: int = 0  # the agent's ``forgotten`` mark when this index was begun
 
     def postpone(self) -> None:
         """Count the next rebuild from now."""
@@ -74,8 +80,23 @@ class MessageIndex:
         self._agents.pop(agent_key, None)
         self._rebuilding.cancel(agent_key)
 
+    async def remove(self, agent_key: str, seqs: Sequence[int], forgotten: int) -> None:
+        """Messages deleted from the store, which was then marked ``forgotten``: no longer
+        held (a rebuild under way, which may have read them, is cancelled; the next search
+        starts another when due)."""
+        held = self._agents.get(agent_key)
+        if held is None:
+            return
+        self._rebuilding.cancel(agent_key)
+        async with held.lock:
+            await held.index.remove_async(seqs)
+            for seq in seqs:
+                held.facts.pop(seq, None)
+            if self._agents.get(agent_key) is held:
+                held.forgotten = forgotten
+
     async def _rebuild(self, agent_key: str, old: _Held) -> None:
-        fresh = _Held(committed=old.committed)
+        fresh = _Held(committed=old.committed, forgotten=old.forgotten)
         async with fresh.lock:
             target = old.upto
             await self._load(agent_key, 0, target, fresh.index, fresh.facts)
@@ -93,15 +114,19 @@ class MessageIndex:
         last: int | None,
         accept: Callable[[int, Fact], bool] | None,
         limit: int | None,
+        forgotten: int = 0,
     ) -> Ranked[int]:
         """BM25 over the agent's messages numbered up to ``upto``. ``committed``: a number
         known committed (the query's ``max_seq``); ``last``: the agent's last message, when
-        known (a stale index is rebuilt)."""
+        known; ``forgotten``: the agent's mark, read before this search (a stale index is
+        rebuilt)."""
         now = time.monotonic()
         held = self._agents.get(agent_key)
-        stale = last is not None and last < held.upto if held is not None else False
+        stale = held is not None and (
+            (last is not None and last < held.upto) or held.forgotten != forgotten
+        )
         if held is None or stale:
-            held = self._agents[agent_key] = _Held(built_at=now)
+            held = self._agents[agent_key] = _Held(built_at=now, forgotten=forgotten)
         elif now - held.built_at > self.rebuild_seconds and agent_key not in self._rebuilding:
             # a fresh copy is built aside; searches use this one meanwhile
             self._rebuilding.start(

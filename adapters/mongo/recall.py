@@ -10,6 +10,7 @@ time order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from core.records import Page, RecallQuery
 from core.search.ranking import query_terms
 
 MESSAGES = "messages"
+FORGOTTEN = "forgotten"  # on the agent's document: when messages were last forgotten (ns)
 _LAST = 10**12 - 1
 _MARGIN = 20  # messages either side of a date bound that may be out of time order
 
@@ -80,9 +82,12 @@ class MongoRecallStore:
                 if not words:
                     return empty
                 last, committed = query.max_seq, query.max_seq
+                agent = await self._agents.find_one(
+                    {"_id": agent_key}, {"state.last_seq": 1, FORGOTTEN: 1}
+                )
                 if query.max_seq is None:  # everything stored, committed or not
                     last = await self._last_seq(agent_key)
-                    committed = await self._committed_seq(agent_key)
+                    committed = int(((agent or {}).get("state") or {}).get("last_seq", 0))
                 relevance = query.order == "relevance"
                 found = await self.held.search(
                     agent_key,
@@ -94,6 +99,7 @@ class MongoRecallStore:
                     if query.roles is not None or query.start is not None or query.end is not None
                     else None,
                     limit=query.offset + query.limit if relevance else None,
+                    forgotten=int((agent or {}).get(FORGOTTEN, 0)),
                 )
                 seqs = [seq for seq, _ in found.ranked]
                 score = dict(found.ranked)
@@ -150,11 +156,6 @@ class MongoRecallStore:
         )
         return int(last["seq"]) if last else 0
 
-    async def _committed_seq(self, agent_key: str) -> int:
-        """The agent's last committed message (its stored state's ``last_seq``)."""
-        state = await self._agents.find_one({"_id": agent_key}, {"state.last_seq": 1})
-        return int(((state or {}).get("state") or {}).get("last_seq", 0))
-
     async def _first_at(self, agent_key: str, moment: datetime, lo: int, hi: int) -> int:
         """The first sequence number in [lo, hi) whose message is at or after ``moment``
         (``hi`` if none)."""
@@ -183,6 +184,22 @@ class MongoRecallStore:
         self.held.forget(agent_key)
         with translated(self._uri):
             await self._messages.delete_many(_span(agent_key, 0, _LAST))
+
+    async def forget_author(self, agent_key: str, author_id: str) -> int:
+        """Deleted, then the agent's document marked (``FORGOTTEN``), then removed from this
+        process's held index: any process's next search that reads the new mark builds its
+        index afresh (a search already under way may still count them, and shows none)."""
+        with translated(self._uri):
+            where = {**_span(agent_key, 0, _LAST), "author_id": author_id}
+            seqs = [int(d["seq"]) async for d in self._messages.find(where, {"seq": 1})]
+            if not seqs:
+                return 0
+            ids = [message_id(agent_key, s) for s in seqs]
+            await self._messages.delete_many({"_id": {"$in": ids}})
+            mark = time.time_ns()
+            await self._agents.update_one({"_id": agent_key}, {"$max": {FORGOTTEN: mark}})
+        await self.held.remove(agent_key, seqs, mark)
+        return len(seqs)
 
 
 def _span(agent_key: str, after_seq: int, upto_seq: int) -> dict[str, Any]:

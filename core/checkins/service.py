@@ -106,9 +106,13 @@ class CheckinService:
     async def add_default(self, state: AgentState) -> None:
         """The operator's check-in (``policy.default_cron``) for a one-to-one agent, never a
         group's, made when the agent first has a conversation to write to, and addressed
-        to it. Made once per agent: its id is derived from the agent's key."""
+        to it. Made once per agent: its id is derived from the agent's key. None for an
+        agent on a platform nothing can be pushed to (it would spend model calls on words
+        nobody reads)."""
         cron = self.policy.default_cron
         if not cron or AgentKey.parse(state.agent_key).is_group:
+            return
+        if state.home is not None and state.home.platform in self.policy.unreachable_platforms:
             return
         digest = hashlib.sha1(state.agent_key.encode()).hexdigest()[:12]
         await self.schedule(

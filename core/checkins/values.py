@@ -118,6 +118,9 @@ class CheckinPolicy:
     # The operator's check-in for every one-to-one agent, on this cron schedule (none: off).
     default_cron: str | None = None
     default_note: str = ""
+    # Platforms nothing can be pushed to (the OpenAI-compatible endpoint's: a person there
+    # only reads the reply to their own request): no default check-in for agents there.
+    unreachable_platforms: frozenset[str] = frozenset()
 
 
 def _human_seconds(seconds: int) -> str:

@@ -33,7 +33,7 @@ from core.operator.audit import Audit
 from core.operator.errors import ConflictError, NotFoundError, NotReadyError, OperatorError
 from core.operator.keys import Caller
 from core.operator.ports import MemoryEditStore
-from core.ports import AgentStore, Clock, IdSource, Inbox
+from core.ports import AgentStore, Clock, IdSource, Inbox, RecallStore
 from core.records import OPERATOR_OUTCOMES, AgentState, OperatorOutcome
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,11 @@ class ChangeApplier:
         fence: Callable[[str], None] = lambda agent_key: None,
         forget: Callable[[str], None] = lambda agent_key: None,
         edits: MemoryEditStore | None = None,
+        recall: RecallStore | None = None,
     ) -> None:
         self.agents = agents
         self.edits = edits
+        self.recall = recall
         self.fence = fence
         self.forget = forget
 
@@ -77,6 +79,10 @@ class ChangeApplier:
             await self.edits.record(edits)  # replaced, not repeated, if the save fails
         if isinstance(event.change, ForgetBlock) and self.edits is not None:
             await self.edits.erase(key, event.change.label)  # again, if the save fails
+        author = event.change.author_id if isinstance(event.change, ForgetBlock) else None
+        if author is not None and self.recall is not None:
+            # what they wrote, filed in recall (the state's carried step, in the save)
+            await self.recall.forget_author(key, author)  # again, if the save fails
         await self.agents.save(updated, state.version)
         self.forget(key)  # the runtime reloads the state before the agent's next turn
         log.info(
@@ -99,16 +105,18 @@ def _edits(
     return edits_between(before.agent_key, before.memory, after.memory, by, event.occurred_at)
 
 
-def _forget_block(state: AgentState, label: str) -> AgentState:
+def _forget_block(state: AgentState, change: ForgetBlock) -> AgentState:
     def without(memory: WorkingContext) -> WorkingContext:
-        kept = tuple(b for b in memory.blocks if b.label != label)
+        kept = tuple(b for b in memory.blocks if b.label != change.label)
         return memory.model_copy(update={"blocks": kept})
 
     shown = state.shown_memory
+    author = change.author_id
     return state.model_copy(
         update={
             "memory": without(state.memory),
             "shown_memory": without(shown) if shown is not None else None,
+            "unfiled": tuple(m for m in state.unfiled if author is None or m.author_id != author),
         }
     )
 
@@ -170,7 +178,8 @@ def _change(
             update = {"paused_at": event.occurred_at, "pause_notice_sent": False}
             return state.model_copy(update=update), _applied(event, "paused")
         case ForgetBlock():
-            return _forget_block(state, change.label), _applied(event, f"{change.label} removed")
+            said = f"{change.label} removed" + (" with their messages" if change.author_id else "")
+            return _forget_block(state, change), _applied(event, said)
         case ResumeAgent():
             if state.paused_at is None:
                 return state, _applied(event, "not paused")

@@ -3,8 +3,9 @@
 
 Export gives their own agents whole (as ``/export`` does) and, from each group agent, their
 block, its edit history and the messages they wrote there. Erase removes their own agents
-(every tier, as ``/erase`` does) and, through each group agent's inbox, their block and its
-edit history (applied by the agent's worker between turns, wherever it runs).
+(every tier, as ``/erase`` does) and, through each group agent's inbox, their block, its
+edit history and the messages they wrote there (applied by the agent's worker between turns,
+wherever it runs). The group agent's summary is not rewritten: what it says of them stays.
 """
 
 from __future__ import annotations
@@ -121,9 +122,9 @@ class OperatorPersons:
         return GroupPart(agent_key, block, tuple(edits), tuple(said))
 
     async def erase(self, caller: Caller, platform: str, user_id: str, today: str) -> PersonErased:
-        """Their own agents erased; their block (and its history) removed from each group
-        agent through its inbox. Raises as the underlying changes do (a 202 for a group
-        agent whose worker is busy: asking again finishes the rest)."""
+        """Their own agents erased; their block (and its history) and their messages removed
+        from each group agent through its inbox. Raises as the underlying changes do (a 202
+        for a group agent whose worker is busy: asking again finishes the rest)."""
         caller.require_admin()
         erased: list[str] = []
         blocks: list[str] = []
@@ -133,7 +134,8 @@ class OperatorPersons:
                 await self.data.erase(caller, key)
                 erased.append(key)
             else:
-                await self.changes.request(caller, key, ForgetBlock(label=holding.label))
+                forget = ForgetBlock(label=holding.label, author_id=user_id)
+                await self.changes.request(caller, key, forget)
                 blocks.append(key)
         await self.audit.record(
             caller,

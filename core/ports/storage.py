@@ -60,6 +60,13 @@ class RecallStore(Protocol):
 
     async def erase(self, agent_key: str) -> None: ...
 
+    async def forget_author(self, agent_key: str, author_id: str) -> int:
+        """Delete every message ``author_id`` wrote to the agent (a person erased from a
+        group agent); returns how many. Idempotent. Listing and reading no longer show
+        them at once; nor does word search, in this process at once and in any other
+        sharing the store from its next search (its held index is not left counting them)."""
+        ...
+
 
 class ArchivalStore(Protocol):
     async def insert(self, agent_key: str, passages: Sequence[Passage]) -> None:

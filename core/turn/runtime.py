@@ -153,7 +153,7 @@ class AgentRuntime:
         )
         # an operator's change to the state, applied between turns, never calling the model
         self.changes = ChangeApplier(
-            agents, fence=self.commit.fence, forget=self.forget, edits=edits
+            agents, fence=self.commit.fence, forget=self.forget, edits=edits, recall=recall
         )
         self.run_tools = RunTools(
             tools=tools,

@@ -1,6 +1,7 @@
 """A deletion made by one process is seen by every other process's held search index before
 that process's next search returns: two MongoDB archival stores on two connections to one
-database (as two replicas have), and once with a real second process. nx-27017 always, and
+database (as two replicas have), and once with a real second process; likewise a person's
+messages forgotten in recall (a real second process). nx-27017 always, and
 a real MongoDB when ``PAGEMIND_TEST_MONGODB_URI`` is set."""
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from pymongo.uri_parser import parse_uri
 
 from adapters.mongo.archival import MongoArchivalStore
 from adapters.mongo.connection import MongoConnection
+from adapters.mongo.recall import MongoRecallStore
 from adapters.mongo.schema import ensure_indexes
 from core.errors import StorageError
-from core.records import ArchivalQuery, Passage
+from core.messages import Message
+from core.records import ArchivalQuery, Passage, RecallQuery
 from tests.support.mongo import REAL_MONGODB_ENV, die_with_parent
 from tests.support.mongo_proxy import StallingProxy
 
@@ -240,3 +243,52 @@ async def test_a_deletion_reaches_a_search_in_another_real_process(replicas: Rep
     finally:
         reader.stdin.close()
         await asyncio.wait_for(reader.wait(), 30)
+
+
+async def test_an_authors_messages_forgotten_by_one_replica_leave_the_others_index(
+    replicas: Replicas,
+) -> None:
+    """A person erased from a group agent by one process: another real process's held word
+    index (built by a search that saw their messages) ranks and counts none of them on its
+    next search, and neither does the erasing process's."""
+    group = "slack:channel:T1:C1"
+    connection = MongoConnection(replicas.uri, replicas.database)
+    one = MongoRecallStore(connection)
+    reader = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.recall_reader",
+        replicas.uri, replicas.database, group,
+        cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        preexec_fn=die_with_parent,
+    )  # fmt: skip
+    assert reader.stdin is not None and reader.stdout is not None
+
+    async def search(text: str, max_seq: int | None) -> tuple[list[int], int]:
+        assert reader.stdin is not None and reader.stdout is not None
+        reader.stdin.write(json.dumps({"text": text, "max_seq": max_seq}).encode() + b"\n")
+        await reader.stdin.drain()
+        line = await asyncio.wait_for(reader.stdout.readline(), 60)
+        assert line, "the reader process ended"
+        answer = json.loads(line)
+        return sorted(answer["seqs"]), answer["total"]
+
+    try:
+        await connection.db["agents"].insert_one({"_id": group, "state": {"last_seq": 4}})
+        said = [("tomatoes in the garden", "ana"), ("garden gloves", "ben"),
+                ("the garden gate", "ana"), ("weeding", "ben")]  # fmt: skip
+        await one.append(group, [
+            Message(seq=i, role="user", kind="user_message", content=text, created_at=WHEN,
+                    author_id=author)
+            for i, (text, author) in enumerate(said, start=1)
+        ])  # fmt: skip
+        held = RecallQuery(text="garden", max_seq=4)  # both processes hold the index now
+        assert (await one.search(group, held)).total == 3
+        assert await search("garden", 4) == ([1, 2, 3], 3)
+        assert await one.forget_author(group, "ana") == 2
+        for max_seq in (4, None):
+            assert await search("garden", max_seq) == ([2], 1), max_seq
+            page = await one.search(group, RecallQuery(text="garden", max_seq=max_seq))
+            assert [m.seq for m in page.items] == [2] and page.total == 1, max_seq
+    finally:
+        reader.stdin.close()
+        await asyncio.wait_for(reader.wait(), 30)
+        await connection.aclose()

@@ -178,3 +178,36 @@ async def test_equal_scores_rank_the_newer_message_first(stores: Stores) -> None
     )
     page = await stores.recall.search(AGENT, RecallQuery(text="harbour"))
     assert [m.seq for m in page.items] == [3, 2, 1]
+
+
+async def test_forgetting_an_author_removes_what_they_wrote_from_reads_and_search(
+    stores: Stores,
+) -> None:
+    """A person erased from a group agent: their messages go, at once, from ranges, counts
+    and word search (whose held index, built by a search that saw them, stays exact);
+    another person's messages and the agent's own stay."""
+    group = "discord:channel:1:9"
+    clock = stores.clock
+    said = [
+        user(1, "Miso the cat sleeps on the balcony", clock, author_id="ana"),
+        reply(2, "Miso sounds cosy.", clock),
+        user(3, "My cat Pebble sleeps in a box", clock, author_id="ben"),
+        reply(4, "Pebble knows comfort.", clock),
+        user(5, "Miso and Pebble should meet, cats like company", clock, author_id="ana"),
+    ]
+    await stores.recall.append(group, said)
+    await conversation(stores)  # another agent, the same words
+    committed = RecallQuery(text="cat sleeps", max_seq=5)  # held from here on (MongoDB)
+    assert {m.seq for m in (await stores.recall.search(group, committed)).items} == {1, 3, 5}
+    assert await stores.recall.forget_author(group, "ana") == 2
+    assert [m.seq for m in await stores.recall.range(group, 0, 10)] == [2, 3, 4]
+    assert await stores.recall.count(group) == 3
+    for query in (committed, RecallQuery(text="cat sleeps"), RecallQuery(text="Miso balcony")):
+        page = await stores.recall.search(group, query)
+        expected = [3] if "cat" in (query.text or "") else [2]  # "Miso sounds cosy." stays
+        assert [m.seq for m in page.items] == expected and page.total == 1, query
+    listed = await stores.recall.search(group, RecallQuery(order="oldest"))
+    assert [m.seq for m in listed.items] == [2, 3, 4]
+    assert await stores.recall.forget_author(group, "ana") == 0  # again: nothing more
+    assert await stores.recall.count(AGENT) == 6
+    assert (await stores.recall.search(AGENT, RecallQuery(text="Miso"))).total == 2

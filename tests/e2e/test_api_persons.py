@@ -103,3 +103,30 @@ async def test_erasing_a_person_removes_their_agent_and_block_and_keeps_the_othe
         assert [a.agent.key for a in (await pm.persons.get("slack", "T1:U8")).agents] == [GROUP]
         audit = await collect(pm.audit.list())
         assert audit[0].action == "persons.erase" and audit[0].target == "slack:T1:U7"
+
+
+async def test_erasing_a_person_removes_what_they_wrote_in_group_agents(live: LiveApi) -> None:
+    await live.talk(GROUP, "my allotment is plot nine", author="T1:U7")
+    async with live.client() as pm:
+        said = {m.text for m in await collect(pm.messages.list(GROUP)) if m.author_id == "T1:U7"}
+        assert said == {"I lead the garden club", "my allotment is plot nine"}
+        assert [m.text for m in await collect(pm.messages.list(GROUP, q="garden club"))] == [
+            "I lead the garden club"
+        ]
+        await pm.persons.erase("slack", "T1:U7")
+        messages = await collect(pm.messages.list(GROUP))
+        assert [m.text for m in messages if m.author_id == "T1:U7"] == []
+        assert [m.text for m in messages if m.author_id == "T1:U8"] == ["I bring the seeds"]
+        for words in ("garden club", "allotment plot nine"):
+            assert await collect(pm.messages.list(GROUP, q=words)) == [], words
+        seeds = await collect(pm.messages.list(GROUP, q="seeds"))
+        assert [m.author_id for m in seeds] == ["T1:U8"]
+        export = await pm.agents.export(GROUP)
+        assert [m for m in export.messages if m.get("author_id") == "T1:U7"] == []
+        assert "plot nine" not in export.model_dump_json()
+        assert "I lead the garden club" not in export.model_dump_json()
+        assert "I bring the seeds" in export.model_dump_json()
+        # the agent's next turn, wherever it runs, sees none of it
+        await live.talk(GROUP, "who leads the garden club?", author="T1:U8")
+        stored = await live.svc.storage.recall.range(GROUP, 0, 10_000)
+        assert [m.content for m in stored if m.author_id == "T1:U7"] == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -313,6 +314,14 @@ async def _snapshot(live: LiveApi, key: str) -> tuple:  # type: ignore[type-arg]
     return state, passages, checkins, sources
 
 
+async def _upload_processed(live: LiveApi, key: str) -> bool:
+    """The agent's turn for an upload is stored (a job finishes once the file is stored and
+    the agent is told through its inbox, not once the agent's turn for it has run)."""
+    state = await live.svc.storage.agents.load(key)
+    done = state.recent_event_ids if state else ()
+    return any(event_id.startswith(f"upload:{key}:") for event_id in done)
+
+
 async def test_nothing_a_request_does_touches_another_agent(live: LiveApi) -> None:
     a, b = "telegram:user:1", "telegram:user:2"
     for key in (a, b):
@@ -325,6 +334,8 @@ async def test_nothing_a_request_does_touches_another_agent(live: LiveApi) -> No
             # the same file for both: the same document id under each agent
             job = await alice.archival.upload(key, b"notes on tea", filename="notes.txt")
             await alice.archival.wait(key, job.id, max_seconds=60)
+            # A finished job has queued the agent's UploadCompleted; its turn follows.
+            await asyncio.wait_for(_until(partial(_upload_processed, live, key)), 30)
         before_b = await _snapshot(live, b)
         hits_a = (await alice.archival.search(a, "likes green tea")).items
         a_passage = next(h for h in hits_a if h.passage.document_id is None)  # an id only a has

@@ -209,6 +209,31 @@ async def test_the_operator_default_check_in_is_created_for_new_agents() -> None
     assert await service.active("telegram:channel:-:group1") == [], "not for group agents"
 
 
+async def test_no_default_check_in_for_a_person_behind_the_openai_compatible_endpoint() -> None:
+    from bots.bootstrap import checkin_policy
+    from config.settings import Settings
+    from core.events import Address, UserMessageReceived
+
+    model = ScriptedModel([say("hi"), say("hey")])
+    settings = Settings(checkin_default_cron="0 9 * * *", llm_api_key="k")  # type: ignore[call-arg]
+    h, service, _fired = harness(model, checkin_policy(settings, checkin_triggers()))
+    # Nothing can be pushed to them: a check-in would spend model calls nobody reads.
+    await h.runtime.handle(
+        UserMessageReceived(
+            event_id="openai:r1",
+            agent_key="openai:user:ana",
+            occurred_at=h.clock.now(),
+            text="hello",
+            author_id="ana",
+            reply_to=Address(platform="openai", channel_id="ana", is_direct=True),
+        )
+    )
+    assert (await h.agents.load("openai:user:ana")).home.platform == "openai"
+    assert await service.active("openai:user:ana") == []
+    await h.send("hello")  # a platform that can be written to still gets it
+    assert len(await service.active(AGENT)) == 1
+
+
 async def test_a_check_in_with_nowhere_to_go_is_refused_when_made() -> None:
     from core.events import UploadCompleted
 
