@@ -20,6 +20,7 @@ from core.context.tokens import TokenCounter
 from core.errors import ConfigurationError
 from core.operator.chat import PLATFORM as OPENAI_PLATFORM
 from core.ports import DocumentParser, Embedder, Triggers
+from core.ports.uploads import ParsedDocument
 from core.text import valid_text
 from core.tools.memgpt import register_memgpt_tools
 from core.tools.registry import ToolRegistry
@@ -121,10 +122,18 @@ async def embedder(settings: Settings, stack: AsyncExitStack) -> Embedder | None
 
 
 def document_parser() -> DocumentParser:
-    """Bytes and a file name in, text sections out (imported when first needed)."""
-    from adapters.documents import parse_document
+    """Bytes and a file name in, text sections out. The parsers (pypdf, python-docx, lxml,
+    charset-normalizer: about 30 MiB resident) are imported by the first upload, not when
+    the service is wired: a ``pagemind chat`` that never receives a file never holds them."""
 
-    return parse_document
+    def parse(
+        data: bytes, filename: str, *, max_bytes: int, mime: str | None = None
+    ) -> ParsedDocument:
+        from adapters.documents import parse_document
+
+        return parse_document(data, filename, max_bytes=max_bytes, mime=mime)
+
+    return parse
 
 
 def checkin_triggers() -> Triggers:
