@@ -4,73 +4,50 @@ by the one that does, and the reply and its usage come back through the shared s
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 from pathlib import Path
 
 import openai
 import pymongo
 
 from tests.e2e.test_api_openai import remembers
-from tests.e2e.test_api_replicas import start
-from tests.e2e.test_cli_chat import clean_env, run
+from tests.support.api_replicas import api_replicas
 from tests.support.openai_server import ScriptedOpenAIServer
 
 
 async def test_a_message_sent_through_another_replica_is_answered_by_the_agents_worker(
     tmp_path: Path,
 ) -> None:
-    async with ScriptedOpenAIServer(default=remembers) as llm:
-        env = clean_env(
-            tmp_path / "data",
-            PAGEMIND_LLM_BASE_URL=llm.base_url,
-            PAGEMIND_LLM_MODEL="scripted",
-            PAGEMIND_API_PORT="0",
-            PAGEMIND_CHECKINS="false",
-        )
-        code, out, err = await run(["keys", "create", "--name", "ops", "--role", "admin"], env)
-        assert code == 0, err
-        key = out.strip().splitlines()[-1]
-        processes: list[asyncio.subprocess.Process] = []
-        try:
-            holder, holder_url = await start("holder", env, tmp_path / "holder.log")
-            processes.append(holder)
-            async with openai.AsyncOpenAI(
-                base_url=f"{holder_url}/v1", api_key=key, max_retries=0
-            ) as client:
-                first = await client.chat.completions.create(
-                    model="pagemind", user="ana", messages=[{"role": "user", "content": "tea"}]
-                )
-            assert first.choices[0].message.content == "you like tea"
-            other, other_url = await start("other", env, tmp_path / "other.log")
-            processes.append(other)
-            asked = len(llm.requests)
-            async with openai.AsyncOpenAI(
-                base_url=f"{other_url}/v1", api_key=key, max_retries=0, timeout=60
-            ) as client:
-                second = await client.chat.completions.create(
-                    model="pagemind", user="ana", messages=[{"role": "user", "content": "mate"}]
-                )
-            assert second.choices[0].message.content == "you like tea and mate"
-            bodies = [body for _, body in llm.requests[asked:]]
-            assert second.usage is not None
-            assert second.usage.prompt_tokens == sum(len(json.dumps(b)) // 4 for b in bodies)
-            assert second.usage.completion_tokens == 12 * len(bodies)
-            # the holder ran both turns: it held the agent's lease all along
-            log = (tmp_path / "holder.log").read_text()
-            port = int(log.split("(nx-27017) on 127.0.0.1:", 1)[1].split()[0])
-            with pymongo.MongoClient("127.0.0.1", port, serverSelectionTimeoutMS=5000) as db:
-                lease = db["pagemind"]["leases"].find_one({"_id": "openai:user:ana"})
-            assert lease is not None
-            assert (lease["owner"], lease["epoch"]) == ("holder", 1)
-        finally:
-            for process in processes:
-                if process.returncode is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in processes:
-                try:
-                    await asyncio.wait_for(process.wait(), 60)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+    async with (
+        ScriptedOpenAIServer(default=remembers) as llm,
+        api_replicas(tmp_path, llm) as replicas,
+    ):
+        key = replicas.key
+        holder_url = await replicas.start("holder")
+        async with openai.AsyncOpenAI(
+            base_url=f"{holder_url}/v1", api_key=key, max_retries=0
+        ) as client:
+            first = await client.chat.completions.create(
+                model="pagemind", user="ana", messages=[{"role": "user", "content": "tea"}]
+            )
+        assert first.choices[0].message.content == "you like tea"
+        other_url = await replicas.start("other")
+        asked = len(llm.requests)
+        async with openai.AsyncOpenAI(
+            base_url=f"{other_url}/v1", api_key=key, max_retries=0, timeout=60
+        ) as client:
+            second = await client.chat.completions.create(
+                model="pagemind", user="ana", messages=[{"role": "user", "content": "mate"}]
+            )
+        assert second.choices[0].message.content == "you like tea and mate"
+        bodies = [body for _, body in llm.requests[asked:]]
+        assert second.usage is not None
+        assert second.usage.prompt_tokens == sum(len(json.dumps(b)) // 4 for b in bodies)
+        assert second.usage.completion_tokens == 12 * len(bodies)
+        # the holder ran both turns: it held the agent's lease all along
+        log = replicas.log("holder")
+        port = int(log.split("(nx-27017) on 127.0.0.1:", 1)[1].split()[0])
+        with pymongo.MongoClient("127.0.0.1", port, serverSelectionTimeoutMS=5000) as db:
+            lease = db["pagemind"]["leases"].find_one({"_id": "openai:user:ana"})
+        assert lease is not None
+        assert (lease["owner"], lease["epoch"]) == ("holder", 1)

@@ -5,13 +5,12 @@ database; the paused agent records the event that comes meanwhile and calls no m
 from __future__ import annotations
 
 import asyncio
-import signal
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_api_replicas import start
-from tests.e2e.test_cli_chat import clean_env, run
+from tests.e2e.test_cli_chat import run
+from tests.support.api_replicas import api_replicas
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 AGENT = "telegram:user:8"
@@ -37,66 +36,40 @@ async def test_pause_edit_and_resume_on_one_replica_are_applied_by_the_agents_ow
     tmp_path: Path,
 ) -> None:
     reply = tool_reply("send_message", {"message": "Got the file."})
-    async with ScriptedOpenAIServer(default=reply) as llm:
-        env = clean_env(
-            tmp_path / "data",
-            PAGEMIND_LLM_BASE_URL=llm.base_url,
-            PAGEMIND_LLM_MODEL="scripted",
-            PAGEMIND_API_PORT="0",
-            PAGEMIND_CHECKINS="false",
-        )
-        code, out, err = await run(["keys", "create", "--name", "ops", "--role", "admin"], env)
-        assert code == 0, err
-        auth = {"Authorization": f"Bearer {out.strip().splitlines()[-1]}"}
-        processes: list[asyncio.subprocess.Process] = []
-        try:
-            holder, holder_url = await start("holder", env, tmp_path / "holder.log")
-            processes.append(holder)
-            await ingest(env, tmp_path / "one.txt", "The lighthouse keeper's notes.")
-            async with httpx.AsyncClient(base_url=holder_url, headers=auth, timeout=60) as mine:
-                first = await messages_reach(mine, 1)
-                calls = len(llm.requests)
-                assert calls >= 1, "the holder ran the agent's turn"
-                other, other_url = await start("other", env, tmp_path / "other.log")
-                processes.append(other)
-                async with httpx.AsyncClient(
-                    base_url=other_url, headers=auth, timeout=60
-                ) as theirs:
-                    blocks = (await theirs.get(f"/api/agents/{AGENT}/memory")).json()["blocks"]
-                    human = next(b for b in blocks if b["label"] == "human")
-                    edited = await theirs.put(
-                        f"/api/agents/{AGENT}/memory/human",
-                        json={"value": "Keeps a lighthouse.", "version": human["version"]},
-                    )
-                    assert edited.status_code == 200, edited.text
-                    paused = await theirs.post(f"/api/agents/{AGENT}/pause")
-                    assert paused.status_code == 200 and paused.json()["paused"] is True
-                seen = (await mine.get(f"/api/agents/{AGENT}/memory")).json()["blocks"]
-                assert "Keeps a lighthouse." in [b["value"] for b in seen]
-                await ingest(env, tmp_path / "two.txt", "The second notebook.")
-                second = await messages_reach(mine, int(str(first["messages"])) + 1)
-                assert len(llm.requests) == calls  # paused: recorded, no model call
-                async with httpx.AsyncClient(
-                    base_url=other_url, headers=auth, timeout=60
-                ) as theirs:
-                    resumed = await theirs.post(f"/api/agents/{AGENT}/resume")
-                    assert resumed.status_code == 200 and resumed.json()["paused"] is False
-                await ingest(env, tmp_path / "three.txt", "The third notebook.")
-                # resumed: the event's message, then the model's answer
-                await messages_reach(mine, int(str(second["messages"])) + 2)
-                assert len(llm.requests) > calls
-            holder_log = (tmp_path / "holder.log").read_text()
-            other_log = (tmp_path / "other.log").read_text()
-            for applied in ("edit_memory applied", "pause applied", "resume applied"):
-                assert applied in holder_log
-                assert applied not in other_log
-        finally:
-            for process in processes:
-                if process.returncode is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in processes:
-                try:
-                    await asyncio.wait_for(process.wait(), 60)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
+    async with ScriptedOpenAIServer(default=reply) as llm, api_replicas(tmp_path, llm) as replicas:
+        env = replicas.env
+        auth = replicas.auth
+        holder_url = await replicas.start("holder")
+        await ingest(env, tmp_path / "one.txt", "The lighthouse keeper's notes.")
+        async with httpx.AsyncClient(base_url=holder_url, headers=auth, timeout=60) as mine:
+            first = await messages_reach(mine, 1)
+            calls = len(llm.requests)
+            assert calls >= 1, "the holder ran the agent's turn"
+            other_url = await replicas.start("other")
+            async with httpx.AsyncClient(base_url=other_url, headers=auth, timeout=60) as theirs:
+                blocks = (await theirs.get(f"/api/agents/{AGENT}/memory")).json()["blocks"]
+                human = next(b for b in blocks if b["label"] == "human")
+                edited = await theirs.put(
+                    f"/api/agents/{AGENT}/memory/human",
+                    json={"value": "Keeps a lighthouse.", "version": human["version"]},
+                )
+                assert edited.status_code == 200, edited.text
+                paused = await theirs.post(f"/api/agents/{AGENT}/pause")
+                assert paused.status_code == 200 and paused.json()["paused"] is True
+            seen = (await mine.get(f"/api/agents/{AGENT}/memory")).json()["blocks"]
+            assert "Keeps a lighthouse." in [b["value"] for b in seen]
+            await ingest(env, tmp_path / "two.txt", "The second notebook.")
+            second = await messages_reach(mine, int(str(first["messages"])) + 1)
+            assert len(llm.requests) == calls  # paused: recorded, no model call
+            async with httpx.AsyncClient(base_url=other_url, headers=auth, timeout=60) as theirs:
+                resumed = await theirs.post(f"/api/agents/{AGENT}/resume")
+                assert resumed.status_code == 200 and resumed.json()["paused"] is False
+            await ingest(env, tmp_path / "three.txt", "The third notebook.")
+            # resumed: the event's message, then the model's answer
+            await messages_reach(mine, int(str(second["messages"])) + 2)
+            assert len(llm.requests) > calls
+        holder_log = replicas.log("holder")
+        other_log = replicas.log("other")
+        for applied in ("edit_memory applied", "pause applied", "resume applied"):
+            assert applied in holder_log
+            assert applied not in other_log
