@@ -22,12 +22,10 @@ import aiohttp
 from bench.platform_load import (
     TELEGRAM_TOKEN,
     EchoModel,
-    Meter,
     Options,
     Outcome,
     Probe,
     ReplyLog,
-    Sent,
     pagemind,
     post_in_turn,
     schedule,
@@ -35,6 +33,7 @@ from bench.platform_load import (
     text_of,
     wait_for_replies,
 )
+from bench.platform_measure import Meter, Sent
 from bots.bootstrap import Service
 from bots.platforms import PlatformAdapter
 from config.platforms import SlackSettings, TelegramSettings
