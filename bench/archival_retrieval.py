@@ -57,25 +57,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import re
-import statistics
 import sys
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
-from zoneinfo import ZoneInfo
 
 from adapters.documents import parse_document
 from adapters.documents.normalize import normalize_text
 from adapters.inmemory.stores import InMemoryArchivalStore, InMemoryRecallStore
 from adapters.text_index import rank_by_bm25
+from bench.locomo import UTC_ZONE, Conversation, Question, load_conversations
+from bench.retrieval_report import (
+    Config,
+    Run,
+    print_baselines,
+    print_comparison,
+    print_run,
+    summarize,
+)
 from core.clock import SystemClock
 from core.context.tokens import TokenCounter
 from core.events import Event
@@ -92,119 +97,6 @@ PAGE_TOKENS = 500
 TOP = 10
 Mode = Literal["words", "hybrid", "semantic"]
 MODES: tuple[Mode, ...] = ("words", "hybrid", "semantic")
-_EVIDENCE = re.compile(r"D:?(\d+):(\d+)")  # "D1:3"; the data also has "D:11:26", "D8:6; D9:17"
-_SESSION = re.compile(r"session_(\d+)")
-_UTC = ZoneInfo("UTC")
-
-
-# ---------------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Turn:
-    dia_id: str
-    speaker: str
-    content: str  # what was said, with "[shares <caption>]" when a photo came with it
-
-    @property
-    def line(self) -> str:
-        return f"{self.speaker}: {self.content}"
-
-
-@dataclass(frozen=True)
-class Session:
-    number: int
-    when: datetime
-    date_text: str  # as the data writes it: "1:56 pm on 8 May, 2023"
-    turns: tuple[Turn, ...]
-
-    @property
-    def label(self) -> str:
-        return f"session {self.number} ({self.date_text})"
-
-
-@dataclass(frozen=True)
-class Question:
-    text: str
-    category: int
-    evidence: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Conversation:
-    sample_id: str
-    sessions: tuple[Session, ...]
-    questions: tuple[Question, ...]
-    unusable: int  # category 1-4 questions none of whose evidence ids names a turn
-
-    @property
-    def filename(self) -> str:
-        return f"{self.sample_id}.md"
-
-    @property
-    def turns(self) -> list[Turn]:
-        return [t for s in self.sessions for t in s.turns]
-
-    def markdown(self) -> str:
-        """The file a user would upload: one heading per session, one line per turn."""
-        blocks = [
-            f"# {s.label}\n" + "\n".join(t.line for t in s.turns) for s in self.sessions if s.turns
-        ]
-        return "\n\n".join(blocks) + "\n"
-
-
-def _dia(session: str | int, turn: str | int) -> str:
-    return f"D{int(session)}:{int(turn)}"
-
-
-def load_conversations(
-    path: Path, limit: int | None, per_conversation: int | None
-) -> list[Conversation]:
-    """The LoCoMo conversations in ``path``; exits with a message saying where to get them."""
-    if not path.is_file():
-        sys.exit(
-            f"LoCoMo data not found at {path}.\nGet data/locomo10.json from the public "
-            "repository snap-research/LoCoMo (license CC BY-NC 4.0) and save it there (this "
-            "benchmark's numbers are for the subset conv-26, -30, -41, -42, -43, -44)."
-        )
-    raw = json.loads(path.read_text("utf-8"))
-    return [_conversation(item, per_conversation) for item in raw[:limit]]
-
-
-def _conversation(item: dict[str, Any], per_conversation: int | None) -> Conversation:
-    data = item["conversation"]
-    numbers = sorted(
-        int(m.group(1)) for k in data if (m := _SESSION.fullmatch(k)) and data[k] is not None
-    )
-    sessions = []
-    for n in numbers:
-        date_text = data[f"session_{n}_date_time"]
-        when = datetime.strptime(date_text, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
-        turns = []
-        for t in data[f"session_{n}"]:
-            content = " ".join(t["text"].split())
-            if t.get("blip_caption"):
-                content += f" [shares {t['blip_caption']}]"
-            (dia,) = _EVIDENCE.findall(t["dia_id"])
-            turns.append(Turn(_dia(*dia), t["speaker"], content))
-        sessions.append(Session(n, when, date_text, tuple(turns)))
-    known = {t.dia_id for s in sessions for t in s.turns}
-    questions, unusable = [], 0
-    for qa in item["qa"]:
-        if qa.get("category") not in (1, 2, 3, 4):
-            continue
-        evidence = frozenset(
-            _dia(*ids) for e in qa.get("evidence", []) for ids in _EVIDENCE.findall(e)
-        )
-        if not evidence & known:
-            unusable += 1
-            continue
-        questions.append(Question(qa["question"], qa["category"], evidence & known))
-    return Conversation(
-        item["sample_id"], tuple(sessions), tuple(questions[:per_conversation]), unusable
-    )
-
-
 # ------------------------------------------------------------------------- ingestion
 
 
@@ -517,7 +409,7 @@ async def recall_outcomes(
     messages = messages_of(conversation)
     await recall.append(agent, messages)
     dia_of = {m.seq: t.dia_id for m, t in zip(messages, conversation.turns, strict=True)}
-    line = message_line(_UTC)
+    line = message_line(UTC_ZONE)
     out = []
     for question in conversation.questions:
         started = time.perf_counter()
@@ -551,7 +443,7 @@ def _within_budget(ranked: Sequence[str], cost: dict[str, int], budget: int) -> 
 
 def turn_costs(conversation: Conversation, counter: TokenCounter) -> dict[str, int]:
     """Tokens of each turn as a numbered line of a conversation_search page."""
-    line = message_line(_UTC)
+    line = message_line(UTC_ZONE)
     return {
         t.dia_id: counter.count(f"10. {line(m)}\n")
         for m, t in zip(messages_of(conversation), conversation.turns, strict=True)
@@ -658,159 +550,6 @@ async def backend(name: str) -> AsyncIterator[Backend]:
             yield b
         finally:
             await b.aclose()
-
-
-# ---------------------------------------------------------------------------- report
-
-
-@dataclass
-class Summary:
-    recall5: float
-    recall10: float
-    tokens: float
-    ms: float
-    by_category: dict[int, float]
-    budget_recall: float = 0.0
-    budget_turns: float = 0.0
-    tokens_max: int = 0
-    cut: float = 0.0  # share of searches whose page was cut to fit the budget
-
-
-def summarize(outcomes: Sequence[Outcome]) -> Summary:
-    by_category: dict[int, list[float]] = defaultdict(list)
-    for o in outcomes:
-        by_category[o.category].append(o.recall10)
-    return Summary(
-        statistics.fmean(o.recall5 for o in outcomes),
-        statistics.fmean(o.recall10 for o in outcomes),
-        statistics.fmean(o.tokens for o in outcomes),
-        statistics.median(o.ms for o in outcomes),
-        {c: statistics.fmean(v) for c, v in sorted(by_category.items())},
-        statistics.fmean(o.budget_recall for o in outcomes),
-        statistics.fmean(o.budget_turns for o in outcomes),
-        max(o.tokens for o in outcomes),
-        statistics.fmean(o.cut for o in outcomes),
-    )
-
-
-@dataclass
-class Config:
-    mode: Mode
-    chunk: int
-    overlap: int
-    outcomes: list[Outcome] = field(default_factory=list)
-    ingested: Ingested | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.mode} / {self.chunk} tok"
-
-
-@dataclass
-class Run:
-    """Everything measured on one backend."""
-
-    backend: str
-    configs: list[Config]
-    recall: list[Outcome]
-    speed: dict[tuple[int, bool], Ingested]  # (chunk, embedded) -> ingestion
-    seconds: float = 0.0
-
-
-def _categories(s: Summary) -> str:
-    return " | ".join(f"{s.by_category.get(c, float('nan')):.3f}" for c in (1, 2, 3, 4))
-
-
-def print_run(run: Run, budget: int) -> Config | None:
-    recall = summarize(run.recall)
-    print(f"## {run.backend} (ingestion and search took {run.seconds:.0f} s)")
-    print()
-    print(
-        "| configuration | passages | recall@5 | recall@10 | recall_conv@10 "
-        "| top10 tokens mean / max | pages cut | r@10 cat 1 | cat 2 | cat 3 | cat 4 "
-        "| search ms p50 | ingest pages/s |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    best: Config | None = None
-    for config in run.configs:
-        s = summarize(config.outcomes)
-        ingested = config.ingested
-        assert ingested is not None
-        pages_per_s = ingested.pages / ingested.timings.total
-        print(
-            f"| {config.name} | {ingested.passages:,} | {s.recall5:.3f} | {s.recall10:.3f} "
-            f"| {recall.recall10:.3f} | {s.tokens:,.0f} / {s.tokens_max:,} | {s.cut:.0%} "
-            f"| {_categories(s)} | {s.ms:.1f} | {pages_per_s:.1f} |"
-        )
-        if s.tokens_max <= budget and (
-            best is None or s.recall10 > summarize(best.outcomes).recall10
-        ):
-            best = config
-    print()
-    print(
-        "| recall storage (conversation_search) | recall@5 | recall@10 | top10 tokens "
-        "| r@10 cat 1 | cat 2 | cat 3 | cat 4 | search ms p50 |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    print(
-        f"| words (BM25), one message per turn | {recall.recall5:.3f} | {recall.recall10:.3f} "
-        f"| {recall.tokens:,.0f} | {_categories(recall)} | {recall.ms:.1f} |"
-    )
-    print()
-    print(
-        "| ingestion (all conversations) | sessions | pages | passages | total s | parse s "
-        "| chunk + other s | embed s | store s | pages/s | sessions/s |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for (chunk, embedded), ing in sorted(run.speed.items()):
-        t = ing.timings
-        other = t.total - t.parse - t.embed - t.store
-        what = f"{chunk} tok, " + ("MiniLM embeddings" if embedded else "no embedder")
-        print(
-            f"| {what} | {ing.sessions} | {ing.pages:.0f} | {ing.passages:,} | {t.total:.1f} "
-            f"| {t.parse:.2f} | {other:.2f} | {t.embed:.1f} | {t.store:.2f} "
-            f"| {ing.pages / t.total:.1f} | {ing.sessions / t.total:.1f} |"
-        )
-    print()
-    return best
-
-
-def print_baselines(rows: dict[str, list[Outcome]], budget: int) -> None:
-    print("## Baselines: single turns")
-    print()
-    print(
-        f"| retrieval over single turns | recall@5 | recall@10 | top10 tokens | r@10 cat 1 "
-        f"| cat 2 | cat 3 | cat 4 | recall within {budget:,} tokens | turns in it |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, outcomes in rows.items():
-        s = summarize(outcomes)
-        print(
-            f"| {name} | {s.recall5:.3f} | {s.recall10:.3f} | {s.tokens:,.0f} "
-            f"| {_categories(s)} | {s.budget_recall:.3f} | {s.budget_turns:.0f} |"
-        )
-    print()
-
-
-def print_comparison(a: Run, b: Run) -> None:
-    """Whether two backends return the same results."""
-    print(f"## {a.backend} vs {b.backend}")
-    print()
-    print(
-        f"| configuration | recall@10 {a.backend} | recall@10 {b.backend} "
-        "| same top 10, in order | same top 10, as a set |"
-    )
-    print("|---|---|---|---|---|")
-    pairs = [(x.name, x.outcomes, y.outcomes) for x, y in zip(a.configs, b.configs, strict=True)]
-    pairs.append(("recall storage", a.recall, b.recall))
-    for name, xs, ys in pairs:
-        same = sum(x.top == y.top for x, y in zip(xs, ys, strict=True))
-        same_set = sum(set(x.top) == set(y.top) for x, y in zip(xs, ys, strict=True))
-        print(
-            f"| {name} | {summarize(xs).recall10:.3f} | {summarize(ys).recall10:.3f} "
-            f"| {same}/{len(xs)} | {same_set}/{len(xs)} |"
-        )
-    print()
 
 
 # ------------------------------------------------------------------------------- run
