@@ -61,6 +61,29 @@ def state_to_doc(state: AgentState) -> Doc:
     }
 
 
+def state_changes(before: AgentState, after: AgentState) -> Doc:
+    """The ``$set`` that turns the stored document of ``before`` into that of ``after``:
+    the top-level fields, and those of the state that changed (a turn changes a few: the
+    event ids, the usage; the working context now and then)."""
+    changed = {
+        name
+        for name in STATE_FIELDS
+        if getattr(before, name) is not getattr(after, name)
+        and getattr(before, name) != getattr(after, name)
+    }
+    body = after.model_dump(mode="json", include=changed)
+    return {
+        "v": SCHEMA_VERSION,
+        "version": after.version,
+        "updated": after.updated_at.timestamp(),
+        "usage_day": after.usage_day,
+        **{f"state.{name}": value for name, value in body.items()},
+    }
+
+
+STATE_FIELDS = tuple(n for n in AgentState.model_fields if n not in ("agent_key", "version"))
+
+
 def state_from_doc(doc: Doc) -> AgentState:
     return AgentState.model_validate(
         {**doc["state"], "agent_key": doc["_id"], "version": doc["version"]}
