@@ -1,10 +1,16 @@
 """The memory inspector (issue 15) in headless Chromium: a conversation played through the
 scripted model, then everything an operator does on the page, at 1280 and 390 px wide,
-failing on any JavaScript error in the browser's console."""
+failing on any JavaScript error in the browser's console.
+
+The README's screenshots are made here: ``PAGEMIND_SCREENSHOTS=docs/screenshots`` writes
+them there; otherwise they go to a temporary directory (a test run leaves the tree as it
+was: the pictures differ in their timestamps every time)."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +22,9 @@ from tests.support.openai_server import tool_reply
 
 AGENT = "telegram:user:42"
 PERSON = "42"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOTS = Path(
+    os.environ.get("PAGEMIND_SCREENSHOTS") or Path(tempfile.gettempdir()) / "pagemind-screenshots"
+)
 
 pytestmark = pytest.mark.timeout(240)
 
