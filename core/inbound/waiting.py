@@ -30,6 +30,11 @@ class Waiters:
             self._futures[event_id] = future
         return future
 
+    def watched(self, event_id: str) -> bool:
+        """Someone waits for ``event_id`` here already."""
+        future = self._futures.get(event_id)
+        return future is not None and not future.done()
+
     def settle(self, event_id: str, handover: Handover | None) -> None:
         """Done with the event here: processed (None) or handed over; the waiter is told."""
         future = self._futures.pop(event_id, None)

@@ -175,3 +175,24 @@ async def test_a_failed_inbox_read_before_a_turn_is_retried_not_fatal() -> None:
     assert await asyncio.wait_for(handled.get(), 10) == "still answered"
     assert inbox.failures == 0
     await dispatcher.aclose()
+
+
+async def test_a_duplicate_sent_while_the_first_waits_leaves_the_first_its_answer() -> None:
+    """A retry of an event (the same id) arrives while the first submitter still waits: it is
+    refused as a duplicate, and the first submitter is still told when the turn ends."""
+    h = Harness(ScriptedModel())
+    gate, started = asyncio.Event(), asyncio.Event()
+
+    async def handle(event) -> None:
+        started.set()
+        await gate.wait()
+
+    dispatcher = AgentDispatcher(handle, inbox=InMemoryInbox())
+    event = h.message("once")
+    first = asyncio.create_task(dispatcher.submit_and_wait(event))
+    await started.wait()
+    assert await dispatcher.submit_and_wait(event) is False
+    gate.set()
+    async with asyncio.timeout(5):
+        assert await first is True
+    await dispatcher.aclose()
