@@ -8,11 +8,17 @@ turn stored, so it does not matter which replica ran it: the agent's ``send_mess
 for this event (in recall, or still carried by the state), their token counts from the
 state's per-event usage. A turn that sent nothing answers with what the person would have
 been told on a platform (a failure or a spent budget), or with nothing.
+
+A request may carry an idempotency key (the ``Idempotency-Key`` header): its message's event
+id is then derived from the key (and the API key that sent it), so a retry, to any replica,
+is the same event. The inbox refuses it as a duplicate, and the retry waits for the first
+request's turn and answers with the same reply; the agent hears the message once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import uuid
@@ -21,7 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.events import Address, Event, SendReply, UserMessageReceived
-from core.operator.errors import InvalidRequestError, OperatorError
+from core.messages import Message
+from core.operator.errors import ConflictError, InvalidRequestError, OperatorError
 from core.operator.keys import Caller
 from core.ports import AgentStore, Clock, Inbox, RecallStore
 from core.records import TokenUsage
@@ -33,6 +40,30 @@ USER_PATTERN = r"^[A-Za-z0-9._@+=:-]{1,128}$"
 _USER = re.compile(USER_PATTERN)
 
 SubmitAndWait = Callable[[Event], Awaitable[bool]]
+
+IDEMPOTENCY_KEY_LENGTH = 255
+REPLAY_WINDOW = 1_000  # messages searched back for a retried request's turn
+PENDING_POLL_SECONDS = 0.2  # a retry checks this often whether the first request's turn ended
+
+
+_REUSED = (
+    "this Idempotency-Key was already used for another message (another text or person, or "
+    "too long ago to answer again); use a new key for a new message"
+)
+
+
+def idempotent_request_id(caller: Caller, idempotency_key: str) -> str:
+    """The request id of a message sent with ``idempotency_key``: the same on every retry
+    with the same API key, unrelated to another API key's."""
+    if not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH or not (
+        idempotency_key.isascii() and idempotency_key.isprintable()
+    ):
+        raise InvalidRequestError(
+            f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_LENGTH} printable ASCII characters",
+            field="Idempotency-Key",
+        )
+    digest = hashlib.sha256(f"{caller.key_id}\0{idempotency_key}".encode())
+    return digest.hexdigest()[:32]
 
 
 def agent_key_for(user: str) -> str:
@@ -109,7 +140,8 @@ class PersonChat:
     ) -> ChatReply:
         """``text`` from the person ``user`` to their agent; the agent's reply once its
         turn is stored. Admin keys only (the agent acts on it). ``request_id`` (random if
-        not given) names the message's event: ``openai:<request_id>``."""
+        not given) names the message's event: ``openai:<request_id>``; a request whose event
+        was sent before (``idempotent_request_id``) answers with that turn's reply."""
         caller.require_admin()
         key = agent_key_for(user)
         if not text.strip():
@@ -125,16 +157,61 @@ class PersonChat:
             author_id=user,
             reply_to=Address(platform=PLATFORM, channel_id=user, is_direct=True),
         )
+        if before is not None and event.event_id in (
+            before.last_event_id,
+            *before.recent_event_ids,
+        ):
+            return await self._replayed(event)  # its turn is stored (the inbox may be purged)
         try:
             async with asyncio.timeout(self.wait_seconds):
-                await self.submit_and_wait(event)
+                fresh = await self.submit_and_wait(event)
+                if not fresh:
+                    await self._first_turn_ended(event.event_id)
         except TimeoutError:
             raise TurnPendingError(
                 f"the message is recorded but the agent has not answered within "
                 f"{self.wait_seconds:.0f} s; its reply will be in the agent's messages",
                 event_id=event.event_id,
             ) from None
+        if not fresh:
+            return await self._replayed(event)
         return await self._reply(event, after_seq)
+
+    async def _first_turn_ended(self, event_id: str) -> None:
+        """Until the turn of the request first sent with this event has ended, on whichever
+        replica runs it (the shared inbox is what every replica sees)."""
+        while True:
+            if not await self.inbox.is_pending(event_id):
+                return
+            await asyncio.sleep(PENDING_POLL_SECONDS)
+
+    async def _replayed(self, event: UserMessageReceived) -> ChatReply:
+        """The reply to a request sent again with its idempotency key: the first one's."""
+        sent = await self._sent(event.agent_key, event.event_id)
+        if sent is None or sent.content != event.text:
+            raise ConflictError(_REUSED)
+        first = event.model_copy(update={"occurred_at": sent.created_at})
+        try:
+            return await self._reply(first, sent.seq - 1)
+        except TurnPendingError:  # ended (not pending), not failed, no longer remembered
+            raise ConflictError(_REUSED) from None
+
+    async def _sent(self, key: str, event_id: str) -> Message | None:
+        """The person's message of ``event_id``, among the agent's last ``REPLAY_WINDOW``."""
+        state = await self.agents.load(key)
+        if state is None:
+            return None
+        for m in state.unfiled:
+            if m.kind == "user_message" and m.event_id == event_id:
+                return m
+        upto = state.last_seq
+        while upto > max(0, state.last_seq - REPLAY_WINDOW):
+            after = max(0, upto - 100)
+            for m in await self.recall.range(key, after, upto):
+                if m.kind == "user_message" and m.event_id == event_id:
+                    return m
+            upto = after
+        return None
 
     async def _reply(self, event: UserMessageReceived, after_seq: int) -> ChatReply:
         key = event.agent_key

@@ -4,13 +4,16 @@ by the one that does, and the reply and its usage come back through the shared s
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import openai
 import pymongo
 
 from tests.e2e.test_api_openai import remembers
+from tests.e2e.test_run_service import wait_for_log
 from tests.support.api_replicas import api_replicas
 from tests.support.openai_server import ScriptedOpenAIServer
 
@@ -51,3 +54,49 @@ async def test_a_message_sent_through_another_replica_is_answered_by_the_agents_
             lease = db["pagemind"]["leases"].find_one({"_id": "openai:user:ana"})
         assert lease is not None
         assert (lease["owner"], lease["epoch"]) == ("holder", 1)
+
+
+async def test_a_retry_through_another_replica_waits_for_the_first_turn_and_gets_its_answer(
+    tmp_path: Path,
+) -> None:
+    """A client (or its load balancer) sends again, to the other replica, while the first
+    replica's turn is still at the model: one turn, one answer for both."""
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(body: dict[str, Any]) -> dict[str, Any]:
+        reached.set()
+        await release.wait()
+        return remembers(body)
+
+    async with (
+        ScriptedOpenAIServer(default=slow) as llm,
+        api_replicas(tmp_path, llm) as replicas,
+    ):
+        first_url = await replicas.start("first")
+        other_url = await replicas.start("other")
+        retry = {"Idempotency-Key": "order-7"}
+        hello = [{"role": "user", "content": "tea"}]
+        async with (
+            openai.AsyncOpenAI(base_url=f"{first_url}/v1", api_key=replicas.key) as one,
+            openai.AsyncOpenAI(base_url=f"{other_url}/v1", api_key=replicas.key) as two,
+        ):
+            first = asyncio.create_task(
+                one.chat.completions.create(
+                    model="pagemind", user="ana", messages=hello, extra_headers=retry
+                )
+            )
+            await reached.wait()
+            again = asyncio.create_task(
+                two.chat.completions.create(
+                    model="pagemind", user="ana", messages=hello, extra_headers=retry
+                )
+            )
+            # the other replica has the retry, refused as the same message: it waits
+            await wait_for_log(
+                replicas.logs / "other.log", "duplicate event dropped", replicas.processes[1]
+            )
+            release.set()
+            answers = await asyncio.gather(first, again)
+        assert answers[0] == answers[1]
+        assert answers[0].choices[0].message.content == "you like tea"
+        assert len(llm.requests) == 1

@@ -14,6 +14,12 @@ joined by a blank line); ``usage`` is the turn's real token counts over all its 
 then the reply once the turn is stored, the finish, the usage when
 ``stream_options.include_usage`` asks, and ``[DONE]``. Errors use OpenAI's shape
 ``{"error": {"message", "type", "param", "code"}}``.
+
+An ``Idempotency-Key`` header makes a retry safe: the same key (from the same API key) is the
+same message, sent to the agent once; a retry, to any replica, gets the first request's
+answer (same id, reply and usage), waiting for its turn if it is still running. The same key
+with another text or person is refused (409). The official client sends it with
+``extra_headers={"Idempotency-Key": ...}``.
 """
 
 from __future__ import annotations
@@ -45,7 +51,13 @@ from adapters.http_api.openai_wire import (
     OpenAIError,
     PromptTokensDetails,
 )
-from core.operator.chat import ChatReply, PersonChat, TurnFailedError, TurnPendingError
+from core.operator.chat import (
+    ChatReply,
+    PersonChat,
+    TurnFailedError,
+    TurnPendingError,
+    idempotent_request_id,
+)
 from core.operator.errors import InvalidRequestError, OperatorError
 from core.operator.services import OperatorServices
 from core.records import TokenUsage
@@ -108,6 +120,7 @@ async def list_models(who: Viewer, ops: Services) -> ModelList:
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "stream=true: chunks"},
         400: {"model": OpenAIError, "description": "no user, or nothing to answer"},
+        409: {"model": OpenAIError, "description": "Idempotency-Key reused for another message"},
         504: {"model": OpenAIError, "description": "recorded, not answered in time"},
     },
 )
@@ -117,6 +130,14 @@ async def chat_completions(
     ops: Services,
     x_pagemind_user: Annotated[
         str | None, Header(description="the person, when the body has no user")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="the same key again is the same message: answered once, "
+            "the retry gets the first answer",
+        ),
     ] = None,
 ) -> Response:
     user = body.user or x_pagemind_user
@@ -130,7 +151,10 @@ async def chat_completions(
         raise InvalidRequestError("n must be 1: the agent answers once", field="n")
     chat = _chat(ops)
     text = newest_user_text(body)
-    request_id = uuid.uuid4().hex  # the completion's id, and the message's event id
+    # the completion's id, and the message's event id
+    request_id = (
+        idempotent_request_id(who, idempotency_key) if idempotency_key else uuid.uuid4().hex
+    )
     completion_id = f"chatcmpl-{request_id}"
     if not body.stream:
         reply = await chat.send(who, user, text, request_id=request_id)

@@ -1,0 +1,168 @@
+"""Retries on the OpenAI-compatible endpoint: a request sent again with the same
+``Idempotency-Key`` (after a timeout, a dropped connection, a load balancer's retry) is the
+same message, heard by the agent once, and gets the first request's answer. Driven with the
+official ``openai`` client against a live server built by the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any
+
+import openai
+import pytest
+
+from tests.e2e.test_api_openai import remembers
+from tests.support.api import LiveApi, live_api
+from tests.support.openai_server import ScriptedOpenAIServer
+
+AGENT = "openai:user:ana"
+
+
+@pytest.fixture(params=["memory", "nx-27017"])
+async def live(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[LiveApi, ScriptedOpenAIServer]]:
+    storage = "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
+    async with ScriptedOpenAIServer(default=remembers) as llm, live_api(llm, storage) as api:
+        yield api, llm
+
+
+@pytest.fixture
+async def client(
+    live: tuple[LiveApi, ScriptedOpenAIServer],
+) -> AsyncIterator[openai.AsyncOpenAI]:
+    api, _ = live
+    async with openai.AsyncOpenAI(
+        base_url=f"{api.url}/v1", api_key=api.admin_key, max_retries=0
+    ) as made:
+        yield made
+
+
+async def say(client: openai.AsyncOpenAI, text: str, key: str | None, user: str = "ana") -> object:
+    return await client.chat.completions.create(
+        model="pagemind",
+        user=user,
+        messages=[{"role": "user", "content": text}],
+        extra_headers={"Idempotency-Key": key} if key else None,
+    )
+
+
+async def said_by_the_person(api: LiveApi) -> list[str]:
+    state = await api.svc.storage.agents.load(AGENT)
+    assert state is not None
+    stored = [*await api.svc.storage.recall.range(AGENT, 0, state.last_seq), *state.unfiled]
+    return [m.spoken_text() for m in stored if m.kind == "user_message"]
+
+
+async def test_a_retry_gets_the_first_answer_and_the_agent_hears_the_message_once(
+    live: tuple[LiveApi, ScriptedOpenAIServer], client: openai.AsyncOpenAI
+) -> None:
+    api, llm = live
+    first = await say(client, "I drink tea", "order-1")
+    calls = len(llm.requests)
+    again = await say(client, "I drink tea", "order-1")
+    assert len(llm.requests) == calls  # no second turn
+    assert again == first  # same id, created, reply and usage
+    await api.svc.storage.inbox.purge(timedelta(0))  # the inbox forgets handled events
+    assert await say(client, "I drink tea", "order-1") == first
+    assert len(llm.requests) == calls
+    assert first.choices[0].message.content == "you like tea"  # type: ignore[attr-defined]
+    other = await say(client, "and mate", "order-2")
+    assert other.choices[0].message.content == "you like tea and mate"  # type: ignore[attr-defined]
+    assert await said_by_the_person(api) == ["I drink tea", "and mate"]
+
+
+async def test_a_retry_while_the_first_request_is_still_answered_waits_for_its_answer(
+    live: tuple[LiveApi, ScriptedOpenAIServer], client: openai.AsyncOpenAI
+) -> None:
+    api, llm = live
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(body: dict[str, Any]) -> dict[str, Any]:
+        reached.set()
+        await release.wait()  # the model is still thinking when the retry comes
+        return remembers(body)
+
+    llm.default = slow
+    first = asyncio.create_task(say(client, "I drink tea", "order-1"))
+    await reached.wait()
+    with logged("duplicate event dropped") as refused:
+        again = asyncio.create_task(say(client, "I drink tea", "order-1"))
+        await refused.wait()  # the retry is in, refused as the same message
+    release.set()
+    async with asyncio.timeout(30):
+        assert await again == await first
+    assert len(llm.requests) == 1
+    assert await said_by_the_person(api) == ["I drink tea"]
+
+
+@contextlib.contextmanager
+def logged(message: str) -> Iterator[asyncio.Event]:
+    """An event set when this process logs ``message`` (any logger)."""
+    seen = asyncio.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == message:
+                seen.set()
+
+    root, handler = logging.getLogger(), Watch(logging.INFO)
+    level = root.level
+    root.addHandler(handler)
+    if level == logging.NOTSET or level > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+async def test_a_key_used_for_another_message_is_refused_and_nothing_is_sent(
+    live: tuple[LiveApi, ScriptedOpenAIServer], client: openai.AsyncOpenAI
+) -> None:
+    api, llm = live
+    await say(client, "I drink tea", "order-1")
+    calls = len(llm.requests)
+    with pytest.raises(openai.ConflictError) as other_text:
+        await say(client, "I drink coffee", "order-1")
+    assert "Idempotency-Key was already used" in other_text.value.message
+    with pytest.raises(openai.ConflictError):
+        await say(client, "I drink tea", "order-1", user="bo")  # another person's agent
+    assert len(llm.requests) == calls
+    assert await said_by_the_person(api) == ["I drink tea"]
+    assert await api.svc.storage.agents.load("openai:user:bo") is None
+    with pytest.raises(openai.UnprocessableEntityError) as bad:
+        await say(client, "I drink tea", "x" * 256)
+    assert bad.value.param == "Idempotency-Key"
+
+
+async def test_the_same_key_from_another_api_key_is_another_message(
+    live: tuple[LiveApi, ScriptedOpenAIServer], client: openai.AsyncOpenAI
+) -> None:
+    api, llm = live
+    await say(client, "I drink tea", "order-1")
+    _, second_admin = await api.api.services.keys.create("bob (admin)", "admin")
+    async with openai.AsyncOpenAI(
+        base_url=f"{api.url}/v1", api_key=second_admin, max_retries=0
+    ) as theirs:
+        reply = await say(theirs, "and mate", "order-1")
+    assert reply.choices[0].message.content == "you like tea and mate"  # type: ignore[attr-defined]
+    assert len(llm.requests) == 2
+
+
+async def test_a_retry_of_a_message_the_agent_could_not_answer_gets_the_same_notice(
+    live: tuple[LiveApi, ScriptedOpenAIServer], client: openai.AsyncOpenAI
+) -> None:
+    api, llm = live
+    llm.default = {"status": 400, "message": "the model refuses", "code": None, "headers": {}}
+    first = await say(client, "I drink tea", "order-1")
+    calls = len(llm.requests)
+    assert first.choices[0].message.content.startswith("Sorry, I couldn't answer")  # type: ignore[attr-defined]
+    assert await say(client, "I drink tea", "order-1") == first
+    assert len(llm.requests) == calls
+    assert await said_by_the_person(api) == ["I drink tea"]
