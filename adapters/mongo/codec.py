@@ -61,6 +61,10 @@ def state_to_doc(state: AgentState) -> Doc:
     }
 
 
+# the fields of an agent's state kept under "state" (the key is _id, the version top-level)
+STATE_FIELDS = tuple(n for n in AgentState.model_fields if n not in ("agent_key", "version"))
+
+
 def state_changes(before: AgentState, after: AgentState) -> Doc:
     """The ``$set`` that turns the stored document of ``before`` into that of ``after``:
     the top-level fields, and those of the state that changed (a turn changes a few: the
@@ -79,9 +83,6 @@ def state_changes(before: AgentState, after: AgentState) -> Doc:
         "usage_day": after.usage_day,
         **{f"state.{name}": value for name, value in body.items()},
     }
-
-
-STATE_FIELDS = tuple(n for n in AgentState.model_fields if n not in ("agent_key", "version"))
 
 
 def state_from_doc(doc: Doc) -> AgentState:
