@@ -32,6 +32,12 @@ async def live(
 
 
 @pytest.fixture
+async def llm() -> AsyncIterator[ScriptedOpenAIServer]:
+    async with ScriptedOpenAIServer(default=remembers) as server:
+        yield server
+
+
+@pytest.fixture
 async def client(
     live: tuple[LiveApi, ScriptedOpenAIServer],
 ) -> AsyncIterator[openai.AsyncOpenAI]:
@@ -166,3 +172,33 @@ async def test_a_retry_of_a_message_the_agent_could_not_answer_gets_the_same_not
     assert await say(client, "I drink tea", "order-1") == first
     assert len(llm.requests) == calls
     assert await said_by_the_person(api) == ["I drink tea"]
+
+
+async def test_with_a_key_the_client_may_retry_a_slow_turn_and_gets_its_answer(
+    llm: ScriptedOpenAIServer,
+) -> None:
+    """Without a key a 504 says "do not retry" (it would send the message twice); with one a
+    retry is the same message, so the client is left to retry, and the retry is answered."""
+    release = asyncio.Event()
+
+    async def slow(body: dict[str, Any]) -> dict[str, Any]:
+        await release.wait()
+        return remembers(body)
+
+    llm.default = slow
+    async with live_api(llm, api_chat_wait_seconds=0.3) as api, api.http(api.admin_key) as http:
+        ask = {"model": "pagemind", "user": "ana", "messages": [{"role": "user", "content": "tea"}]}
+        keyed = {"Idempotency-Key": "order-1"}
+        slow_answer = await http.post("/v1/chat/completions", json=ask, headers=keyed)
+        assert slow_answer.status_code == 504
+        assert "x-should-retry" not in slow_answer.headers
+        release.set()
+        for _ in range(50):  # as the client would: again while the turn is still running
+            retried = await http.post("/v1/chat/completions", json=ask, headers=keyed)
+            if retried.status_code != 504:
+                break
+        assert retried.status_code == 200
+        assert retried.json()["choices"][0]["message"]["content"] == "you like tea"
+        assert len(llm.requests) == 1
+        reused = await http.post("/v1/chat/completions", json=ask | {"user": "bo"}, headers=keyed)
+        assert reused.status_code == 409 and reused.headers["x-should-retry"] == "false"

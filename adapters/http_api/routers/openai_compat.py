@@ -266,9 +266,12 @@ def _openai_shaped(handler: Handler) -> Handler:
             response = _reshaped(await _answer(handler, request, exc))
         if isinstance(exc, InvalidRequestError) and exc.field in _BAD_REQUEST:
             response.status_code = 400  # OpenAI's status for a request it cannot answer
-        if response.status_code >= 500 and request.method == "POST":
+        retry_is_safe = "idempotency-key" in request.headers  # a retry is the same message
+        if response.status_code >= 500 and request.method == "POST" and not retry_is_safe:
             # the message may be recorded (it is kept and answered): the openai client
             # retries a 5xx, which would send it twice, unless told not to
+            response.headers["x-should-retry"] = "false"
+        if response.status_code == 409:  # the key stays taken: retrying cannot help
             response.headers["x-should-retry"] = "false"
         return response
 
