@@ -215,10 +215,7 @@ class AgentDispatcher:
         """Queue ``event`` and wait until its turn has been processed, here or by the worker
         that runs its agent (then ``on_wait`` is told who that is, while waiting). Returns
         False for a duplicate; True once processed, or left unfinished while stopping."""
-        # A duplicate sent while the first is waited for shares its future: it must not take
-        # the future away from the first waiter when it leaves.
-        mine = not self._waiters.watched(event.event_id)
-        done = self.watch(event.event_id)
+        done = self._waiters.hold(event.event_id)
         try:
             if not await self.submit(event):
                 return False
@@ -234,8 +231,7 @@ class AgentDispatcher:
                         return True
                     await asyncio.wait({done}, timeout=1.0)
         finally:
-            if mine:
-                self._waiters.discard(event.event_id)
+            self._waiters.release(event.event_id)
 
     def watch(self, event_id: str) -> asyncio.Future[Handover | None]:
         """A future that resolves once this process is done with ``event_id``: None when

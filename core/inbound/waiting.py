@@ -5,6 +5,7 @@ event: processed (None), or handed over (``Handover``)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 
 from core.ports.workers import LeaseHolder
@@ -21,6 +22,7 @@ class Handover:
 class Waiters:
     def __init__(self) -> None:
         self._futures: dict[str, asyncio.Future[Handover | None]] = {}
+        self._holders: Counter[str] = Counter()  # submitters waiting for each event
 
     def watch(self, event_id: str) -> asyncio.Future[Handover | None]:
         """A future that resolves once this process is done with ``event_id``."""
@@ -30,10 +32,18 @@ class Waiters:
             self._futures[event_id] = future
         return future
 
-    def watched(self, event_id: str) -> bool:
-        """Someone waits for ``event_id`` here already."""
-        future = self._futures.get(event_id)
-        return future is not None and not future.done()
+    def hold(self, event_id: str) -> asyncio.Future[Handover | None]:
+        """``watch``, for a submitter that ``release``s it when it stops waiting: the future
+        is forgotten when the last of them does (a duplicate submitted meanwhile shares it,
+        and must not take it from the first)."""
+        self._holders[event_id] += 1
+        return self.watch(event_id)
+
+    def release(self, event_id: str) -> None:
+        self._holders[event_id] -= 1
+        if self._holders[event_id] <= 0:
+            del self._holders[event_id]
+            self._futures.pop(event_id, None)
 
     def settle(self, event_id: str, handover: Handover | None) -> None:
         """Done with the event here: processed (None) or handed over; the waiter is told."""
@@ -46,6 +56,3 @@ class Waiters:
         future = self._futures.get(event_id)
         if future is not None and not future.done():
             future.set_result(Handover(None))
-
-    def discard(self, event_id: str) -> None:
-        self._futures.pop(event_id, None)

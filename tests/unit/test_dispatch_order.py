@@ -196,3 +196,39 @@ async def test_a_duplicate_sent_while_the_first_waits_leaves_the_first_its_answe
     async with asyncio.timeout(5):
         assert await first is True
     await dispatcher.aclose()
+
+
+async def test_whichever_of_two_submitters_records_the_event_is_told_when_it_ends() -> None:
+    """Two submit the same event at once and the second's write lands first: the first is
+    refused as the duplicate, and the second is still told when the turn ends."""
+    h = Harness(ScriptedModel())
+    first_put, second_in = asyncio.Event(), asyncio.Event()
+
+    class SlowFirstWrite(InMemoryInbox):
+        writes = 0
+
+        async def put(self, event):  # type: ignore[no-untyped-def]
+            self.writes += 1
+            if self.writes == 1:
+                await first_put.wait()  # the first submitter's write is slower on the wire
+            else:
+                second_in.set()
+            return await super().put(event)
+
+    turn = asyncio.Event()
+
+    async def handle(event) -> None:
+        await turn.wait()
+
+    inbox = SlowFirstWrite()
+    dispatcher = AgentDispatcher(handle, inbox=inbox)
+    event = h.message("once")
+    first = asyncio.create_task(dispatcher.submit_and_wait(event))
+    second = asyncio.create_task(dispatcher.submit_and_wait(event))
+    await second_in.wait()
+    first_put.set()
+    async with asyncio.timeout(5):
+        assert await first is False  # refused while the turn is under way
+        turn.set()
+        assert await second is True
+    await dispatcher.aclose()
