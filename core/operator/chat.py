@@ -157,9 +157,10 @@ class PersonChat:
             author_id=user,
             reply_to=Address(platform=PLATFORM, channel_id=user, is_direct=True),
         )
-        if before is not None and event.event_id in (
-            before.last_event_id,
-            *before.recent_event_ids,
+        if (
+            before is not None
+            and event.event_id in (before.last_event_id, *before.recent_event_ids)
+            and not await self.inbox.is_pending(event.event_id)  # a chain may still run
         ):
             return await self._replayed(event)  # its turn is stored (the inbox may be purged)
         try:
@@ -188,6 +189,10 @@ class PersonChat:
     async def _replayed(self, event: UserMessageReceived) -> ChatReply:
         """The reply to a request sent again with its idempotency key: the first one's."""
         sent = await self._sent(event.agent_key, event.event_id)
+        if sent is None:
+            for failed in await self.inbox.failed(event.agent_key):
+                if failed.event.event_id == event.event_id:  # kept, never answered
+                    raise TurnFailedError(f"the agent could not answer ({failed.error})")
         if sent is None or sent.content != event.text:
             raise ConflictError(_REUSED)
         first = event.model_copy(update={"occurred_at": sent.created_at})

@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.test_api_openai import remembers
 from tests.support.api import LiveApi, live_api
-from tests.support.openai_server import ScriptedOpenAIServer
+from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 AGENT = "openai:user:ana"
 
@@ -95,12 +95,12 @@ async def test_a_retry_while_the_first_request_is_still_answered_waits_for_its_a
 
     llm.default = slow
     first = asyncio.create_task(say(client, "I drink tea", "order-1"))
-    await reached.wait()
-    with logged("duplicate event dropped") as refused:
-        again = asyncio.create_task(say(client, "I drink tea", "order-1"))
-        await refused.wait()  # the retry is in, refused as the same message
-    release.set()
     async with asyncio.timeout(30):
+        await reached.wait()
+        with logged("duplicate event dropped") as refused:
+            again = asyncio.create_task(say(client, "I drink tea", "order-1"))
+            await refused.wait()  # the retry is in, refused as the same message
+        release.set()
         assert await again == await first
     assert len(llm.requests) == 1
     assert await said_by_the_person(api) == ["I drink tea"]
@@ -202,3 +202,32 @@ async def test_with_a_key_the_client_may_retry_a_slow_turn_and_gets_its_answer(
         assert len(llm.requests) == 1
         reused = await http.post("/v1/chat/completions", json=ask | {"user": "bo"}, headers=keyed)
         assert reused.status_code == 409 and reused.headers["x-should-retry"] == "false"
+
+
+async def test_a_retry_between_two_steps_of_the_first_turn_waits_for_the_whole_turn(
+    live: tuple[LiveApi, ScriptedOpenAIServer], client: openai.AsyncOpenAI
+) -> None:
+    """The first step (a memory edit asking to go on) is stored, the second is at the model:
+    the retry answers with the whole turn's reply and usage, not the first step's."""
+    api, llm = live
+    at_second, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(body: dict[str, Any]) -> dict[str, Any]:
+        at_second.set()
+        await release.wait()
+        return remembers(body)
+
+    note = {"label": "human", "content": "drinks tea", "request_heartbeat": True}
+    llm.add(tool_reply("core_memory_append", note))
+    llm.default = slow
+    first = asyncio.create_task(say(client, "I drink tea", "order-1"))
+    async with asyncio.timeout(30):
+        await at_second.wait()
+        with logged("duplicate event dropped") as refused:
+            again = asyncio.create_task(say(client, "I drink tea", "order-1"))
+            await refused.wait()
+        release.set()
+        assert await again == await first
+    assert first.result().choices[0].message.content == "you like tea"  # type: ignore[attr-defined]
+    assert len(llm.requests) == 2
+    assert await said_by_the_person(api) == ["I drink tea"]
