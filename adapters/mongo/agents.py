@@ -65,8 +65,11 @@ class MongoAgentStore:
                 body = state_changes(stored, saved)
             else:
                 body = {k: v for k, v in state_to_doc(saved).items() if k != "_id"}
+            # the version, of this very agent: not of one erased and made anew meanwhile
+            made = saved.model_dump(mode="json", include={"created_at"})["created_at"]
             result = await self._agents.update_one(
-                {"_id": state.agent_key, "version": expected_version}, {"$set": body}
+                {"_id": state.agent_key, "version": expected_version, "state.created_at": made},
+                {"$set": body},
             )
         if result.matched_count != 1:
             raise ConcurrentUpdateError(

@@ -159,3 +159,21 @@ async def test_an_agent_erased_and_made_anew_is_written_whole(
     saved = await mine.save(remade.model_copy(update={"recent_event_ids": ("e",)}), 1)
     assert "state" in updates.sets[-1]  # the whole state: nothing of the old agent survives
     assert await theirs.load("a") == saved
+
+
+async def test_a_stale_save_of_an_erased_agent_does_not_touch_the_one_made_anew(
+    connection: MongoConnection,
+) -> None:
+    """A process still holding the old agent saves at a version the new one has reached too:
+    refused, as any stale save, and the new agent is left as it was."""
+    clock = ManualClock()
+    mine, theirs = MongoAgentStore(connection), MongoAgentStore(connection)
+    old = await mine.save(state("a", clock), None)
+    old = await mine.save(old.model_copy(update={"summary": "the old agent"}), 1)
+    await theirs.erase("a")
+    clock.advance(seconds=60)
+    new = await theirs.save(state("a", clock), None)
+    new = await theirs.save(new.model_copy(update={"last_event_id": "new"}), 1)
+    with pytest.raises(ConcurrentUpdateError):
+        await mine.save(old.model_copy(update={"recent_event_ids": ("old",)}), 2)
+    assert await theirs.load("a") == new
