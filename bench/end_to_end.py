@@ -629,7 +629,8 @@ def cli() -> None:
         "--repeats",
         type=int,
         default=3,
-        help="conversations per store; the summary takes the median of their numbers",
+        help="conversations per store (odd); the summary takes the median of their numbers "
+        "(--profile profiles the first nx-27017 one)",
     )
     parser.add_argument(
         "--profile",
@@ -640,6 +641,8 @@ def cli() -> None:
     parser.add_argument("--locomo", type=Path, default=LOCOMO, help="the LoCoMo JSON file")
     parser.add_argument("--serve-model", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repeats < 1 or args.repeats % 2 == 0:
+        parser.error("--repeats must be odd: the tables show the median conversation")
     if args.serve_model:
         asyncio.run(serve_model())
         return
