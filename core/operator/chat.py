@@ -192,7 +192,9 @@ class PersonChat:
         if sent is None:
             for failed in await self.inbox.failed(event.agent_key):
                 if failed.event.event_id == event.event_id:  # kept, never answered
-                    raise TurnFailedError(f"the agent could not answer ({failed.error})")
+                    raise TurnFailedError(
+                        f"the agent could not answer ({failed.error}); the message is kept"
+                    )
         if sent is None or sent.content != event.text:
             raise ConflictError(_REUSED)
         first = event.model_copy(update={"occurred_at": sent.created_at})
