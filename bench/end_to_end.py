@@ -5,7 +5,7 @@ The service is built by the composition root exactly as ``pagemind chat`` builds
 ``OpenAICompatibleChatModel`` (the ``openai`` SDK) over HTTP to a local OpenAI-compatible
 server that answers at once, and the embedded nx-27017 started the way the product starts
 it (a child process on a data directory), then, in the same run, the in-memory stores. The
-server is a scripted test double in its own process (``tests.support.openai_server``); it
+server is a scripted test double in its own process (``bench.model_process``); it
 plays ``bench.turn_overhead``'s agent: a reply to every message, a working-context edit
 every 20th and a recall search every 50th (each a chained call). User messages are LoCoMo
 turns when ``../shared/data/locomo-dev.json`` is present. Model ``gpt-4o-mini`` (tokens
@@ -33,7 +33,8 @@ Measured:
   polling: inbox, leases, check-ins; server heartbeats are not commands).
 * CPU: of this process per message (``time.process_time``) and of nx-27017 (from /proc,
   counted in 10 ms ticks, so only as means over 50 messages).
-* peak RSS: a real ``pagemind chat`` process fed the same conversation through a pipe,
+* peak RSS (``bench.chat_process``): a real ``pagemind chat`` process fed the same
+  conversation through a pipe,
   with its embedded nx-27017: the peak resident set (VmHWM) of each, summed, and the
   largest sum seen by sampling both every 0.1 s.
 
@@ -49,103 +50,25 @@ import asyncio
 import contextlib
 import cProfile
 import itertools
-import json
 import os
 import statistics
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from aiohttp import web
 from pymongo import monitoring
 
+from bench.chat_process import ChatMemory, bench_env, chat_memory, server_pid
+from bench.model_process import MODEL, ModelProcess
 from bench.turn_overhead import LOCOMO, rhythm, user_texts
 from core.events import SendReply
-from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
-MODEL = "gpt-4o-mini"
 AGENT = "console:bench"
 MAIN_TASK = "bench-conversation"
-
-
-# ---------------------------------------------------------------------- the model server
-
-
-class TimedModelServer(ScriptedOpenAIServer):
-    """The scripted server, timing itself: (arrival, seconds in the handler) per request.
-    Bodies are not kept (hundreds of kilobytes each by the end)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.models = [MODEL]  # what the start-up check finds in GET /v1/models
-        self.served: list[tuple[float, float]] = []
-        self.turn = -1
-        self.plan: Iterator[tuple[str, dict[str, object]]] = iter(())
-        self.default = self._next_step  # type: ignore[assignment]
-
-    def _next_step(self, body: dict[str, Any]) -> dict[str, Any]:
-        last = body["messages"][-1]
-        if last["role"] == "user":  # a new user message: plan its steps
-            self.turn += 1
-            text = str(last["content"]).split(": ", 1)[-1]
-            self.plan = iter(rhythm(self.turn, text))
-        name, arguments = next(self.plan)
-        return tool_reply(name, arguments)
-
-    async def _chat(self, request: web.Request) -> web.Response:
-        arrived, started = time.monotonic(), time.perf_counter()
-        response = await super()._chat(request)
-        # The parsed body (thousands of objects by the end) is freed here, on the server's
-        # time: freed after the clock stopped, it was counted as Pagemind's (0.5 ms a
-        # message at 500 messages).
-        self.requests[-1] = (arrived, {})
-        self.raw_requests.clear()
-        self.served.append((arrived, time.perf_counter() - started))
-        return response
-
-
-async def serve_model() -> None:
-    """``--serve-model``: run the server, print its port, answer "served" on stdin with the
-    timings so far (one JSON line), stop at end of input."""
-    async with TimedModelServer() as server:
-        print(server.port, flush=True)
-        loop = asyncio.get_running_loop()
-        while line := await loop.run_in_executor(None, sys.stdin.readline):
-            if line.strip() == "served":
-                print(json.dumps(server.served), flush=True)
-
-
-class ModelProcess:
-    """The model server in a process of its own (its CPU is not ours, as with a real one)."""
-
-    async def __aenter__(self) -> ModelProcess:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.end_to_end", "--serve-model",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            cwd=Path(__file__).resolve().parents[1],
-        )  # fmt: skip
-        assert self.process.stdout is not None
-        port = int(await self.process.stdout.readline())
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-        return self
-
-    async def served(self) -> list[tuple[float, float]]:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(b"served\n")
-        await self.process.stdin.drain()
-        return [(a, s) for a, s in json.loads(await self.process.stdout.readline())]
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        await self.process.wait()
 
 
 # ---------------------------------------------------------------------- measuring
@@ -264,23 +187,6 @@ def attribute(sent: list[Sent], served: list[tuple[float, float]]) -> None:
             sent[i].calls += 1
 
 
-def bench_env(base_url: str, data_dir: Path, storage: str) -> dict[str, str]:
-    """The environment a user would set (and nothing else of the caller's PAGEMIND_*)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGEMIND_", "OPENAI_"))}
-    env.update(
-        {
-            "PAGEMIND_LLM_BASE_URL": base_url,
-            "PAGEMIND_LLM_API_KEY": "bench-key",
-            "PAGEMIND_LLM_MODEL": MODEL,
-            "PAGEMIND_CONTEXT_WINDOW": "128000",
-            "PAGEMIND_DATA_DIR": str(data_dir),
-            "PAGEMIND_STORAGE": "mongodb" if storage == "nx" else "memory",
-            "PAGEMIND_WORKER_NAME": "bench",
-        }
-    )
-    return env
-
-
 @contextlib.contextmanager
 def environment(env: dict[str, str]) -> Iterator[None]:
     saved = dict(os.environ)
@@ -365,15 +271,6 @@ async def converse(store: str, texts: list[str], idle: float, profile: Profiles 
     return run
 
 
-def server_pid(data_dir: Path) -> int:
-    """The embedded nx-27017's process id (0 if none runs for ``data_dir``)."""
-    info = data_dir / "mongo" / "server.json"
-    if not info.exists():
-        return 0
-    doc = json.loads(info.read_text())
-    return int((doc.get("process") or doc)["pid"])  # {"process": {"pid": ...}} since issue 10
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (0 for no process)."""
     if not pid:
@@ -381,103 +278,6 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-# ---------------------------------------------------------------------- pagemind chat RSS
-
-
-def _status(pid: int) -> dict[str, int]:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return {
-                k: int(v.split()[0])
-                for k, v in (line.split(":", 1) for line in f)
-                if k in ("VmRSS", "VmHWM")
-            }
-    except (OSError, ValueError):
-        return {}
-
-
-@dataclass
-class ChatMemory:
-    chat_peak_kib: int = 0
-    server_peak_kib: int = 0
-    sampled_peak_kib: int = 0
-    replies: int = 0
-    seconds: float = 0.0
-    own_ms: list[float] = field(default_factory=list)
-
-    @property
-    def peak_mib(self) -> float:
-        return (self.chat_peak_kib + self.server_peak_kib) / 1024
-
-
-async def chat_memory(texts: list[str]) -> ChatMemory:
-    """Run ``pagemind chat`` (and so its embedded nx-27017) on the conversation, fed through
-    a pipe, and take both processes' peak RSS once every message is answered."""
-    result = ChatMemory()
-    script = Path(sys.executable).with_name("pagemind")
-    command = (
-        [str(script), "chat"] if script.exists() else [sys.executable, "-m", "bots.cli", "chat"]
-    )
-    with tempfile.TemporaryDirectory(prefix="pagemind-bench-chat-") as tmp:
-        async with ModelProcess() as model:
-            env = bench_env(model.base_url, Path(tmp), "nx")
-            env["COLUMNS"] = "10000"  # one reply, one line
-            process = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                cwd=tmp,
-            )
-            assert process.stdin and process.stdout and process.stderr
-            server = 0
-            done = threading.Event()
-
-            def sample() -> None:
-                while not done.wait(0.1):
-                    total = _status(process.pid).get("VmRSS", 0)
-                    if server:
-                        total += _status(server).get("VmRSS", 0)
-                    result.sampled_peak_kib = max(result.sampled_peak_kib, total)
-
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
-            started = time.monotonic()
-            lines = "".join(" ".join(t.split()) + "\n" for t in texts)
-            process.stdin.write(lines.encode())
-            await process.stdin.drain()
-            answered: list[float] = [started]
-            while result.replies < len(texts):
-                line = await asyncio.wait_for(process.stdout.readline(), 120)
-                if not line:
-                    break
-                if not server:
-                    server = server_pid(Path(tmp))
-                if b"agent>" in line:
-                    result.replies += 1
-                    answered.append(time.monotonic())
-            result.seconds = time.monotonic() - started
-            result.chat_peak_kib = _status(process.pid).get("VmHWM", 0)
-            result.server_peak_kib = _status(server).get("VmHWM", 0) if server else 0
-            done.set()
-            sampler.join()
-            process.stdin.write(b"/exit\n")
-            process.stdin.close()
-            stderr = await process.stderr.read()
-            await process.wait()
-            if result.replies < len(texts):
-                raise RuntimeError(
-                    f"pagemind chat answered {result.replies} of {len(texts)}: "
-                    f"{stderr.decode(errors='replace')[-2000:]}"
-                )
-            served = await model.served()
-        sent = [Sent("", b - a, started=a, ended=b) for a, b in itertools.pairwise(answered)]
-        attribute(sent, served)
-        result.own_ms = [s.own_ms for s in sent]
-    return result
 
 
 # ---------------------------------------------------------------------- report
@@ -616,6 +416,10 @@ async def main(args: argparse.Namespace) -> None:
     if profile is not None:
         profile.dump(args.profile)
     chat = None if args.no_chat else await chat_memory(texts)
+    if chat is not None:
+        sent = [Sent("", b - a, started=a, ended=b) for a, b in itertools.pairwise(chat.answered)]
+        attribute(sent, chat.served)
+        chat.own_ms = [s.own_ms for s in sent]
     report(runs, chat, source, len(texts))
 
 
@@ -639,13 +443,9 @@ def cli() -> None:
         "FILE.last50 (compare them to see what grows)",
     )
     parser.add_argument("--locomo", type=Path, default=LOCOMO, help="the LoCoMo JSON file")
-    parser.add_argument("--serve-model", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.repeats < 1 or args.repeats % 2 == 0:
         parser.error("--repeats must be odd: the tables show the median conversation")
-    if args.serve_model:
-        asyncio.run(serve_model())
-        return
     asyncio.run(main(args))
 
 
