@@ -9,6 +9,12 @@ import pytest
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 
+@pytest.fixture(params=["memory", "nx-27017"])
+def storage(request: pytest.FixtureRequest) -> str:
+    """Each store a test using it runs on: in memory, then the session's nx-27017."""
+    return "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
+
+
 @pytest.fixture
 async def llm_default() -> AsyncIterator[ScriptedOpenAIServer]:
     """The scripted model server, answering every turn with "Hello!"."""

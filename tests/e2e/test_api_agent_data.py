@@ -15,15 +15,9 @@ from pagemind_client.errors import PermissionDeniedError
 from tests.support.api import LiveApi, live_api
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
-STORAGES = ["memory", "nx-27017"]
 ANA = "telegram:user:1"
 BO = "telegram:user:2"
 SAID = tool_reply("send_message", {"message": "Noted!"})
-
-
-@pytest.fixture(params=STORAGES)
-def storage(request: pytest.FixtureRequest) -> str:
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from tests.support.agents import RecordingSink
 from tests.support.api import LiveApi, api_settings, live_api
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
-STORAGES = ["memory", "nx-27017"]
 ANA = "telegram:user:1"
 BO = "telegram:user:2"
 NOBODY = "telegram:user:9"
@@ -37,11 +36,6 @@ SAID = tool_reply("send_message", {"message": "Noted!"})
 
 def append(content: str, label: str = "human") -> dict[str, Any]:
     return tool_reply("core_memory_append", {"label": label, "content": content})
-
-
-@pytest.fixture(params=STORAGES)
-def storage(request: pytest.FixtureRequest) -> str:
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
 
 
 @pytest.fixture

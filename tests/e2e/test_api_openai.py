@@ -17,11 +17,6 @@ from tests.support.api import LiveApi, live_api
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 
-@pytest.fixture(params=["memory", "nx-27017"])
-def storage(request: pytest.FixtureRequest) -> str:
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
-
-
 def user_texts(body: dict[str, Any]) -> str:
     """Everything the model was shown as said by a person."""
     return " ".join(str(m.get("content")) for m in body["messages"] if m["role"] == "user")

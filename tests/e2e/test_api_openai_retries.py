@@ -22,12 +22,11 @@ from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 AGENT = "openai:user:ana"
 
 
-@pytest.fixture(params=["memory", "nx-27017"])
+@pytest.fixture
 async def live(
-    request: pytest.FixtureRequest,
+    llm: ScriptedOpenAIServer, storage: str
 ) -> AsyncIterator[tuple[LiveApi, ScriptedOpenAIServer]]:
-    storage = "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
-    async with ScriptedOpenAIServer(default=remembers) as llm, live_api(llm, storage) as api:
+    async with live_api(llm, storage) as api:
         yield api, llm
 
 

@@ -18,14 +18,8 @@ from pagemind_client.errors import PermissionDeniedError
 from tests.support.api import LiveApi, live_api
 from tests.support.openai_server import ScriptedOpenAIServer
 
-STORAGES = ["memory", "nx-27017"]
 ANA = "telegram:user:1"
 BO = "telegram:user:2"
-
-
-@pytest.fixture(params=STORAGES)
-def storage(request: pytest.FixtureRequest) -> str:
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from pagemind_client.errors import PermissionDeniedError
 from tests.support.api import LiveApi, live_api
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
-STORAGES = ["memory", "nx-27017"]
 OWN = "slack:user:T1:U7"
 GROUP = "slack:channel:T1:C1"
 ELSEWHERE = "slack:channel:T1:C2"
@@ -23,11 +22,6 @@ SAID = tool_reply("send_message", {"message": "Noted!"})
 
 def note(content: str) -> dict[str, Any]:
     return tool_reply("core_memory_append", {"label": "human", "content": content})
-
-
-@pytest.fixture(params=STORAGES)
-def storage(request: pytest.FixtureRequest) -> str:
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
 
 
 @pytest.fixture

@@ -20,13 +20,6 @@ from pagemind_client import (
 from tests.support.api import LiveApi, live_api
 from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
-STORAGES = ["memory", "nx-27017"]
-
-
-@pytest.fixture(params=STORAGES)
-def storage(request: pytest.FixtureRequest) -> str:
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
-
 
 @pytest.fixture
 async def live(llm_default: ScriptedOpenAIServer, storage: str) -> AsyncIterator[LiveApi]:

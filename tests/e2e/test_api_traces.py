@@ -15,13 +15,7 @@ from pagemind_client import models as m
 from tests.support.api import LiveApi, live_api
 from tests.support.openai_server import ScriptedOpenAIServer, error_reply, tool_reply
 
-STORAGES = ["memory", "nx-27017"]
 KEY = "telegram:user:42"
-
-
-@pytest.fixture(params=STORAGES)
-def storage(request: pytest.FixtureRequest) -> str:
-    return "memory" if request.param == "memory" else str(request.getfixturevalue("nx_uri"))
 
 
 @pytest.fixture
