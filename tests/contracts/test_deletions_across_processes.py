@@ -217,7 +217,7 @@ async def test_a_deletion_reaches_a_search_in_another_real_process(replicas: Rep
     await upload(replicas.one, "doc1", ["lighthouse keeper", "lighthouse lamp"])
     await replicas.one.insert(AGENT, [passage("n", "lighthouse postcard")])
     reader = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.support.archival_reader",
+        sys.executable, "-m", "tests.support.search_reader", "archival",
         replicas.uri, replicas.database, AGENT,
         cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         preexec_fn=die_with_parent,
@@ -255,7 +255,7 @@ async def test_an_authors_messages_forgotten_by_one_replica_leave_the_others_ind
     connection = MongoConnection(replicas.uri, replicas.database)
     one = MongoRecallStore(connection)
     reader = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.support.recall_reader",
+        sys.executable, "-m", "tests.support.search_reader", "recall",
         replicas.uri, replicas.database, group,
         cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         preexec_fn=die_with_parent,
