@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+# the LoCoMo dev set, beside the checkout (../shared/data); each benchmark takes --locomo
+LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
+
 _EVIDENCE = re.compile(r"D:?(\d+):(\d+)")  # "D1:3"; the data also has "D:11:26", "D8:6; D9:17"
 _SESSION = re.compile(r"session_(\d+)")
 UTC_ZONE = ZoneInfo("UTC")

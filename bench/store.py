@@ -53,6 +53,7 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
+from bench.locomo import LOCOMO
 from bots.bootstrap import wire
 from bots.storage import connect, memory_storage, mongo_storage, prepare
 from config.settings import Settings
@@ -65,7 +66,6 @@ from core.turn.settings import AgentSettings
 from tests.support.mongo import nx_server
 from tests.support.scripted import ScriptedModel, say
 
-LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
 AGENT = "bench:user:1"
 SOURCE = 1_000  # passages of the uploaded file that is deleted
 FILE = "bench-file"

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.locomo import LOCOMO
 from core.context.layout import tool_wire
 from core.context.memory import MemoryBlock, WorkingContext
 from core.context.tokens import TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, TokenCounter
@@ -35,7 +36,6 @@ from core.turn.settings import AgentSettings
 from tests.support.agents import Harness
 from tests.support.scripted import call
 
-LOCOMO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo-dev.json"
 REFERENCE = {  # measured by the authors with the same kind of scripted model
     "pymemgpt 0.3.25": ("16.8", "2,629", "0.949"),
     "Letta 0.16.8": ("171-365", "2,317-4,068", "0.967"),
