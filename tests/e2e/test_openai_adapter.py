@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sys
 
 import pytest
 
@@ -196,3 +198,39 @@ async def test_a_body_that_is_not_a_completion_is_an_error(server: ScriptedOpenA
         await model.complete(
             ChatRequest(messages=(PromptMessage("user", "hi"),), tools=(), max_reply_tokens=10)
         )
+
+
+ONE_COMPLETION = """
+import asyncio, sys
+from adapters.openai_compatible.chat import OpenAICompatibleChatModel
+from core.ports.model import ChatRequest, PromptMessage
+
+async def main():
+    model = OpenAICompatibleChatModel(model="scripted-1", api_key="k", base_url=sys.argv[1])
+    request = ChatRequest(messages=(PromptMessage("user", "hi"),), tools=(), max_reply_tokens=10)
+    print((await model.complete(request)).content)
+    await model.aclose()
+    print("aiohttp loaded" if "aiohttp" in sys.modules else "aiohttp not loaded")
+    import aiohttp  # discord.py's HTTP library, still there for it
+    print("aiohttp", aiohttp.__version__ > "")
+
+asyncio.run(main())
+"""
+
+
+async def test_the_sdk_answers_without_loading_aiohttp(server: ScriptedOpenAIServer) -> None:
+    """``openai`` imports its aiohttp transport (about 10 MiB resident) whenever aiohttp is
+    installed, and it is, for discord.py; we never use that transport. A fresh process that
+    completes through the adapter has not loaded aiohttp, and can still import it."""
+    server.add(text_reply("hello"))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        ONE_COMPLETION,
+        server.base_url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().splitlines() == ["hello", "aiohttp not loaded", "aiohttp True"]
