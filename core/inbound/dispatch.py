@@ -215,7 +215,7 @@ class AgentDispatcher:
         """Queue ``event`` and wait until its turn has been processed, here or by the worker
         that runs its agent (then ``on_wait`` is told who that is, while waiting). Returns
         False for a duplicate; True once processed, or left unfinished while stopping."""
-        done = self._waiters.hold(event.event_id)
+        done = self.watch(event.event_id)
         try:
             if not await self.submit(event):
                 return False
@@ -231,13 +231,19 @@ class AgentDispatcher:
                         return True
                     await asyncio.wait({done}, timeout=1.0)
         finally:
-            self._waiters.release(event.event_id)
+            self.unwatch(event.event_id, done)
 
     def watch(self, event_id: str) -> asyncio.Future[Handover | None]:
         """A future that resolves once this process is done with ``event_id``: None when
         processed, a ``Handover`` when left to another worker or unfinished. Adapters show
-        "typing" until then."""
+        "typing" until then. Take it before submitting the event (its turn may end before
+        ``submit`` returns); ``unwatch`` it if you will not wait for it."""
         return self._waiters.watch(event_id)
+
+    def unwatch(self, event_id: str, future: asyncio.Future[Handover | None]) -> None:
+        """Stop waiting for ``future`` (from ``watch``): a duplicate, or a waiter giving up.
+        Others waiting for the same event keep it."""
+        self._waiters.unwatch(event_id, future)
 
     async def poll_once(self) -> int:
         """Queue unfinished events from the inbox that this process does not know yet."""

@@ -112,7 +112,7 @@ class Gateway:
         )
         done = self.dispatcher.watch(event.event_id)
         if not await self.dispatcher.submit(event):
-            done.cancel()
+            self.dispatcher.unwatch(event.event_id, done)  # the first delivery may wait on it
             return GatewayResult("duplicate", reply=notice, agent_key=key)
         return GatewayResult("accepted", reply=notice, agent_key=key, done=done)
 

@@ -5,7 +5,6 @@ event: processed (None), or handed over (``Handover``)."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass
 
 from core.ports.workers import LeaseHolder
@@ -19,40 +18,47 @@ class Handover:
     holder: LeaseHolder | None
 
 
+@dataclass
+class _Waiting:
+    future: asyncio.Future[Handover | None]
+    watchers: int = 0  # who took the future and has not let go of it
+
+
 class Waiters:
+    """One future per event, shared by everyone here who waits for it: the first delivery
+    and its redeliveries, a submitter and the duplicate submitted meanwhile. A watcher either
+    waits until the future resolves or ``unwatch``es it; the future is forgotten when it
+    resolves or when the last watcher lets go, never while another still waits (a duplicate
+    that took it away, or cancelled it, ended the first delivery's "typing" early)."""
+
     def __init__(self) -> None:
-        self._futures: dict[str, asyncio.Future[Handover | None]] = {}
-        self._holders: Counter[str] = Counter()  # submitters waiting for each event
+        self._waiting: dict[str, _Waiting] = {}
 
     def watch(self, event_id: str) -> asyncio.Future[Handover | None]:
         """A future that resolves once this process is done with ``event_id``."""
-        future = self._futures.get(event_id)
-        if future is None or future.done():
-            future = asyncio.get_running_loop().create_future()
-            self._futures[event_id] = future
-        return future
+        waiting = self._waiting.get(event_id)
+        if waiting is None or waiting.future.done():
+            waiting = self._waiting[event_id] = _Waiting(asyncio.get_running_loop().create_future())
+        waiting.watchers += 1
+        return waiting.future
 
-    def hold(self, event_id: str) -> asyncio.Future[Handover | None]:
-        """``watch``, for a submitter that ``release``s it when it stops waiting: the future
-        is forgotten when the last of them does (a duplicate submitted meanwhile shares it,
-        and must not take it from the first)."""
-        self._holders[event_id] += 1
-        return self.watch(event_id)
-
-    def release(self, event_id: str) -> None:
-        self._holders[event_id] -= 1
-        if self._holders[event_id] <= 0:
-            del self._holders[event_id]
-            self._futures.pop(event_id, None)
+    def unwatch(self, event_id: str, future: asyncio.Future[Handover | None]) -> None:
+        """A watcher of ``future`` stops waiting (a duplicate, or a submitter giving up)."""
+        waiting = self._waiting.get(event_id)
+        if waiting is None or waiting.future is not future:
+            return  # resolved and forgotten already
+        waiting.watchers -= 1
+        if waiting.watchers <= 0:
+            del self._waiting[event_id]
 
     def settle(self, event_id: str, handover: Handover | None) -> None:
-        """Done with the event here: processed (None) or handed over; the waiter is told."""
-        future = self._futures.pop(event_id, None)
-        if future is not None and not future.done():
-            future.set_result(handover)
+        """Done with the event here: processed (None) or handed over; the waiters are told."""
+        waiting = self._waiting.pop(event_id, None)
+        if waiting is not None and not waiting.future.done():
+            waiting.future.set_result(handover)
 
     def left(self, event_id: str) -> None:
-        """The event stays unfinished in the inbox (stopping): its waiter is told so."""
-        future = self._futures.get(event_id)
-        if future is not None and not future.done():
-            future.set_result(Handover(None))
+        """The event stays unfinished in the inbox (stopping): its waiters are told so."""
+        waiting = self._waiting.get(event_id)
+        if waiting is not None and not waiting.future.done():
+            waiting.future.set_result(Handover(None))

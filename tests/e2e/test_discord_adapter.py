@@ -8,7 +8,6 @@ fake and assert on what a Discord user would see (messages, replies, typing, fil
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -33,7 +32,7 @@ from core.inbound.commands import COMMANDS, HELP
 from core.inbound.gateway import NOT_ALLOWED
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
 from core.notices import BUDGET_NOTICE, NOT_RECORDED
-from core.ports.model import ChatRequest, ChatResponse
+from core.ports.model import ChatRequest
 from core.turn.settings import AgentSettings
 from tests.support.fakes.discord import (
     DIRECT_MESSAGES,
@@ -41,7 +40,7 @@ from tests.support.fakes.discord import (
     MESSAGE_CONTENT,
     FakeDiscord,
 )
-from tests.support.scripted import ScriptedModel, say
+from tests.support.scripted import GatedModel, ScriptedModel, say
 from tests.support.service import ServiceHarness, service
 
 Json = dict[str, Any]
@@ -110,18 +109,6 @@ async def wait_replies(dc: FakeDiscord, channel_id: int, count: int) -> list[Jso
 
 def last_user_text(request: ChatRequest) -> str:
     return request.messages[-1].content
-
-
-class GatedModel(ScriptedModel):
-    """A scripted model (a test double) that answers only once ``gate`` is opened."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.gate = asyncio.Event()
-
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        await self.gate.wait()
-        return await super().complete(request)
 
 
 class RecordingIntake:
@@ -255,6 +242,25 @@ async def test_typing_is_shown_while_the_agent_works(dc: FakeDiscord) -> None:
         (post,) = dc.calls_to("POST", MESSAGES)
         typing = dc.calls_to("POST", "/channels/{channel_id}/typing")
         assert typing[0].timestamp < post.timestamp
+
+
+async def test_typing_goes_on_when_discord_redelivers_the_message(dc: FakeDiscord) -> None:
+    """A redelivery while the agent still works is a duplicate: it must not end the first
+    delivery's typing indicator (it did: the gateway cancelled the future both shared)."""
+    model = GatedModel([say("Done thinking.")])
+    async with running(dc, model, typing_interval=0.05):
+        dm_id = dc.dm_channel().id
+        first = await dc.send_dm("a hard question")
+        await dc.wait_for(lambda: len(dc.typing_calls) >= 2)
+        await dc.redeliver(first)
+        shown = len(dc.typing_calls)
+        await dc.wait_for(lambda: len(dc.typing_calls) >= shown + 3)  # still renewed
+        assert replies_in(dc, dm_id) == []
+
+        model.gate.set()
+        (reply,) = await wait_replies(dc, dm_id, 1)
+        assert reply["content"] == "Done thinking."
+        assert len(model.requests) == 1
 
 
 async def test_a_message_in_a_thread_is_answered_in_the_thread(dc: FakeDiscord) -> None:

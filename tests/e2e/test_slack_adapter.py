@@ -24,7 +24,7 @@ from core.inbound.commands import confirmation_code
 from core.inbound.messages import Attachment, PlatformPolicy
 from core.turn.settings import AgentSettings
 from tests.support.fakes.slack import FakeSlack
-from tests.support.scripted import ScriptedModel, learns_tea_and_passport, say
+from tests.support.scripted import GatedModel, ScriptedModel, learns_tea_and_passport, say
 from tests.support.service import service
 from tests.support.slack_rig import (
     ALICE_AGENT,
@@ -32,7 +32,6 @@ from tests.support.slack_rig import (
     DM,
     HOURGLASS,
     STOP_NEVER_WAITS,
-    GatedModel,
     Mode,
     RecordingIntake,
     methods,
@@ -120,7 +119,7 @@ async def test_a_long_reply_is_split_on_paragraph_boundaries(mode: Mode) -> None
 
 
 async def test_the_working_reaction_shows_while_the_agent_thinks(mode: Mode) -> None:
-    model = GatedModel(say("Done thinking."))
+    model = GatedModel([say("Done thinking.")])
     async with running(mode, model) as rig:
         slack = rig.slack
         event = rig.dm("a hard question")
@@ -140,7 +139,7 @@ async def test_the_working_reaction_shows_while_the_agent_thinks(mode: Mode) -> 
 
 
 async def test_stop_is_fast_and_takes_the_working_reaction_down(mode: Mode) -> None:
-    model = GatedModel(say("never said"))
+    model = GatedModel([say("never said")])
     # The turn never ends; a stop that waited for it would use the whole grace, ten times the
     # safety net below.
     async with running(mode, model, shutdown_grace=STOP_NEVER_WAITS * 10) as rig:

@@ -31,7 +31,13 @@ from tests.support.fakes.telegram import (
     FakeTelegram,
     make_user,
 )
-from tests.support.scripted import ScriptedModel, call, learns_tea_and_passport, say
+from tests.support.scripted import (
+    GatedModel,
+    ScriptedModel,
+    call,
+    learns_tea_and_passport,
+    say,
+)
 from tests.support.service import service
 from tests.support.telegram_rig import (
     DM,
@@ -40,7 +46,6 @@ from tests.support.telegram_rig import (
     STOP_NEVER_WAITS,
     TOKEN,
     ExplodingIntake,
-    GatedModel,
     RecordingIntake,
     Rig,
     answer_to,

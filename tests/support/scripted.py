@@ -7,6 +7,7 @@ Summary requests are answered from a separate script.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections import deque
@@ -105,3 +106,16 @@ def learns_tea_and_passport(name: str) -> ScriptedModel:
             say("Noted."),
         ]
     )  # fmt: skip
+
+
+class GatedModel(ScriptedModel):
+    """A scripted model that holds every answer until the test opens ``gate`` (to watch work
+    in progress: typing, a working reaction, a redelivery meanwhile)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        await self.gate.wait()
+        return await super().complete(request)

@@ -3,7 +3,6 @@ at the ports, and the helpers its tests read the Slack fake with."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ from adapters.slack_chat import SlackAdapter
 from config.platforms import SlackSettings
 from core.errors import UploadError
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
-from core.ports.model import ChatRequest, ChatResponse
 from core.turn.settings import AgentSettings
 from tests.support.fakes.slack import Envelope, FakeSlack, Json
 from tests.support.scripted import ScriptedModel
@@ -46,18 +44,6 @@ class RecordingIntake:
             return str(exc)
         self.received.append((attachment, data))
         return f"Got {attachment.filename} ({len(data)} bytes)."
-
-
-class GatedModel(ScriptedModel):
-    """A scripted model that answers only once ``gate`` is set (to watch work in progress)."""
-
-    def __init__(self, *steps: Any, **kwargs: Any) -> None:
-        super().__init__(steps, **kwargs)
-        self.gate = asyncio.Event()
-
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        await self.gate.wait()
-        return await super().complete(request)
 
 
 @dataclass

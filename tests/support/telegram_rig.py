@@ -16,7 +16,6 @@ from config.platforms import TelegramSettings
 from core.errors import UploadError
 from core.inbound.messages import Attachment, IncomingMessage, PlatformPolicy
 from core.ports import PlatformFiles
-from core.ports.model import ChatRequest, ChatResponse
 from core.turn.settings import AgentSettings
 from tests.support.fakes.telegram import (
     DEFAULT_GROUP_ID,
@@ -34,18 +33,6 @@ JSON = dict[str, Any]
 
 
 # ---------------------------------------------------------------------- test doubles
-
-
-class GatedModel(ScriptedModel):
-    """A scripted model that holds every answer until the test opens ``gate``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.gate = asyncio.Event()
-
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        await self.gate.wait()
-        return await super().complete(request)
 
 
 @dataclass
