@@ -118,6 +118,7 @@ def operator_services(svc: Service) -> OperatorServices:
             conversations=Conversations(
                 agents=storage.agents,
                 recall=storage.recall,
+                inbox=storage.inbox,
                 feed=svc.feed,
                 submit_and_wait=svc.dispatcher.submit_and_wait,
                 clock=clock,

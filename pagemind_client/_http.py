@@ -34,10 +34,10 @@ def headers(api_key: str | None) -> dict[str, str]:
 
 
 def request_args(call: Call[Any]) -> dict[str, Any]:
-    args: dict[str, Any] = {"params": call.query()}
+    args: dict[str, Any] = {"params": call.query(), "headers": dict(call.headers)}
     if call.body is not None:
         args["content"] = call.body.model_dump_json(exclude_unset=False).encode()
-        args["headers"] = {"Content-Type": "application/json"}
+        args["headers"]["Content-Type"] = "application/json"
     if call.files is not None:
         args["files"] = call.files
     return args

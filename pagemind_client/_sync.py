@@ -272,11 +272,15 @@ class Messages:
         *,
         user_id: str | None = None,
         user_name: str | None = None,
+        idempotency_key: str | None = None,
     ) -> m.MessageSent:
         """Send a message as a person (admin key); returns once the agent's turn is done,
-        with its replies and each step."""
+        with its replies and each step. With ``idempotency_key``, sending again with the
+        same key (after a timeout or a dropped connection) is safe: the message is sent
+        once, and the retry answers with the first turn (``ConflictError`` if the key was
+        used for another message)."""
         body = m.MessageSend(text=text, user_id=user_id, user_name=user_name)
-        return self._client.call(calls.send_message(agent, body))
+        return self._client.call(calls.send_message(agent, body, idempotency_key))
 
     def stream(
         self,
@@ -285,12 +289,14 @@ class Messages:
         *,
         user_id: str | None = None,
         user_name: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Iterator[m.TurnStep]:
         """Send a message as a person and follow the turn: each step as it is stored
         (``ThoughtStep``, ``FunctionCallStep``, ``FunctionResultStep``, ``ReplyStep``),
-        then a ``DoneStep`` with every reply."""
+        then a ``DoneStep`` with every reply. ``idempotency_key`` as for ``send`` (a retry
+        gets the first turn's steps once it has ended)."""
         body = m.MessageSend(text=text, user_id=user_id, user_name=user_name, stream=True)
-        call = calls.send_message(agent, body)
+        call = calls.send_message(agent, body, idempotency_key)
         http = self._client._http
         args = request_args(call)
         try:

@@ -23,6 +23,7 @@ class Call(Generic[R]):
     params: dict[str, Any] = field(default_factory=dict)
     body: BaseModel | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     def query(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -176,8 +177,11 @@ def context(key: str) -> Call[m.ContextWindow]:
     return Call("GET", f"{_agent(key)}/context", m.ContextWindow)
 
 
-def send_message(key: str, body: m.MessageSend) -> Call[m.MessageSent]:
-    return Call("POST", f"{_agent(key)}/messages", m.MessageSent, body=body)
+def send_message(
+    key: str, body: m.MessageSend, idempotency_key: str | None = None
+) -> Call[m.MessageSent]:
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    return Call("POST", f"{_agent(key)}/messages", m.MessageSent, body=body, headers=headers)
 
 
 def turns_page(

@@ -9,16 +9,14 @@ for this event (in recall, or still carried by the state), their token counts fr
 state's per-event usage. A turn that sent nothing answers with what the person would have
 been told on a platform (a failure or a spent budget), or with nothing.
 
-A request may carry an idempotency key (the ``Idempotency-Key`` header): its message's event
-id is then derived from the key (and the API key that sent it), so a retry, to any replica,
-is the same event. The inbox refuses it as a duplicate, and the retry waits for the first
-request's turn and answers with the same reply; the agent hears the message once.
+A request may carry an idempotency key (the ``Idempotency-Key`` header,
+``core.operator.idempotency``): a retry, to any replica, is the same event, and answers with
+the first request's reply; the agent hears the message once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 import uuid
@@ -27,8 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.events import Address, Event, SendReply, UserMessageReceived
-from core.messages import Message
 from core.operator.errors import ConflictError, InvalidRequestError, OperatorError
+from core.operator.idempotency import REUSED, sent_message, turn_ended
 from core.operator.keys import Caller
 from core.ports import AgentStore, Clock, Inbox, RecallStore
 from core.records import TokenUsage
@@ -40,30 +38,6 @@ USER_PATTERN = r"^[A-Za-z0-9._@+=:-]{1,128}$"
 _USER = re.compile(USER_PATTERN)
 
 SubmitAndWait = Callable[[Event], Awaitable[bool]]
-
-IDEMPOTENCY_KEY_LENGTH = 255
-REPLAY_WINDOW = 1_000  # messages searched back for a retried request's turn
-PENDING_POLL_SECONDS = 0.2  # a retry checks this often whether the first request's turn ended
-
-
-_REUSED = (
-    "this Idempotency-Key was already used for another message (another text or person, or "
-    "too long ago to answer again); use a new key for a new message"
-)
-
-
-def idempotent_request_id(caller: Caller, idempotency_key: str) -> str:
-    """The request id of a message sent with ``idempotency_key``: the same on every retry
-    with the same API key, unrelated to another API key's."""
-    if not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH or not (
-        idempotency_key.isascii() and idempotency_key.isprintable()
-    ):
-        raise InvalidRequestError(
-            f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_LENGTH} printable ASCII characters",
-            field="Idempotency-Key",
-        )
-    digest = hashlib.sha256(f"{caller.key_id}\0{idempotency_key}".encode())
-    return digest.hexdigest()[:32]
 
 
 def agent_key_for(user: str) -> str:
@@ -167,7 +141,7 @@ class PersonChat:
             async with asyncio.timeout(self.wait_seconds):
                 fresh = await self.submit_and_wait(event)
                 if not fresh:
-                    await self._first_turn_ended(event.event_id)
+                    await turn_ended(self.inbox, event.event_id)
         except TimeoutError:
             raise TurnPendingError(
                 f"the message is recorded but the agent has not answered within "
@@ -178,17 +152,9 @@ class PersonChat:
             return await self._replayed(event)
         return await self._reply(event, after_seq)
 
-    async def _first_turn_ended(self, event_id: str) -> None:
-        """Until the turn of the request first sent with this event has ended, on whichever
-        replica runs it (the shared inbox is what every replica sees)."""
-        while True:
-            if not await self.inbox.is_pending(event_id):
-                return
-            await asyncio.sleep(PENDING_POLL_SECONDS)
-
     async def _replayed(self, event: UserMessageReceived) -> ChatReply:
         """The reply to a request sent again with its idempotency key: the first one's."""
-        sent = await self._sent(event.agent_key, event.event_id)
+        sent = await sent_message(self.agents, self.recall, event.agent_key, event.event_id)
         if sent is None:
             for failed in await self.inbox.failed(event.agent_key):
                 if failed.event.event_id == event.event_id:  # kept, never answered
@@ -196,29 +162,12 @@ class PersonChat:
                         f"the agent could not answer ({failed.error}); the message is kept"
                     )
         if sent is None or sent.content != event.text:
-            raise ConflictError(_REUSED)
+            raise ConflictError(REUSED)
         first = event.model_copy(update={"occurred_at": sent.created_at})
         try:
             return await self._reply(first, sent.seq - 1)
         except TurnPendingError:  # ended (not pending), not failed, no longer remembered
-            raise ConflictError(_REUSED) from None
-
-    async def _sent(self, key: str, event_id: str) -> Message | None:
-        """The person's message of ``event_id``, among the agent's last ``REPLAY_WINDOW``."""
-        state = await self.agents.load(key)
-        if state is None:
-            return None
-        for m in state.unfiled:
-            if m.kind == "user_message" and m.event_id == event_id:
-                return m
-        upto = state.last_seq
-        while upto > max(0, state.last_seq - REPLAY_WINDOW):
-            after = max(0, upto - 100)
-            for m in await self.recall.range(key, after, upto):
-                if m.kind == "user_message" and m.event_id == event_id:
-                    return m
-            upto = after
-        return None
+            raise ConflictError(REUSED) from None
 
     async def _reply(self, event: UserMessageReceived, after_seq: int) -> ChatReply:
         key = event.agent_key

@@ -33,17 +33,22 @@ class TurnEnded:
 class StepFeed:
     def __init__(self, observer: TurnObserver | None = None) -> None:
         self.observer = observer
-        self._queues: dict[str, asyncio.Queue[StoredStep | TurnEnded]] = {}
+        # each event's subscribers (a request and its retry with the same idempotency key
+        # can both wait on one turn)
+        self._queues: dict[str, list[asyncio.Queue[StoredStep | TurnEnded]]] = {}
 
     @contextmanager
     def watch(self, event_id: str) -> Iterator[asyncio.Queue[StoredStep | TurnEnded]]:
         """The steps of ``event_id``'s turn, as they are stored here, then its end."""
         queue: asyncio.Queue[StoredStep | TurnEnded] = asyncio.Queue()
-        self._queues[event_id] = queue
+        self._queues.setdefault(event_id, []).append(queue)
         try:
             yield queue
         finally:
-            self._queues.pop(event_id, None)
+            queues = self._queues[event_id]
+            queues.remove(queue)
+            if not queues:
+                del self._queues[event_id]
 
     def step_stored(self, agent_key: str, messages: Sequence[Message]) -> None:
         if self.observer is not None:
@@ -53,9 +58,9 @@ class StepFeed:
             if message.event_id in self._queues:
                 by_event.setdefault(message.event_id, []).append(message)
         for event_id, mine in by_event.items():
-            self._queues[event_id].put_nowait(StoredStep(tuple(mine)))
+            for queue in self._queues[event_id]:
+                queue.put_nowait(StoredStep(tuple(mine)))
 
     def turn_ended(self, event: Event, outcome: TurnOutcome | None, error: str | None) -> None:
-        queue = self._queues.get(event.event_id)
-        if queue is not None:
+        for queue in self._queues.get(event.event_id, ()):
             queue.put_nowait(TurnEnded(outcome.error if outcome is not None else error))

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from adapters.http_api import insight_wire
@@ -60,7 +60,8 @@ async def context_window(agent_key: str, who: Viewer, ops: Services) -> wire.Con
             "content": {"text/event-stream": {}},
             "description": "with stream: one server-sent event per step (thought, "
             "function_call, function_result, reply), then done",
-        }
+        },
+        409: {"model": wire.ErrorBody, "description": "Idempotency-Key used for another message"},
     },
 )
 async def send_message(
@@ -69,21 +70,35 @@ async def send_message(
     who: Admin,
     ops: Services,
     stream: Annotated[bool, Query(description="server-sent events, one per step")] = False,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="the same key again (from the same API key) is the same message: "
+            "sent once, the retry gets the first turn's steps and replies",
+        ),
+    ] = None,
 ) -> Any:
     """The message goes through the agent's inbox like a platform's (its worker runs the
     turn, on whichever replica owns it); the answer comes once the turn is done. The
-    agent's replies also go to its home conversation, if it has one."""
+    agent's replies also go to its home conversation, if it has one. Send an
+    ``Idempotency-Key`` to make a retry safe (after a timeout or a dropped connection)."""
     talk = ops.insight.conversations
-    event = await talk.start(
-        who, agent_key, body.text, user_id=body.user_id, user_name=body.user_name
+    outgoing = await talk.start(
+        who,
+        agent_key,
+        body.text,
+        user_id=body.user_id,
+        user_name=body.user_name,
+        idempotency_key=idempotency_key,
     )
     if stream or body.stream:
         return StreamingResponse(
-            _events(talk.run(event)),
+            _events(talk.run(outgoing)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    steps: list[wire.TurnStep] = [insight_wire.step(s) async for s in talk.run(event)]
+    steps: list[wire.TurnStep] = [insight_wire.step(s) async for s in talk.run(outgoing)]
     done = steps.pop()
     assert isinstance(done, wire.DoneStep)
     return wire.MessageSent(

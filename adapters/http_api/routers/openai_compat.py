@@ -56,9 +56,9 @@ from core.operator.chat import (
     PersonChat,
     TurnFailedError,
     TurnPendingError,
-    idempotent_request_id,
 )
 from core.operator.errors import InvalidRequestError, OperatorError
+from core.operator.idempotency import idempotent_request_id
 from core.operator.services import OperatorServices
 from core.records import TokenUsage
 

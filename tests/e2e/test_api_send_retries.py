@@ -1,0 +1,175 @@
+"""Retries of ``POST /api/agents/{key}/messages``: a message sent again with the same
+``Idempotency-Key`` (after a timeout or a dropped connection) is sent once, and the retry
+answers with the first turn's steps and replies; the same key for another message is
+refused. Driven with our Python client against a live server built by the composition root,
+on both stores."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from pagemind_client import ConflictError, ValidationError
+from pagemind_client import models as m
+from tests.e2e.test_api_openai_retries import logged
+from tests.support.api import LiveApi, live_api
+from tests.support.openai_server import ScriptedOpenAIServer, error_reply, tool_reply
+
+KEY = "telegram:user:42"
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[ScriptedOpenAIServer]:
+    async with ScriptedOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def live(llm: ScriptedOpenAIServer, storage: str) -> AsyncIterator[LiveApi]:
+    async with live_api(llm, storage) as api:
+        await api.seed(KEY, ("persona", "a gardener's helper"), ("human", "Ana"))
+        yield api
+
+
+def search_then_answer(llm: ScriptedOpenAIServer) -> None:
+    search = {"query": "tomatoes", "request_heartbeat": True}
+    llm.add(
+        tool_reply("conversation_search", search, content="Did we talk about tomatoes?"),
+        tool_reply("send_message", {"message": "Water them daily."}, content="Answer now."),
+    )
+
+
+async def the_persons_messages(live: LiveApi) -> list[str]:
+    state = await live.svc.storage.agents.load(KEY)
+    assert state is not None
+    stored = [*await live.svc.storage.recall.range(KEY, 0, state.last_seq), *state.unfiled]
+    return [m.spoken_text() for m in stored if m.kind == "user_message"]
+
+
+async def test_a_retry_gets_the_first_turn_and_the_agent_hears_the_message_once(
+    live: LiveApi, llm: ScriptedOpenAIServer
+) -> None:
+    search_then_answer(llm)
+    async with live.client() as pm:
+        first = await pm.messages.send(KEY, "tomatoes?", user_id="42", idempotency_key="k-1")
+        calls = len(llm.requests)
+        again = await pm.messages.send(KEY, "tomatoes?", user_id="42", idempotency_key="k-1")
+        streamed = [
+            s
+            async for s in pm.messages.stream(KEY, "tomatoes?", user_id="42", idempotency_key="k-1")
+        ]
+        assert len(llm.requests) == calls == 2  # no second turn
+        assert again == first and first.replies == ["Water them daily."]
+        assert [s.kind for s in streamed] == [s.kind for s in first.steps] + ["done"]
+        assert streamed[:-1] == first.steps
+        done = streamed[-1]
+        assert isinstance(done, m.DoneStep) and done.event_id == first.event_id
+        assert done.replies == first.replies
+        # a new key is a new message
+        llm.add(tool_reply("send_message", {"message": "Yes, daily."}))
+        other = await pm.messages.send(KEY, "really?", user_id="42", idempotency_key="k-2")
+        assert other.replies == ["Yes, daily."] and other.event_id != first.event_id
+        sends = [e async for e in pm.audit.list(agent=KEY) if e.action == "messages.send"]
+        assert [e.summary.endswith("(sent again)") for e in sends] == [False, True, True, False]
+    assert await the_persons_messages(live) == ["tomatoes?", "really?"]
+
+
+async def test_a_retry_while_the_first_turn_runs_waits_for_it(
+    live: LiveApi, llm: ScriptedOpenAIServer
+) -> None:
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(body: dict[str, Any]) -> dict[str, Any]:
+        reached.set()
+        await release.wait()  # the model is still thinking when the retry comes
+        return tool_reply("send_message", {"message": "Water them daily."})
+
+    llm.add(slow)
+    async with live.client() as pm:
+        first = asyncio.create_task(pm.messages.send(KEY, "tomatoes?", idempotency_key="k-1"))
+        async with asyncio.timeout(30):
+            await reached.wait()
+            with logged(
+                "message sent again with its idempotency key: answering with its first turn"
+            ) as waiting:
+                again = asyncio.create_task(
+                    pm.messages.send(KEY, "tomatoes?", idempotency_key="k-1")
+                )
+                await waiting.wait()
+            release.set()
+            assert await again == await first
+    assert (await first).replies == ["Water them daily."]
+    assert len(llm.requests) == 1
+    assert await the_persons_messages(live) == ["tomatoes?"]
+
+
+async def test_a_retry_of_a_failed_turn_gets_its_error(
+    live: LiveApi, llm: ScriptedOpenAIServer
+) -> None:
+    llm.add(error_reply(400, "this model cannot do that"))
+    async with live.client() as pm:
+        first = await pm.messages.send(KEY, "hello", idempotency_key="k-1")
+        again = await pm.messages.send(KEY, "hello", idempotency_key="k-1")
+    assert first.replies == again.replies == []
+    assert first.error is not None and "cannot do that" in first.error
+    assert again.error is not None and "cannot do that" in again.error
+    assert again.event_id == first.event_id
+    assert len(llm.requests) == 1
+
+
+async def test_a_key_used_for_another_message_is_refused_and_nothing_is_sent(
+    live: LiveApi, llm: ScriptedOpenAIServer
+) -> None:
+    llm.add(tool_reply("send_message", {"message": "Noted."}))
+    async with live.client() as pm:
+        await pm.messages.send(KEY, "I grow tomatoes", user_id="42", idempotency_key="k-1")
+        with pytest.raises(ConflictError, match="Idempotency-Key was already used"):
+            await pm.messages.send(KEY, "I grow roses", user_id="42", idempotency_key="k-1")
+        with pytest.raises(ConflictError):  # another person
+            await pm.messages.send(KEY, "I grow tomatoes", user_id="7", idempotency_key="k-1")
+        with pytest.raises(ConflictError):  # refused before the stream begins
+            [
+                s
+                async for s in pm.messages.stream(
+                    KEY, "I grow roses", user_id="42", idempotency_key="k-1"
+                )
+            ]
+        with pytest.raises(ValidationError) as bad:
+            await pm.messages.send(KEY, "I grow roses", idempotency_key="x" * 256)
+        assert bad.value.field == "Idempotency-Key"
+    assert len(llm.requests) == 1
+    assert await the_persons_messages(live) == ["I grow tomatoes"]
+
+
+async def test_the_same_key_from_another_api_key_is_another_message(
+    live: LiveApi, llm: ScriptedOpenAIServer
+) -> None:
+    llm.add(
+        tool_reply("send_message", {"message": "one"}),
+        tool_reply("send_message", {"message": "two"}),
+    )
+    _, second_admin = await live.api.services.keys.create("bob (admin)", "admin")
+    async with live.client() as pm, live.client(second_admin) as theirs:
+        first = await pm.messages.send(KEY, "hello", idempotency_key="k-1")
+        other = await theirs.messages.send(KEY, "hello", idempotency_key="k-1")
+    assert (first.replies, other.replies) == (["one"], ["two"])
+    assert await the_persons_messages(live) == ["hello", "hello"]
+
+
+async def test_two_requests_with_one_key_at_once_send_the_message_once(
+    live: LiveApi, llm: ScriptedOpenAIServer
+) -> None:
+    search_then_answer(llm)
+    async with live.client() as pm:
+
+        async def streamed() -> list[m.TurnStep]:
+            return [s async for s in pm.messages.stream(KEY, "tomatoes?", idempotency_key="k-1")]
+
+        one, two = await asyncio.gather(streamed(), streamed())
+    assert one == two
+    assert [s.kind for s in one][-2:] == ["reply", "done"]
+    assert len(llm.requests) == 2  # one turn: a search, then the answer
+    assert await the_persons_messages(live) == ["tomatoes?"]
