@@ -6,6 +6,9 @@ Only the one encoding the model uses is loaded (about 60 MiB for o200k_base; bpe
 before, took 140 MiB). For other models the count is an estimate; the provider's reported
 ``usage`` corrects it: ``observe()`` keeps a correction factor that never lets the estimate
 fall below what the provider has actually counted.
+
+Count on the event loop's thread: toktok allocates a 16 MiB table for each thread that counts
+(at its first count), so counting from a pool of worker threads costs 16 MiB per thread.
 """
 
 from __future__ import annotations
