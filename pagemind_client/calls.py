@@ -180,7 +180,7 @@ def context(key: str) -> Call[m.ContextWindow]:
 def send_message(
     key: str, body: m.MessageSend, idempotency_key: str | None = None
 ) -> Call[m.MessageSent]:
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
     return Call("POST", f"{_agent(key)}/messages", m.MessageSent, body=body, headers=headers)
 
 

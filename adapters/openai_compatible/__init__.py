@@ -4,9 +4,10 @@ completions with tool calls for the LLM port, and ``/v1/embeddings`` for the emb
 Every module here imports ``openai``, so this package runs first, and keeps one optional
 part of the SDK from loading: ``openai`` imports its bridge to aiohttp whenever aiohttp is
 installed (it is, for discord.py), only to offer ``openai.DefaultAioHttpClient``, a transport
-we never use (we talk through the SDK's default HTTP client). That import is 11 MiB resident
-in every process, ``pagemind chat`` included. Marking the bridge as absent makes the SDK take
-its own path for an install without aiohttp; aiohttp itself stays importable for discord.py.
+we never use (we talk through the SDK's default HTTP client). That import is about 10 MiB
+resident in every process, ``pagemind chat`` included. Marking the bridge as absent makes the
+SDK take its own path for an install without aiohttp; aiohttp itself stays importable for
+discord.py.
 """
 
 import sys

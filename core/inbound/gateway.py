@@ -111,7 +111,12 @@ class Gateway:
             reply_to=message.address,
         )
         done = self.dispatcher.watch(event.event_id)
-        if not await self.dispatcher.submit(event):
+        try:
+            fresh = await self.dispatcher.submit(event)
+        except BaseException:
+            self.dispatcher.unwatch(event.event_id, done)
+            raise
+        if not fresh:
             self.dispatcher.unwatch(event.event_id, done)  # the first delivery may wait on it
             return GatewayResult("duplicate", reply=notice, agent_key=key)
         return GatewayResult("accepted", reply=notice, agent_key=key, done=done)

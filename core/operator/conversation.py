@@ -117,6 +117,16 @@ def steps_of(messages: Sequence[Message]) -> list[TurnStep]:
     return out
 
 
+def said_by(message: Message, event: UserMessageReceived) -> bool:
+    """Whether ``message`` is the person's message of ``event`` (same event, text and
+    author: a key sent again with another message has the same event id)."""
+    return (
+        message.kind == "user_message"
+        and message.event_id == event.event_id
+        and (message.content, message.author_id) == (event.text, event.author_id)
+    )
+
+
 class Conversations:
     def __init__(
         self,
@@ -149,8 +159,8 @@ class Conversations:
         idempotency_key: str | None = None,
     ) -> Outgoing:
         """Check the request (before anything is sent back) and make its event. With
-        ``idempotency_key``, the event is the same for every request with that key (from
-        the same API key)."""
+        ``idempotency_key``, the event is the same for every request with that key from the
+        same API key to the same agent."""
         caller.require_admin()
         if not text.strip():
             raise InvalidRequestError("the message is empty", field="text")
@@ -159,7 +169,9 @@ class Conversations:
                 f"at most {MAX_TEXT_CHARS:,} characters; upload a file for more", field="text"
             )
         request_id = (
-            idempotent_request_id(caller, idempotency_key) if idempotency_key else uuid.uuid4().hex
+            uuid.uuid4().hex
+            if idempotency_key is None
+            else idempotent_request_id(caller, idempotency_key, scope=agent_key)
         )
         if await self.agents.load(agent_key) is None:
             raise NotFoundError(f"there is no agent {agent_key!r}")
@@ -240,9 +252,10 @@ class Conversations:
                 if isinstance(item, TurnEnded):
                     error, ended = item.error, True
                     continue
-                # from the turn's start (its person's message) on; a request that joined a
-                # turn under way (sent at the same time with the same key) reads it back below
-                seen = seen or any(m.kind == "user_message" for m in item.messages)
+                # from the turn's start (this request's message) on; a turn joined under way
+                # (sent at the same time with the same key, or resumed here after another
+                # worker began it) is read back below
+                seen = seen or any(said_by(m, event) for m in item.messages)
                 if not seen:
                     continue
                 for step in steps_of(item.messages):
@@ -253,7 +266,7 @@ class Conversations:
             async for replayed in self._replayed(event, sent=steps):
                 yield replayed
             return
-        if not seen and not ended:  # its worker was elsewhere: read what it stored
+        if not seen:  # its worker was elsewhere, or began it elsewhere: read what it stored
             for step in steps_of(await self._stored(event)):
                 steps.append(step)
                 yield step
@@ -268,7 +281,7 @@ class Conversations:
         await turn_ended(self.inbox, event.event_id)
         stored = await self._stored(event)
         said = next((m for m in stored if m.kind == "user_message"), None)
-        if said is None or (said.content, said.author_id) != (event.text, event.author_id):
+        if said is None or not said_by(said, event):
             # its message was not stored (given up on), is out of reach (the key is too old),
             # or differs (another message with the same key, sent at the same time)
             failed = await self._error(event) if said is None else None

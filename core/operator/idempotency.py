@@ -26,6 +26,7 @@ from core.ports import AgentStore, Inbox, RecallStore
 IDEMPOTENCY_KEY_LENGTH = 255
 REPLAY_WINDOW = 1_000  # messages searched back for a retried request's turn
 PENDING_POLL_SECONDS = 0.2  # a retry checks this often whether the first request's turn ended
+PENDING_POLL_MAX_SECONDS = 2.0  # ... and at least this often while it goes on
 
 REUSED = (
     "this Idempotency-Key was already used for another message (another text or person, or "
@@ -33,9 +34,10 @@ REUSED = (
 )
 
 
-def idempotent_request_id(caller: Caller, idempotency_key: str) -> str:
+def idempotent_request_id(caller: Caller, idempotency_key: str, scope: str = "") -> str:
     """The request id of a message sent with ``idempotency_key``: the same on every retry
-    with the same API key, unrelated to another API key's."""
+    with the same API key (and ``scope``, e.g. the agent it is sent to), unrelated to another
+    API key's (or scope's)."""
     if not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH or not (
         idempotency_key.isascii() and idempotency_key.isprintable()
     ):
@@ -43,16 +45,21 @@ def idempotent_request_id(caller: Caller, idempotency_key: str) -> str:
             f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_LENGTH} printable ASCII characters",
             field="Idempotency-Key",
         )
-    digest = hashlib.sha256(f"{caller.key_id}\0{idempotency_key}".encode())
+    scoped = f"{scope}\0{idempotency_key}" if scope else idempotency_key
+    digest = hashlib.sha256(f"{caller.key_id}\0{scoped}".encode())
     return digest.hexdigest()[:32]
 
 
 async def turn_ended(inbox: Inbox, event_id: str) -> None:
     """Until the turn of the request first sent with this event has ended, on whichever
-    replica runs it (the shared inbox is what every replica sees)."""
+    replica runs it (the shared inbox is what every replica sees). Asks every
+    ``PENDING_POLL_SECONDS`` at first, less often the longer the turn takes (at most every
+    ``PENDING_POLL_MAX_SECONDS``): a retry its client gave up on costs little."""
+    pause = PENDING_POLL_SECONDS
     # another replica may run the turn: nothing in this process can say when it ends
-    while await inbox.is_pending(event_id):  # noqa: ASYNC110
-        await asyncio.sleep(PENDING_POLL_SECONDS)
+    while await inbox.is_pending(event_id):
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, PENDING_POLL_MAX_SECONDS)
 
 
 async def sent_message(

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from core.operator.conversation import Outgoing, TurnDone, TurnStep
+from core.operator.idempotency import REUSED
 from pagemind_client import ConflictError, ValidationError
 from pagemind_client import models as m
 from tests.e2e.test_api_openai_retries import logged
@@ -159,17 +161,63 @@ async def test_the_same_key_from_another_api_key_is_another_message(
     assert await the_persons_messages(live) == ["hello", "hello"]
 
 
+async def both_at_once(
+    live: LiveApi, first: str, second: str
+) -> tuple[list[TurnStep | TurnDone], list[TurnStep | TurnDone]]:
+    """Two requests with one key, both checked before either is sent (as when they arrive at
+    the same instant), then both sent: each one's steps and end."""
+    talk = live.api.services.insight.conversations
+    caller = await live.api.services.keys.authenticate(live.admin_key)
+    one = await talk.start(caller, KEY, first, idempotency_key="k-1")
+    two = await talk.start(caller, KEY, second, idempotency_key="k-1")
+    assert not one.again and not two.again  # neither knows of the other yet
+
+    async def steps(outgoing: Outgoing) -> list[TurnStep | TurnDone]:
+        return [s async for s in talk.run(outgoing)]
+
+    with logged("duplicate event dropped") as refused:
+        both = await asyncio.gather(steps(one), steps(two))
+    assert refused.is_set(), "one of them was refused by the inbox"
+    return both
+
+
 async def test_two_requests_with_one_key_at_once_send_the_message_once(
     live: LiveApi, llm: ScriptedOpenAIServer
 ) -> None:
     search_then_answer(llm)
-    async with live.client() as pm:
-
-        async def streamed() -> list[m.TurnStep]:
-            return [s async for s in pm.messages.stream(KEY, "tomatoes?", idempotency_key="k-1")]
-
-        one, two = await asyncio.gather(streamed(), streamed())
+    one, two = await both_at_once(live, "tomatoes?", "tomatoes?")
     assert one == two
-    assert [s.kind for s in one][-2:] == ["reply", "done"]
+    done = one[-1]
+    assert isinstance(done, TurnDone) and done.replies == ("Water them daily.",)
+    assert [s.kind for s in one[:-1] if isinstance(s, TurnStep)][-1] == "reply"
     assert len(llm.requests) == 2  # one turn: a search, then the answer
     assert await the_persons_messages(live) == ["tomatoes?"]
+
+
+async def test_two_messages_with_one_key_at_once_the_second_gets_nothing_of_the_first(
+    live: LiveApi, llm: ScriptedOpenAIServer
+) -> None:
+    search_then_answer(llm)
+    one, two = await both_at_once(live, "tomatoes?", "roses?")
+    answered, refused = (one, two) if len(one) > 1 else (two, one)
+    assert isinstance(answered[-1], TurnDone)
+    assert answered[-1].replies == ("Water them daily.",)
+    assert refused == [TurnDone(refused[-1].event_id, (), REUSED)]  # type: ignore[union-attr]
+    assert len(await the_persons_messages(live)) == 1
+
+
+async def test_a_key_is_its_agents_alone(live: LiveApi, llm: ScriptedOpenAIServer) -> None:
+    other = "telegram:user:43"
+    await live.seed(other, ("persona", "a gardener's helper"), ("human", "Bo"))
+    llm.add(
+        tool_reply("send_message", {"message": "one"}),
+        tool_reply("send_message", {"message": "two"}),
+    )
+    async with live.client() as pm:
+        first = await pm.messages.send(KEY, "hello", idempotency_key="k-1")
+        theirs = await pm.messages.send(other, "hello", idempotency_key="k-1")
+        with pytest.raises(ValidationError) as empty:
+            await pm.messages.send(KEY, "hello", idempotency_key="")
+        assert empty.value.field == "Idempotency-Key"
+    assert (first.replies, theirs.replies) == (["one"], ["two"])
+    assert await the_persons_messages(live) == ["hello"]

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -230,6 +231,7 @@ async def test_the_sdk_answers_without_loading_aiohttp(server: ScriptedOpenAISer
         server.base_url,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parents[2],  # the checkout, whatever pytest was started from
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()

@@ -153,7 +153,7 @@ async def chat_completions(
     text = newest_user_text(body)
     # the completion's id, and the message's event id
     request_id = (
-        idempotent_request_id(who, idempotency_key) if idempotency_key else uuid.uuid4().hex
+        uuid.uuid4().hex if idempotency_key is None else idempotent_request_id(who, idempotency_key)
     )
     completion_id = f"chatcmpl-{request_id}"
     if not body.stream:
