@@ -144,6 +144,10 @@ async def test_a_key_used_for_another_message_is_refused_and_nothing_is_sent(
     with pytest.raises(openai.UnprocessableEntityError) as bad:
         await say(client, "I drink tea", "x" * 256)
     assert bad.value.param == "Idempotency-Key"
+    async with api.http(api.admin_key) as http:  # an empty key is no key: refused too
+        ask = {"model": "pagemind", "user": "ana", "messages": [{"role": "user", "content": "hi"}]}
+        empty = await http.post("/v1/chat/completions", json=ask, headers={"Idempotency-Key": ""})
+    assert empty.status_code == 422 and len(llm.requests) == calls
 
 
 async def test_the_same_key_from_another_api_key_is_another_message(
