@@ -2,7 +2,8 @@
 
 A client that lost the answer (a timeout, a dropped connection, a load balancer's retry)
 sends the request again with the same key. Its event id is derived from the key and the API
-key that sent it, so on any replica the retry is the first request's event: the inbox
+key that sent it (and, on the operator API, the agent it is sent to), so on any replica the
+retry is the first request's event: the inbox
 refuses it as a duplicate, and the retry waits for the first request's turn (the shared
 inbox says when it has ended) and answers from what that turn stored. The same key for
 another message is refused; a key is found again among the agent's last ``REPLAY_WINDOW``
