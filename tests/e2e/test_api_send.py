@@ -75,6 +75,35 @@ async def test_a_message_gets_the_replies_and_every_step(
     assert not await live.svc.storage.inbox.pending(KEY)
 
 
+async def test_a_turn_begun_by_another_worker_and_ended_here_is_answered_whole(
+    live: LiveApi, llm: ScriptedOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn can begin on one worker and end on another (its lease was taken over): this
+    process's feed then shows only the later steps. The answer is read back whole."""
+    feed = live.api.services.insight.conversations.feed
+    shown = feed.step_stored
+
+    def first_step_elsewhere(agent_key: str, messages: Any) -> None:
+        if any(message.kind == "user_message" for message in messages):
+            return  # stored by the worker that began the turn: this feed never sees it
+        shown(agent_key, messages)
+
+    monkeypatch.setattr(feed, "step_stored", first_step_elsewhere)
+    search_then_answer(llm)
+    async with live.client() as pm:
+        sent = await pm.messages.send(KEY, "how do I keep tomatoes alive?")
+    assert sent.replies == ["Water them daily."]
+    assert [s.kind for s in sent.steps] == [
+        "thought",
+        "function_call",
+        "function_result",
+        "thought",
+        "function_call",
+        "function_result",
+        "reply",
+    ]
+
+
 async def test_a_streamed_message_sends_each_step_as_it_is_stored(
     live: LiveApi, llm: ScriptedOpenAIServer
 ) -> None:
