@@ -16,6 +16,14 @@ def storage(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+async def llm() -> AsyncIterator[ScriptedOpenAIServer]:
+    """The scripted model server with nothing scripted yet: each test adds its replies (a
+    test file with its own ``llm`` overrides this one)."""
+    async with ScriptedOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
 async def llm_default() -> AsyncIterator[ScriptedOpenAIServer]:
     """The scripted model server, answering every turn with "Hello!"."""
     reply = tool_reply("send_message", {"message": "Hello!"})

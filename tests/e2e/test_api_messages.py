@@ -15,12 +15,6 @@ from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
 
 
 @pytest.fixture
-async def llm() -> AsyncIterator[ScriptedOpenAIServer]:
-    async with ScriptedOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def live(llm: ScriptedOpenAIServer, storage: str) -> AsyncIterator[LiveApi]:
     async with live_api(llm, storage) as api:
         yield api

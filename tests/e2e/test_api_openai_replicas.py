@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import openai
 import pymongo
@@ -15,7 +14,7 @@ import pymongo
 from tests.e2e.test_api_openai import remembers
 from tests.e2e.test_run_service import wait_for_log
 from tests.support.api_replicas import api_replicas
-from tests.support.openai_server import ScriptedOpenAIServer
+from tests.support.openai_server import Held, ScriptedOpenAIServer
 
 
 async def test_a_message_sent_through_another_replica_is_answered_by_the_agents_worker(
@@ -61,13 +60,7 @@ async def test_a_retry_through_another_replica_waits_for_the_first_turn_and_gets
 ) -> None:
     """A client (or its load balancer) sends again, to the other replica, while the first
     replica's turn is still at the model: one turn, one answer for both."""
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    async def slow(body: dict[str, Any]) -> dict[str, Any]:
-        reached.set()
-        await release.wait()
-        return remembers(body)
-
+    slow = Held(remembers)
     async with (
         ScriptedOpenAIServer(default=slow) as llm,
         api_replicas(tmp_path, llm) as replicas,
@@ -85,7 +78,7 @@ async def test_a_retry_through_another_replica_waits_for_the_first_turn_and_gets
                     model="pagemind", user="ana", messages=hello, extra_headers=retry
                 )
             )
-            await reached.wait()
+            await slow.reached.wait()
             again = asyncio.create_task(
                 two.chat.completions.create(
                     model="pagemind", user="ana", messages=hello, extra_headers=retry
@@ -95,7 +88,7 @@ async def test_a_retry_through_another_replica_waits_for_the_first_turn_and_gets
             await wait_for_log(
                 replicas.logs / "other.log", "duplicate event dropped", replicas.processes[1]
             )
-            release.set()
+            slow.release.set()
             answers = await asyncio.gather(first, again)
         assert answers[0] == answers[1]
         assert answers[0].choices[0].message.content == "you like tea"

@@ -10,14 +10,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from typing import Any
 
 import openai
 import pytest
 
 from tests.e2e.test_api_openai import remembers
 from tests.support.api import LiveApi, live_api
-from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
+from tests.support.openai_server import Held, ScriptedOpenAIServer, tool_reply
 
 AGENT = "openai:user:ana"
 
@@ -56,13 +55,6 @@ async def say(client: openai.AsyncOpenAI, text: str, key: str | None, user: str 
     )
 
 
-async def said_by_the_person(api: LiveApi) -> list[str]:
-    state = await api.svc.storage.agents.load(AGENT)
-    assert state is not None
-    stored = [*await api.svc.storage.recall.range(AGENT, 0, state.last_seq), *state.unfiled]
-    return [m.spoken_text() for m in stored if m.kind == "user_message"]
-
-
 async def test_a_retry_gets_the_first_answer_and_the_agent_hears_the_message_once(
     live: tuple[LiveApi, ScriptedOpenAIServer], client: openai.AsyncOpenAI
 ) -> None:
@@ -78,31 +70,24 @@ async def test_a_retry_gets_the_first_answer_and_the_agent_hears_the_message_onc
     assert first.choices[0].message.content == "you like tea"  # type: ignore[attr-defined]
     other = await say(client, "and mate", "order-2")
     assert other.choices[0].message.content == "you like tea and mate"  # type: ignore[attr-defined]
-    assert await said_by_the_person(api) == ["I drink tea", "and mate"]
+    assert await api.persons_messages(AGENT) == ["I drink tea", "and mate"]
 
 
 async def test_a_retry_while_the_first_request_is_still_answered_waits_for_its_answer(
     live: tuple[LiveApi, ScriptedOpenAIServer], client: openai.AsyncOpenAI
 ) -> None:
     api, llm = live
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    async def slow(body: dict[str, Any]) -> dict[str, Any]:
-        reached.set()
-        await release.wait()  # the model is still thinking when the retry comes
-        return remembers(body)
-
-    llm.default = slow
+    llm.default = slow = Held(remembers)  # the model is still thinking when the retry comes
     first = asyncio.create_task(say(client, "I drink tea", "order-1"))
     async with asyncio.timeout(30):
-        await reached.wait()
+        await slow.reached.wait()
         with logged("duplicate event dropped") as refused:
             again = asyncio.create_task(say(client, "I drink tea", "order-1"))
             await refused.wait()  # the retry is in, refused as the same message
-        release.set()
+        slow.release.set()
         assert await again == await first
     assert len(llm.requests) == 1
-    assert await said_by_the_person(api) == ["I drink tea"]
+    assert await api.persons_messages(AGENT) == ["I drink tea"]
 
 
 @contextlib.contextmanager
@@ -139,7 +124,7 @@ async def test_a_key_used_for_another_message_is_refused_and_nothing_is_sent(
     with pytest.raises(openai.ConflictError):
         await say(client, "I drink tea", "order-1", user="bo")  # another person's agent
     assert len(llm.requests) == calls
-    assert await said_by_the_person(api) == ["I drink tea"]
+    assert await api.persons_messages(AGENT) == ["I drink tea"]
     assert await api.svc.storage.agents.load("openai:user:bo") is None
     with pytest.raises(openai.UnprocessableEntityError) as bad:
         await say(client, "I drink tea", "x" * 256)
@@ -174,7 +159,7 @@ async def test_a_retry_of_a_message_the_agent_could_not_answer_gets_the_same_not
     assert first.choices[0].message.content.startswith("Sorry, I couldn't answer")  # type: ignore[attr-defined]
     assert await say(client, "I drink tea", "order-1") == first
     assert len(llm.requests) == calls
-    assert await said_by_the_person(api) == ["I drink tea"]
+    assert await api.persons_messages(AGENT) == ["I drink tea"]
 
 
 async def test_with_a_key_the_client_may_retry_a_slow_turn_and_gets_its_answer(
@@ -182,20 +167,14 @@ async def test_with_a_key_the_client_may_retry_a_slow_turn_and_gets_its_answer(
 ) -> None:
     """Without a key a 504 says "do not retry" (it would send the message twice); with one a
     retry is the same message, so the client is left to retry, and the retry is answered."""
-    release = asyncio.Event()
-
-    async def slow(body: dict[str, Any]) -> dict[str, Any]:
-        await release.wait()
-        return remembers(body)
-
-    llm.default = slow
+    llm.default = slow = Held(remembers)
     async with live_api(llm, api_chat_wait_seconds=0.3) as api, api.http(api.admin_key) as http:
         ask = {"model": "pagemind", "user": "ana", "messages": [{"role": "user", "content": "tea"}]}
         keyed = {"Idempotency-Key": "order-1"}
         slow_answer = await http.post("/v1/chat/completions", json=ask, headers=keyed)
         assert slow_answer.status_code == 504
         assert "x-should-retry" not in slow_answer.headers
-        release.set()
+        slow.release.set()
         for _ in range(50):  # as the client would: again while the turn is still running
             retried = await http.post("/v1/chat/completions", json=ask, headers=keyed)
             if retried.status_code != 504:
@@ -213,24 +192,17 @@ async def test_a_retry_between_two_steps_of_the_first_turn_waits_for_the_whole_t
     """The first step (a memory edit asking to go on) is stored, the second is at the model:
     the retry answers with the whole turn's reply and usage, not the first step's."""
     api, llm = live
-    at_second, release = asyncio.Event(), asyncio.Event()
-
-    async def slow(body: dict[str, Any]) -> dict[str, Any]:
-        at_second.set()
-        await release.wait()
-        return remembers(body)
-
     note = {"label": "human", "content": "drinks tea", "request_heartbeat": True}
     llm.add(tool_reply("core_memory_append", note))
-    llm.default = slow
+    llm.default = second = Held(remembers)
     first = asyncio.create_task(say(client, "I drink tea", "order-1"))
     async with asyncio.timeout(30):
-        await at_second.wait()
+        await second.reached.wait()
         with logged("duplicate event dropped") as refused:
             again = asyncio.create_task(say(client, "I drink tea", "order-1"))
             await refused.wait()
-        release.set()
+        second.release.set()
         assert await again == await first
     assert first.result().choices[0].message.content == "you like tea"  # type: ignore[attr-defined]
     assert len(llm.requests) == 2
-    assert await said_by_the_person(api) == ["I drink tea"]
+    assert await api.persons_messages(AGENT) == ["I drink tea"]

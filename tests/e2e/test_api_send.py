@@ -24,16 +24,22 @@ KEY = "telegram:user:42"
 
 
 @pytest.fixture
-async def llm() -> AsyncIterator[ScriptedOpenAIServer]:
-    async with ScriptedOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def live(llm: ScriptedOpenAIServer, storage: str) -> AsyncIterator[LiveApi]:
     async with live_api(llm, storage) as api:
         await api.seed(KEY, ("persona", "a gardener's helper"), ("human", "Ana"))
         yield api
+
+
+# the kinds of the steps of search_then_answer's turn
+SEARCH_THEN_ANSWER_STEPS = [
+    "thought",
+    "function_call",
+    "function_result",
+    "thought",
+    "function_call",
+    "function_result",
+    "reply",
+]
 
 
 def search_then_answer(llm: ScriptedOpenAIServer) -> None:
@@ -52,15 +58,7 @@ async def test_a_message_gets_the_replies_and_every_step(
         sent = await pm.messages.send(KEY, "how do I keep tomatoes alive?", user_id="42")
         assert sent.replies == ["Water them daily."] and sent.error is None
         kinds = [s.kind for s in sent.steps]
-        assert kinds == [
-            "thought",
-            "function_call",
-            "function_result",
-            "thought",
-            "function_call",
-            "function_result",
-            "reply",
-        ]
+        assert kinds == SEARCH_THEN_ANSWER_STEPS
         call = sent.steps[1]
         assert isinstance(call, m.FunctionCallStep) and call.name == "conversation_search"
         assert "tomatoes" in call.arguments
@@ -93,15 +91,7 @@ async def test_a_turn_begun_by_another_worker_and_ended_here_is_answered_whole(
     async with live.client() as pm:
         sent = await pm.messages.send(KEY, "how do I keep tomatoes alive?")
     assert sent.replies == ["Water them daily."]
-    assert [s.kind for s in sent.steps] == [
-        "thought",
-        "function_call",
-        "function_result",
-        "thought",
-        "function_call",
-        "function_result",
-        "reply",
-    ]
+    assert [s.kind for s in sent.steps] == SEARCH_THEN_ANSWER_STEPS
 
 
 async def test_a_streamed_message_sends_each_step_as_it_is_stored(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -15,7 +14,7 @@ from tests.e2e.test_api_replicas import AGENT
 from tests.e2e.test_cli_chat import run
 from tests.e2e.test_run_service import wait_for_log
 from tests.support.api_replicas import Replicas, api_replicas
-from tests.support.openai_server import ScriptedOpenAIServer, tool_reply
+from tests.support.openai_server import Held, ScriptedOpenAIServer, tool_reply
 
 PATH = f"/api/agents/{AGENT}/messages"
 
@@ -73,15 +72,8 @@ async def test_a_retry_through_another_replica_waits_for_the_first_turn_and_gets
 ) -> None:
     """The same message with the same Idempotency-Key, sent again to the other replica while
     the first replica's turn is still at the model: one turn, the same answer for both."""
-    reached, release = asyncio.Event(), asyncio.Event()
     answer = tool_reply("send_message", {"message": "Once."}, content="thinking")
-
-    async def slow(body: dict[str, Any]) -> dict[str, Any]:
-        if "tea?" in str(body["messages"][-1]):
-            reached.set()
-            await release.wait()
-        return answer
-
+    slow = Held(answer, when=lambda body: "tea?" in str(body["messages"][-1]))
     async with (
         ScriptedOpenAIServer(default=slow) as llm,
         api_replicas(tmp_path, llm) as replicas,
@@ -96,14 +88,14 @@ async def test_a_retry_through_another_replica_waits_for_the_first_turn_and_gets
             httpx.AsyncClient(base_url=other_url, headers=replicas.auth, timeout=60) as two,
         ):
             first = asyncio.create_task(one.post(PATH, **message))
-            await reached.wait()
+            await slow.reached.wait()
             again = asyncio.create_task(two.post(PATH, **message))
             await wait_for_log(
                 replicas.logs / "other.log",
                 "message sent again with its idempotency key",
                 replicas.processes[1],
             )
-            release.set()
+            slow.release.set()
             answers = await asyncio.gather(first, again)
         assert [a.status_code for a in answers] == [200, 200], answers[1].text
         assert answers[0].json() == answers[1].json()

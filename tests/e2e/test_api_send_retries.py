@@ -7,8 +7,6 @@ on both stores."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -16,39 +14,13 @@ from core.operator.conversation import Outgoing, TurnDone, TurnStep
 from core.operator.idempotency import REUSED
 from pagemind_client import ConflictError, ValidationError
 from pagemind_client import models as m
+from tests.e2e import test_api_send
 from tests.e2e.test_api_openai_retries import logged
-from tests.support.api import LiveApi, live_api
-from tests.support.openai_server import ScriptedOpenAIServer, error_reply, tool_reply
+from tests.e2e.test_api_send import KEY, search_then_answer
+from tests.support.api import LiveApi
+from tests.support.openai_server import Held, ScriptedOpenAIServer, error_reply, tool_reply
 
-KEY = "telegram:user:42"
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[ScriptedOpenAIServer]:
-    async with ScriptedOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def live(llm: ScriptedOpenAIServer, storage: str) -> AsyncIterator[LiveApi]:
-    async with live_api(llm, storage) as api:
-        await api.seed(KEY, ("persona", "a gardener's helper"), ("human", "Ana"))
-        yield api
-
-
-def search_then_answer(llm: ScriptedOpenAIServer) -> None:
-    search = {"query": "tomatoes", "request_heartbeat": True}
-    llm.add(
-        tool_reply("conversation_search", search, content="Did we talk about tomatoes?"),
-        tool_reply("send_message", {"message": "Water them daily."}, content="Answer now."),
-    )
-
-
-async def the_persons_messages(live: LiveApi) -> list[str]:
-    state = await live.svc.storage.agents.load(KEY)
-    assert state is not None
-    stored = [*await live.svc.storage.recall.range(KEY, 0, state.last_seq), *state.unfiled]
-    return [m.spoken_text() for m in stored if m.kind == "user_message"]
+live = test_api_send.live  # the fixture: a live API on each store, KEY seeded
 
 
 async def test_a_retry_gets_the_first_turn_and_the_agent_hears_the_message_once(
@@ -76,24 +48,18 @@ async def test_a_retry_gets_the_first_turn_and_the_agent_hears_the_message_once(
         assert other.replies == ["Yes, daily."] and other.event_id != first.event_id
         sends = [e async for e in pm.audit.list(agent=KEY) if e.action == "messages.send"]
         assert [e.summary.endswith("(sent again)") for e in sends] == [False, True, True, False]
-    assert await the_persons_messages(live) == ["tomatoes?", "really?"]
+    assert await live.persons_messages(KEY) == ["tomatoes?", "really?"]
 
 
 async def test_a_retry_while_the_first_turn_runs_waits_for_it(
     live: LiveApi, llm: ScriptedOpenAIServer
 ) -> None:
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    async def slow(body: dict[str, Any]) -> dict[str, Any]:
-        reached.set()
-        await release.wait()  # the model is still thinking when the retry comes
-        return tool_reply("send_message", {"message": "Water them daily."})
-
-    llm.add(slow)
+    slow = Held(tool_reply("send_message", {"message": "Water them daily."}))
+    llm.add(slow)  # the model is still thinking when the retry comes
     async with live.client() as pm:
         first = asyncio.create_task(pm.messages.send(KEY, "tomatoes?", idempotency_key="k-1"))
         async with asyncio.timeout(30):
-            await reached.wait()
+            await slow.reached.wait()
             with logged(
                 "message sent again with its idempotency key: answering with its first turn"
             ) as waiting:
@@ -101,11 +67,11 @@ async def test_a_retry_while_the_first_turn_runs_waits_for_it(
                     pm.messages.send(KEY, "tomatoes?", idempotency_key="k-1")
                 )
                 await waiting.wait()
-            release.set()
+            slow.release.set()
             assert await again == await first
     assert (await first).replies == ["Water them daily."]
     assert len(llm.requests) == 1
-    assert await the_persons_messages(live) == ["tomatoes?"]
+    assert await live.persons_messages(KEY) == ["tomatoes?"]
 
 
 async def test_a_retry_of_a_failed_turn_gets_its_error(
@@ -143,7 +109,7 @@ async def test_a_key_used_for_another_message_is_refused_and_nothing_is_sent(
             await pm.messages.send(KEY, "I grow roses", idempotency_key="x" * 256)
         assert bad.value.field == "Idempotency-Key"
     assert len(llm.requests) == 1
-    assert await the_persons_messages(live) == ["I grow tomatoes"]
+    assert await live.persons_messages(KEY) == ["I grow tomatoes"]
 
 
 async def test_the_same_key_from_another_api_key_is_another_message(
@@ -158,7 +124,7 @@ async def test_the_same_key_from_another_api_key_is_another_message(
         first = await pm.messages.send(KEY, "hello", idempotency_key="k-1")
         other = await theirs.messages.send(KEY, "hello", idempotency_key="k-1")
     assert (first.replies, other.replies) == (["one"], ["two"])
-    assert await the_persons_messages(live) == ["hello", "hello"]
+    assert await live.persons_messages(KEY) == ["hello", "hello"]
 
 
 async def both_at_once(
@@ -191,7 +157,7 @@ async def test_two_requests_with_one_key_at_once_send_the_message_once(
     assert isinstance(done, TurnDone) and done.replies == ("Water them daily.",)
     assert [s.kind for s in one[:-1] if isinstance(s, TurnStep)][-1] == "reply"
     assert len(llm.requests) == 2  # one turn: a search, then the answer
-    assert await the_persons_messages(live) == ["tomatoes?"]
+    assert await live.persons_messages(KEY) == ["tomatoes?"]
 
 
 async def test_two_messages_with_one_key_at_once_the_second_gets_nothing_of_the_first(
@@ -203,7 +169,7 @@ async def test_two_messages_with_one_key_at_once_the_second_gets_nothing_of_the_
     assert isinstance(answered[-1], TurnDone)
     assert answered[-1].replies == ("Water them daily.",)
     assert refused == [TurnDone(refused[-1].event_id, (), REUSED)]  # type: ignore[union-attr]
-    assert len(await the_persons_messages(live)) == 1
+    assert len(await live.persons_messages(KEY)) == 1
 
 
 async def test_a_key_is_its_agents_alone(live: LiveApi, llm: ScriptedOpenAIServer) -> None:
@@ -220,4 +186,4 @@ async def test_a_key_is_its_agents_alone(live: LiveApi, llm: ScriptedOpenAIServe
             await pm.messages.send(KEY, "hello", idempotency_key="")
         assert empty.value.field == "Idempotency-Key"
     assert (first.replies, theirs.replies) == (["one"], ["two"])
-    assert await the_persons_messages(live) == ["hello"]
+    assert await live.persons_messages(KEY) == ["hello"]

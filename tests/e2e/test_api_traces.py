@@ -19,12 +19,6 @@ KEY = "telegram:user:42"
 
 
 @pytest.fixture
-async def llm() -> AsyncIterator[ScriptedOpenAIServer]:
-    async with ScriptedOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 async def live(llm: ScriptedOpenAIServer, storage: str) -> AsyncIterator[LiveApi]:
     async with live_api(llm, storage) as api:
         yield api

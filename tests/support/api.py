@@ -44,6 +44,14 @@ class LiveApi:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30)
 
+    async def persons_messages(self, agent_key: str) -> list[str]:
+        """What people said to the agent, as stored (recall and the state's unfiled), in
+        order: one entry per message the agent heard."""
+        state = await self.svc.storage.agents.load(agent_key)
+        assert state is not None
+        recall = await self.svc.storage.recall.range(agent_key, 0, state.last_seq)
+        return [m.spoken_text() for m in [*recall, *state.unfiled] if m.kind == "user_message"]
+
     async def talk(self, agent_key: str, text: str, *, author: str = "42") -> None:
         """A person writes to the agent (as a platform would deliver it); returns once the
         turn is processed."""

@@ -26,6 +26,28 @@ def tool_reply(name: str, arguments: dict[str, Any] | str, *, content: str | Non
     return {"tool_calls": [(name, args)], "content": content}
 
 
+def _always(body: dict[str, Any]) -> bool:
+    return True
+
+
+@dataclass
+class Held:
+    """A reply the server holds until the test sets ``release``: to act while the model is
+    still thinking. ``reached`` is set once a request is held; with ``when``, only the
+    requests it accepts are held (the others are answered at once)."""
+
+    answer: Reply | Callable[[dict[str, Any]], Reply]
+    when: Callable[[dict[str, Any]], bool] = _always
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, body: dict[str, Any]) -> Reply:
+        if self.when(body):
+            self.reached.set()
+            await self.release.wait()
+        return self.answer(body) if callable(self.answer) else self.answer
+
+
 def text_reply(content: str) -> Reply:
     return {"content": content}
 
