@@ -26,7 +26,7 @@ from datetime import datetime
 
 from core.events import Address, Event, SendReply, UserMessageReceived
 from core.operator.errors import ConflictError, InvalidRequestError, OperatorError
-from core.operator.idempotency import REUSED, sent_message, turn_ended
+from core.operator.idempotency import REUSED, given_up, sent_message, turn_ended
 from core.operator.keys import Caller
 from core.ports import AgentStore, Clock, Inbox, RecallStore
 from core.records import TokenUsage
@@ -156,11 +156,7 @@ class PersonChat:
         """The reply to a request sent again with its idempotency key: the first one's."""
         sent = await sent_message(self.agents, self.recall, event.agent_key, event.event_id)
         if sent is None:
-            for failed in await self.inbox.failed(event.agent_key):
-                if failed.event.event_id == event.event_id:  # kept, never answered
-                    raise TurnFailedError(
-                        f"the agent could not answer ({failed.error}); the message is kept"
-                    )
+            await self._check_given_up(event)  # kept, never answered
         if sent is None or sent.content != event.text:
             raise ConflictError(REUSED)
         first = event.model_copy(update={"occurred_at": sent.created_at})
@@ -169,15 +165,17 @@ class PersonChat:
         except TurnPendingError:  # ended (not pending), not failed, no longer remembered
             raise ConflictError(REUSED) from None
 
+    async def _check_given_up(self, event: UserMessageReceived) -> None:
+        """TurnFailedError if the inbox gave up on the event."""
+        error = await given_up(self.inbox, event)
+        if error is not None:
+            raise TurnFailedError(f"the agent could not answer ({error}); the message is kept")
+
     async def _reply(self, event: UserMessageReceived, after_seq: int) -> ChatReply:
         key = event.agent_key
         state = await self.agents.load(key)
         if state is None or event.event_id not in (state.last_event_id, *state.recent_event_ids):
-            for failed in await self.inbox.failed(key):
-                if failed.event.event_id == event.event_id:
-                    raise TurnFailedError(
-                        f"the agent could not answer ({failed.error}); the message is kept"
-                    )
+            await self._check_given_up(event)
             raise TurnPendingError(
                 "the message is recorded but this process is stopping; another worker will "
                 "answer it, and the reply will be in the agent's messages",

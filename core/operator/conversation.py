@@ -29,7 +29,13 @@ from core.messages import SEND_MESSAGE, Message, ToolCall
 from core.operator.audit import Audit
 from core.operator.errors import ConflictError, InvalidRequestError, NotFoundError
 from core.operator.feed import StepFeed, TurnEnded
-from core.operator.idempotency import REUSED, idempotent_request_id, sent_message, turn_ended
+from core.operator.idempotency import (
+    REUSED,
+    given_up,
+    idempotent_request_id,
+    sent_message,
+    turn_ended,
+)
 from core.operator.keys import Caller
 from core.ports import AgentStore, Clock, Inbox, RecallStore
 
@@ -297,9 +303,9 @@ class Conversations:
     async def _error(self, event: UserMessageReceived) -> str | None:
         """Why the event's turn failed, if it did (as stored: the inbox's reason for an
         event given up on, or the provider's error of its last failed model call)."""
-        for failed in await self.inbox.failed(event.agent_key):
-            if failed.event.event_id == event.event_id:
-                return failed.error
+        error = await given_up(self.inbox, event)
+        if error is not None:
+            return error
         state = await self.agents.load(event.agent_key)
         calls = [f for f in state.failed_calls if f.event_id == event.event_id] if state else []
         return calls[-1].trace.error if calls else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
+from core.events import Event
 from core.messages import Message
 from core.operator.errors import InvalidRequestError
 from core.operator.keys import Caller
@@ -61,6 +62,15 @@ async def turn_ended(inbox: Inbox, event_id: str) -> None:
     while await inbox.is_pending(event_id):
         await asyncio.sleep(pause)
         pause = min(pause * 1.5, PENDING_POLL_MAX_SECONDS)
+
+
+async def given_up(inbox: Inbox, event: Event) -> str | None:
+    """Why the inbox gave up on ``event`` (failed on every attempt, kept unanswered), if it
+    did."""
+    for failed in await inbox.failed(event.agent_key):
+        if failed.event.event_id == event.event_id:
+            return failed.error
+    return None
 
 
 async def sent_message(

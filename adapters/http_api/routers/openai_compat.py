@@ -51,12 +51,7 @@ from adapters.http_api.openai_wire import (
     OpenAIError,
     PromptTokensDetails,
 )
-from core.operator.chat import (
-    ChatReply,
-    PersonChat,
-    TurnFailedError,
-    TurnPendingError,
-)
+from core.operator.chat import ChatReply, PersonChat, TurnFailedError, TurnPendingError
 from core.operator.errors import InvalidRequestError, OperatorError
 from core.operator.idempotency import idempotent_request_id
 from core.operator.services import OperatorServices
